@@ -1,0 +1,39 @@
+"""Escalation timer (SPEC §9): every minute, send due reminder rounds and mark unanswered alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lift_alerts.clock import utc_now
+from lift_alerts.config import get_secrets, get_settings
+from lift_alerts.escalation import run_escalations
+from lift_alerts.observability import logger, metrics, tracer
+from lift_alerts.repository import AlertRepository
+from lift_alerts.woosh import WooshClient
+
+
+def woosh() -> WooshClient:
+    return WooshClient(get_settings().woosh_base_url, get_secrets().woosh_api_key)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = run_escalations(
+        AlertRepository(get_settings().alerts_table),
+        woosh,
+        get_settings(),
+        utc_now(),
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+    summary = {
+        "rounds_sent": report.rounds_sent,
+        "unanswered": report.unanswered,
+        "skipped": report.skipped,
+        "errors": report.errors,
+    }
+    logger.info("escalation run finished", extra=summary)
+    return summary

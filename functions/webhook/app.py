@@ -1,0 +1,72 @@
+"""Webhook (SPEC §6): GET /webhook (subscription handshake), POST /webhook (taps and statuses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lift_alerts import webhook
+from lift_alerts.api import allowed_methods, json_response, raw_body
+from lift_alerts.aws import client
+from lift_alerts.clock import utc_now
+from lift_alerts.config import get_secrets, get_settings
+from lift_alerts.observability import logger, metrics, tracer
+from lift_alerts.parking import ParkingLot
+from lift_alerts.repository import AlertRepository
+
+ROUTES = {"/webhook": {"GET", "POST"}}
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/webhook")
+def handshake() -> Response[str]:
+    challenge = webhook.subscription_challenge(
+        dict(app.current_event.query_string_parameters or {}), get_secrets()
+    )
+    if challenge is None:
+        logger.warning("webhook handshake refused")
+        return Response(403, "text/plain", "Forbidden")
+    return Response(200, "text/plain", challenge)
+
+
+@app.post("/webhook")
+def receive() -> Response[str]:
+    settings = get_settings()
+    answer = webhook.receive(
+        raw_body(app.current_event),
+        app.current_event.get_header_value("x-hub-signature-256", case_sensitive=False),
+        secrets=get_secrets(),
+        repo=AlertRepository(settings.alerts_table),
+        parking=lambda: ParkingLot(settings.parked_queue_url, client("sqs")),
+        settings=settings,
+        now=utc_now(),
+    )
+    return json_response(answer.status_code, answer.body)
+
+
+@app.not_found
+def not_found(_exc: Exception) -> Response[str]:
+    methods = allowed_methods(app.current_event.path, ROUTES)
+    if methods is None:
+        return json_response(404, {"message": "Not Found"})
+    return json_response(
+        405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
+    )
+
+
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response[str]:
+    # Reached only when even the secret cannot be read: the sender must retry.
+    logger.exception("webhook failed before anything was processed")
+    return json_response(503, {"message": "temporarily unavailable, please retry"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Shared code for the lift-alert service: models, data access, Woosh client, events, config."""

@@ -1,0 +1,297 @@
+"""Alerts: create and send one (POST /alerts), show one (GET), close one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lift_alerts.clock import epoch, iso, iso_from_epoch
+from lift_alerts.config import Settings
+from lift_alerts.models import AlertRequest
+from lift_alerts.observability import count, logger
+from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
+from lift_alerts.repository import AlertRepository
+from lift_alerts.rounds import all_deliveries_failed, everyone, outcome, state
+from lift_alerts.woosh import SendResult, WooshClient
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """The facts a message is rendered from, as stored on the alert."""
+
+    ticket_id: str
+    lift_id: str
+    site: str
+    floor: str
+    note: str
+
+    @classmethod
+    def of(cls, alert: dict[str, Any]) -> StoredAlert:
+        return cls(
+            ticket_id=str(alert["ticket_id"]),
+            lift_id=str(alert["lift_id"]),
+            site=str(alert.get("site") or ""),
+            floor=str(alert.get("floor") or ""),
+            note=str(alert.get("note") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    status_code: int
+    body: dict[str, Any]
+
+
+def expiry(settings: Settings, now: datetime) -> int:
+    return epoch(now) + settings.retention_days * 86_400
+
+
+def message_body(
+    settings: Settings, to: str, facts: AlertFacts, alert_id: str, reminder: tuple[int, int] | None
+) -> dict[str, Any]:
+    if settings.template_name:
+        heading = f"REMINDER {reminder[0]}/{reminder[1]}" if reminder else "LIFT ALARM"
+        return template_body(
+            to,
+            facts,
+            alert_id,
+            name=settings.template_name,
+            language=settings.template_language,
+            heading=heading,
+        )
+    return interactive_body(to, alert_text(facts, reminder=reminder), alert_id)
+
+
+def send_round(
+    repo: AlertRepository,
+    woosh: WooshClient,
+    settings: Settings,
+    *,
+    alert_id: str,
+    facts: AlertFacts,
+    recipients: list[str],
+    round_no: int,
+    reminder: tuple[int, int] | None,
+    now: datetime,
+    deadline: float,
+    on_result: Callable[[str, SendResult, dict[str, Any] | None], None] | None = None,
+) -> list[tuple[str, SendResult, dict[str, Any] | None]]:
+    """Send one message per recipient and store each message id -> alert mapping.
+
+    Returns (recipient, result, failure-before-mapping) triples: the third is set when a
+    `failed` status for the message reached us before its mapping was stored.
+    """
+    bodies = [message_body(settings, to, facts, alert_id, reminder) for to in recipients]
+    results = woosh.send_all(bodies, deadline=deadline)
+    expires_at = expiry(settings, now)
+
+    def store(pair: tuple[str, SendResult]) -> tuple[str, SendResult, dict[str, Any] | None]:
+        to, result = pair
+        early_failure = None
+        if result.message_id is not None:
+            message = repo.store_message(
+                result.message_id, alert_id=alert_id, recipient=to, round_no=round_no, expires_at=expires_at
+            )
+            if message.get("delivery_status") == "failed":
+                early_failure = message.get("delivery_error") or {
+                    "code": "failed",
+                    "title": "delivery failed",
+                }
+        if on_result is not None:
+            on_result(to, result, early_failure)
+        return to, result, early_failure
+
+    pairs = list(zip(recipients, results, strict=True))
+    if len(pairs) <= 1:
+        return [store(pair) for pair in pairs]
+    with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="store") as pool:
+        return list(pool.map(store, pairs))
+
+
+def failure_record(
+    alert_id: str, round_no: int, to: str, message_id: str | None, error: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The key and value of one delivery failure on the alert; the key makes it recorded once."""
+    if message_id is None:
+        key, event_id = f"send:{round_no}:{to}", f"{alert_id}:{round_no}:{to}:failed"
+    else:
+        key, event_id = message_id, f"{message_id}:failed"
+    error = {"code": str(error.get("code", "failed")), "title": str(error.get("title", ""))}
+    return key, {
+        "event_id": event_id,
+        "recipient": to,
+        "message_id": message_id,
+        "error": error,
+        "round": round_no,
+    }
+
+
+def create_and_send(
+    request: AlertRequest,
+    *,
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+    deadline: float,
+) -> SendOutcome:
+    alert_id = uuid.uuid4().hex
+    escalation = request.escalation
+    after = (escalation.after_seconds if escalation and escalation.after_seconds else None) or (
+        settings.escalation_after_seconds
+    )
+    max_rounds = settings.escalation_max_rounds
+    if escalation is not None and escalation.max_rounds is not None:
+        max_rounds = escalation.max_rounds
+    next_level = [d for d in (escalation.recipients if escalation else []) if d not in request.recipients]
+    created = epoch(now)
+    alert = {
+        "kind": "alert",
+        "alert_id": alert_id,
+        "ticket_id": request.ticket_id,
+        "lift_id": request.lift_id,
+        "site": request.site,
+        "floor": request.floor,
+        "note": request.note,
+        "created_at": iso(now),
+        "created_epoch": created,
+        "recipient_order": request.recipients,
+        "recipients": {
+            to: {"to": to, "message_id": None, "send_status": "pending", "round": 0}
+            for to in request.recipients
+        },
+        "messages": {},
+        "taps": {},
+        "responses": [],
+        "failures": {},
+        "reminders": {},
+        "rounds": {},
+        "completed_rounds": {},
+        "rounds_sent": 0,
+        "escalation": {"after_seconds": after, "max_rounds": max_rounds, "recipients": next_level},
+        "expires_at": expiry(settings, now),
+    }
+    # Stored before anything is sent: a tap that races the send still finds its alert.
+    repo.create_alert(alert, due_at=created + after)
+    logger.append_keys(alert_id=alert_id, ticket_id=request.ticket_id)
+
+    sent = send_round(
+        repo,
+        woosh(),
+        settings,
+        alert_id=alert_id,
+        facts=request,
+        recipients=request.recipients,
+        round_no=0,
+        reminder=None,
+        now=now,
+        deadline=deadline,
+    )
+    recipients: dict[str, dict[str, Any]] = {}
+    messages: dict[str, dict[str, Any]] = {}
+    failures: dict[str, dict[str, Any]] = {}
+    lines = []
+    for to, result, early_failure in sent:
+        error = result.error()
+        recipients[to] = {
+            "to": to,
+            "message_id": result.message_id,
+            "send_status": "accepted" if result.accepted else "failed",
+            "error": error,
+            "round": 0,
+        }
+        if result.message_id is not None:
+            messages[result.message_id] = {"to": to, "round": 0}
+        failure = error or early_failure
+        if failure is not None:
+            key, record = failure_record(alert_id, 0, to, result.message_id, failure)
+            failures[key] = record
+        line: dict[str, Any] = {
+            "to": to,
+            "message_id": result.message_id,
+            "status": "accepted" if result.accepted else "failed",
+        }
+        if error is not None:
+            line["error"] = error
+        lines.append(line)
+    accepted = sum(1 for _to, result, _f in sent if result.accepted)
+    count("MessagesAccepted", accepted)
+    count("MessagesFailed", len(sent) - accepted)
+    stored = repo.record_round_results(
+        alert_id,
+        round_no=0,
+        recipients=recipients,
+        messages=messages,
+        failures=failures,
+        completed_at=iso(now),
+    )
+    if all_deliveries_failed(stored, 0):
+        repo.bring_forward(alert_id, round_no=0, now=epoch(now))
+    logger.info("alert sent", extra={"recipients": len(sent), "accepted": accepted})
+    body = {"alert_id": alert_id, "ticket_id": request.ticket_id, "messages": lines}
+    return SendOutcome(201 if accepted else 502, body)
+
+
+def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
+    """Monotonic deadline for Woosh: the configured budget, or less if the Lambda has less left."""
+    budget = settings.send_deadline_seconds
+    if remaining_ms is not None:
+        budget = min(budget, remaining_ms / 1000 - 3.0)
+    return time.monotonic() + max(budget, 1.0)
+
+
+def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """GET /alerts/{alert_id}: the alert as SPEC §4 and §9 describe it."""
+    recipients = []
+    for to in everyone(alert):
+        entry = alert.get("recipients", {}).get(to)
+        if entry is None:
+            continue  # an escalation recipient not reminded yet
+        message_id = entry.get("message_id")
+        message = messages.get(message_id) if message_id else None
+        if message is not None:
+            delivery_status = message.get("delivery_status", "accepted")
+            error = message.get("delivery_error") or entry.get("error")
+        else:
+            delivery_status = entry.get("send_status", "pending")
+            error = entry.get("error")
+        line: dict[str, Any] = {"to": to, "message_id": message_id, "delivery_status": delivery_status}
+        if error and delivery_status == "failed":
+            line["error"] = error
+        recipients.append(line)
+    responses = alert.get("responses", [])
+    escalation = alert.get("escalation", {})
+    due_at = alert.get("due_at")
+    return {
+        "alert_id": alert["alert_id"],
+        "ticket_id": alert["ticket_id"],
+        "lift_id": alert["lift_id"],
+        "site": alert.get("site", ""),
+        "floor": alert.get("floor", ""),
+        "note": alert.get("note", ""),
+        "created_at": alert["created_at"],
+        "state": state(alert),
+        "outcome": outcome(responses),
+        "recipients": recipients,
+        "first_response": alert.get("first_response"),
+        "responses": responses,
+        "escalation": {
+            "after_seconds": escalation.get("after_seconds"),
+            "max_rounds": escalation.get("max_rounds"),
+            "rounds_sent": alert.get("rounds_sent", 0),
+            "next_due_at": iso_from_epoch(due_at)
+            if isinstance(due_at, int) and state(alert) == "awaiting_response"
+            else None,
+        },
+        "closed_at": alert.get("closed_at"),
+        "close_reason": alert.get("close_reason"),
+    }
+
+
+def message_ids(alert: dict[str, Any]) -> list[str]:
+    return [str(e["message_id"]) for e in alert.get("recipients", {}).values() if e.get("message_id")]

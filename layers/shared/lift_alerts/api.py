@@ -1,0 +1,77 @@
+"""HTTP concerns shared by the API handlers: JSON bodies, errors, 405 for known paths."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from pydantic import ValidationError
+
+
+class BadRequest(Exception):
+    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message"))
+        self.status_code = status_code
+        self.body = body
+
+
+def json_response(status_code: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status_code,
+        content_type="application/json",
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def raw_body(event: BaseProxyEvent) -> bytes:
+    """The body's bytes as the client sent them (API Gateway may base64-encode it)."""
+    body = event.body
+    if body is None:
+        return b""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (ValueError, binascii.Error) as exc:
+            raise BadRequest(400, {"message": "body is not valid base64"}) from exc
+    # surrogatepass: a lone surrogate survives to be refused as invalid UTF-8, not to crash here.
+    return body.encode("utf-8", errors="surrogatepass")
+
+
+def parse_json(raw: bytes, *, limit: int) -> Any:
+    if len(raw) > limit:
+        raise BadRequest(413, {"message": f"body larger than {limit // 1024} KiB"})
+    if not raw.strip():
+        raise BadRequest(400, {"message": "a JSON body is required"})
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, {"message": "body is not valid UTF-8"}) from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(400, {"message": "body is not valid JSON"}) from exc
+
+
+def validation_errors(exc: ValidationError) -> dict[str, Any]:
+    """A 400 body naming each bad field, e.g. `recipients.1` or `escalation.after_seconds`."""
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        errors.append({"field": location, "message": message})
+    return {"message": "invalid request", "errors": errors}
+
+
+def allowed_methods(path: str, routes: dict[str, set[str]]) -> set[str] | None:
+    """The methods a known path takes ({param} matches one segment), or None if unknown."""
+    for pattern, methods in routes.items():
+        segments = ("[^/]+" if part.startswith("{") else re.escape(part) for part in pattern.split("/"))
+        regex = "^" + "/".join(segments) + "/?$"
+        if re.match(regex, path):
+            return methods
+    return None

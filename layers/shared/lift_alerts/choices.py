@@ -1,0 +1,60 @@
+"""The three answers, how they are encoded in button ids, and how severe each is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Choice(StrEnum):
+    TEST = "test"
+    MAINTENANCE = "maintenance"
+    ENTRAPMENT = "entrapment"
+
+
+# Order matters: SPEC §4 fixes Test, Maintenance, Entrapment (template indexes 0, 1, 2).
+BUTTONS: tuple[tuple[Choice, str], ...] = (
+    (Choice.TEST, "Test"),
+    (Choice.MAINTENANCE, "Maintenance"),
+    (Choice.ENTRAPMENT, "Entrapment"),
+)
+
+# Severity only rises: a "Test" tapped first must never hide a later "Entrapment".
+SEVERITY: dict[Choice, int] = {Choice.TEST: 1, Choice.MAINTENANCE: 2, Choice.ENTRAPMENT: 3}
+
+_BUTTON_PREFIX = "la1"
+_BUTTON_ID = re.compile(r"^la1:([0-9a-f]{32}):(test|maintenance|entrapment)$")
+
+
+@dataclass(frozen=True)
+class ButtonRef:
+    alert_id: str
+    choice: Choice
+
+
+def button_id(alert_id: str, choice: Choice) -> str:
+    """Names the alert and the choice on its own, so a tap matches even without context.id."""
+    return f"{_BUTTON_PREFIX}:{alert_id}:{choice.value}"
+
+
+def parse_button_id(value: str | None) -> ButtonRef | None:
+    if not value:
+        return None
+    match = _BUTTON_ID.match(value.strip())
+    if match is None:
+        return None
+    return ButtonRef(alert_id=match.group(1), choice=Choice(match.group(2)))
+
+
+def most_severe(choices: Iterable[str]) -> str | None:
+    best: Choice | None = None
+    for raw in choices:
+        try:
+            choice = Choice(raw)
+        except ValueError:
+            continue
+        if best is None or SEVERITY[choice] > SEVERITY[best]:
+            best = choice
+    return best.value if best else None

@@ -1,0 +1,185 @@
+"""Escalation (SPEC §9): remind everyone until someone taps, then mark the alert unanswered.
+
+Round n is due n x after_seconds after creation; step max_rounds + 1 is "unanswered". Each
+step is claimed with a conditional write before anything is sent, so two timer runs never
+send a round twice. Each reminder is recorded right after its send; a run that crashes
+half way leaves its claim to expire (LEASE_SECONDS), and the next run takes the round over
+and sends only to those not yet recorded. The one ambiguous case, a send Woosh accepted
+just before the crash, is sent again: a duplicate reminder is safer than a missing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lift_alerts.alerts import StoredAlert, failure_record, send_round
+from lift_alerts.clock import epoch, iso
+from lift_alerts.config import Settings
+from lift_alerts.observability import count, logger
+from lift_alerts.repository import AlertRepository
+from lift_alerts.rounds import all_deliveries_failed, everyone
+from lift_alerts.woosh import SendResult, WooshClient
+
+LEASE_SECONDS = 150  # longer than the timer function's timeout, so a live run is never overtaken
+ROUND_SEND_SECONDS = 25.0
+
+
+@dataclass
+class TimerReport:
+    rounds_sent: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
+    skipped: int = 0
+    errors: int = 0
+
+
+def run_escalations(
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+    *,
+    time_left: Callable[[], float] = lambda: 900.0,
+) -> TimerReport:
+    report = TimerReport()
+    for alert_id in repo.due_alert_ids(epoch(now)):
+        if time_left() < ROUND_SEND_SECONDS + 5:
+            logger.warning("timer out of time; the rest waits for the next run")
+            break
+        try:
+            escalate(alert_id, repo, woosh, settings, now, report)
+        except Exception:
+            # One alert's trouble must not stop the others; its claim expires and it is retried.
+            report.errors += 1
+            count("EscalationError")
+            logger.exception("escalation step failed", extra={"alert_id": alert_id})
+    return report
+
+
+def escalate(
+    alert_id: str,
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+    report: TimerReport,
+) -> None:
+    alert = repo.get_alert(alert_id)
+    if alert is None:
+        report.skipped += 1
+        return
+    if alert.get("responses") or alert.get("closed_at") or alert.get("unanswered_at"):
+        with contextlib.suppress(ClientError):
+            repo.clear_due(alert_id)
+        report.skipped += 1
+        return
+    rounds_sent = int(alert.get("rounds_sent", 0))
+    max_rounds = int(alert["escalation"]["max_rounds"])
+    claim = alert.get("claim") or {}
+    if claim.get("step") == rounds_sent + 1 and claim.get("reason"):
+        reason = str(claim["reason"])  # taking over a crashed run: keep its reason
+    elif all_deliveries_failed(alert, rounds_sent):
+        reason = "all_deliveries_failed"
+    else:
+        reason = "no_response"
+    step = rounds_sent + 1
+    if not repo.claim_step(
+        alert_id,
+        step=step,
+        rounds_sent=rounds_sent,
+        now=epoch(now),
+        lease_until=epoch(now) + LEASE_SECONDS,
+        reason=reason,
+    ):
+        report.skipped += 1
+        return
+    logger.append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
+    if step > max_rounds:
+        if repo.mark_unanswered(alert_id, at=iso(now)):
+            logger.warning("alert unanswered", extra={"rounds": rounds_sent})
+            report.unanswered.append(alert_id)
+        return
+    _send_reminders(alert, step, max_rounds, reason, repo, woosh, settings, now)
+    report.rounds_sent.append(f"{alert_id}:{step}")
+
+
+def _send_reminders(
+    alert: dict[str, Any],
+    round_no: int,
+    max_rounds: int,
+    reason: str,
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    alert_id = str(alert["alert_id"])
+    recipients = everyone(alert)
+    done = {
+        key.split(":", 1)[1]: value
+        for key, value in alert.get("reminders", {}).items()
+        if key.split(":", 1)[0] == str(round_no)
+    }
+
+    def remember(to: str, result: SendResult, early_failure: dict[str, Any] | None) -> None:
+        reminder = {"message_id": result.message_id, "error": result.error() or early_failure}
+        repo.record_reminder(alert_id, round_no, to, reminder)
+        done[to] = reminder
+
+    pending = [to for to in recipients if to not in done]
+    if pending:
+        send_round(
+            repo,
+            woosh(),
+            settings,
+            alert_id=alert_id,
+            facts=StoredAlert.of(alert),
+            recipients=pending,
+            round_no=round_no,
+            reminder=(round_no, max_rounds),
+            now=now,
+            deadline=time.monotonic() + ROUND_SEND_SECONDS,
+            on_result=remember,
+        )
+    entries: dict[str, dict[str, Any]] = {}
+    messages: dict[str, dict[str, Any]] = {}
+    failures: dict[str, dict[str, Any]] = {}
+    for to in recipients:
+        reminder = done[to]
+        message_id = reminder.get("message_id")
+        entries[to] = {
+            "to": to,
+            "message_id": message_id,
+            "send_status": "accepted" if message_id else "failed",
+            "error": None if message_id else reminder.get("error"),
+            "round": round_no,
+        }
+        if message_id:
+            messages[str(message_id)] = {"to": to, "round": round_no}
+        if reminder.get("error"):
+            key, record = failure_record(alert_id, round_no, to, message_id, reminder["error"])
+            failures[key] = record
+    created = int(alert["created_epoch"])
+    after = int(alert["escalation"]["after_seconds"])
+    stored = repo.record_round_results(
+        alert_id,
+        round_no=round_no,
+        recipients=entries,
+        messages=messages,
+        failures=failures,
+        completed_at=iso(now),
+        escalation_round={"round": round_no, "recipients": recipients, "reason": reason, "sent_at": iso(now)},
+        next_due_at=created + (round_no + 1) * after,
+    )
+    if all_deliveries_failed(stored, round_no):
+        repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+    count("ReminderRoundSent")
+    logger.info(
+        "reminder round sent", extra={"round": round_no, "recipients": len(recipients), "reason": reason}
+    )

@@ -1,0 +1,140 @@
+"""Events on the bus (SPEC §7, §9), derived from changes of an alert item.
+
+The table's stream is the outbox: whatever a write added to an alert (a tap in `responses`,
+a delivery failure, a completed escalation round, the `unanswered` mark) becomes exactly
+the events below, with `event_id`s that depend only on the data, so a re-delivered stream
+record publishes again only under the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lift_alerts.choices import most_severe
+from lift_alerts.observability import count, logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+SOURCE = "lift-alerts"
+RESPONSE_RECEIVED = "Alert Response Received"
+DELIVERY_FAILED = "Alert Delivery Failed"
+ESCALATED = "Alert Escalated"
+UNANSWERED = "Alert Unanswered"
+
+
+_METRIC = {
+    RESPONSE_RECEIVED: "ResponsePublished",
+    DELIVERY_FAILED: "DeliveryFailedPublished",
+    ESCALATED: "AlertEscalated",
+    UNANSWERED: "AlertUnanswered",  # an operator alarm watches this one
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    detail_type: str
+    detail: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.detail["event_id"])
+
+
+def _alert_fields(alert: dict[str, Any], *, place: bool = True) -> dict[str, Any]:
+    fields = {"alert_id": alert["alert_id"], "ticket_id": alert["ticket_id"], "lift_id": alert["lift_id"]}
+    if place:
+        fields.update(site=alert.get("site", ""), floor=alert.get("floor", ""))
+    return fields
+
+
+def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
+    if new is None:
+        return []  # expired by TTL or deleted: nothing to tell
+    old = old or {}
+    events: list[Event] = []
+
+    responses = new.get("responses", [])
+    for index in range(len(old.get("responses", [])), len(responses)):
+        response = responses[index]
+        detail = {"event_id": response["event_id"], **_alert_fields(new)}
+        detail.update(
+            choice=response["choice"],
+            button_title=response.get("button_title"),
+            responder=response.get("responder"),
+            responded_at=response.get("responded_at"),
+            original_message_id=response.get("original_message_id"),
+            first_response=index == 0,
+            matched_by=response.get("matched_by"),
+            # The alert's outcome after this tap: severity only rises.
+            outcome=most_severe(str(r.get("choice")) for r in responses[: index + 1]),
+        )
+        events.append(Event(RESPONSE_RECEIVED, detail))
+
+    old_failures = old.get("failures", {})
+    for key, failure in new.get("failures", {}).items():
+        if key in old_failures:
+            continue
+        detail = {"event_id": failure["event_id"], **_alert_fields(new, place=False)}
+        detail.update(
+            recipient=failure["recipient"], message_id=failure.get("message_id"), error=failure["error"]
+        )
+        events.append(Event(DELIVERY_FAILED, detail))
+
+    old_rounds = old.get("rounds", {})
+    for key, round_ in sorted(new.get("rounds", {}).items(), key=lambda kv: int(kv[0])):
+        if key in old_rounds:
+            continue
+        detail = {"event_id": f"{new['alert_id']}:round:{round_['round']}", **_alert_fields(new)}
+        detail.update(round=round_["round"], recipients=round_["recipients"], reason=round_["reason"])
+        events.append(Event(ESCALATED, detail))
+
+    if new.get("unanswered_at") and not old.get("unanswered_at"):
+        detail = {"event_id": f"{new['alert_id']}:unanswered", **_alert_fields(new)}
+        detail.update(rounds=new.get("rounds_sent", 0))
+        events.append(Event(UNANSWERED, detail))
+    return events
+
+
+class EventPublisher:
+    """PutEvents in batches of ten; reports which events the bus did not take."""
+
+    def __init__(self, bus_name: str, events_client: EventBridgeClient) -> None:
+        self._bus = bus_name
+        self._client = events_client
+
+    def publish(self, events: list[Event]) -> set[str]:
+        failed: set[str] = set()
+        for start in range(0, len(events), 10):
+            chunk = events[start : start + 10]
+            entries = [
+                {
+                    "Source": SOURCE,
+                    "DetailType": event.detail_type,
+                    "Detail": json.dumps(event.detail, ensure_ascii=False),
+                    "EventBusName": self._bus,
+                }
+                for event in chunk
+            ]
+            try:
+                response = self._client.put_events(Entries=entries)  # type: ignore[arg-type]
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("PutEvents failed", extra={"error": type(exc).__name__, "events": len(chunk)})
+                failed.update(event.event_id for event in chunk)
+                continue
+            if response.get("FailedEntryCount", 0):
+                for event, result in zip(chunk, response["Entries"], strict=False):
+                    if result.get("ErrorCode"):
+                        failed.add(event.event_id)
+                        logger.warning(
+                            "event not accepted by the bus",
+                            extra={"event_id": event.event_id, "error_code": result.get("ErrorCode")},
+                        )
+        for event in events:
+            if event.event_id not in failed:
+                count(_METRIC[event.detail_type])
+        return failed

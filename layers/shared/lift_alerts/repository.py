@@ -1,0 +1,432 @@
+"""Data access for the alerts table. Only this module builds DynamoDB expressions.
+
+One table, one key (`pk`):
+- `alert#<alert_id>`: the alert, its recipients, every recorded tap (`responses`), delivery
+  failures, escalation rounds and the sparse escalation index key (`due_shard`/`due_at`,
+  present only while the alert waits for a step).
+- `msg#<message_id>`: one message we sent: which alert and recipient it belongs to, and its
+  delivery status (created by a status that arrives before the mapping, then completed).
+- Powertools idempotency records for `POST /alerts` (their own `pk` prefix).
+
+The table's stream is the outbox: every event is derived from a change of an alert item
+(see `events.py`), so recording a tap and publishing it cannot disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from lift_alerts.aws import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
+DUE_SHARD = "due"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in value.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the service only stores integers."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
+
+
+def alert_key(alert_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"alert#{alert_id}"}}
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"msg#{message_id}"}}
+
+
+def is_alert_item(item: dict[str, Any]) -> bool:
+    return str(item.get("pk", "")).startswith("alert#")
+
+
+@dataclass(frozen=True)
+class TapRecorded:
+    alert: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TapRejected:
+    reason: Literal["duplicate", "unknown_alert", "context_not_on_alert"]
+    alert: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StatusRecorded:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StatusStale:
+    message: dict[str, Any] | None
+
+
+class AlertRepository:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = dynamodb
+
+    @property
+    def _db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def create_alert(self, alert: dict[str, Any], *, due_at: int) -> None:
+        item = {**alert, "pk": f"alert#{alert['alert_id']}", "due_shard": DUE_SHARD, "due_at": due_at}
+        self._db.put_item(
+            TableName=self.table_name,
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self.table_name, Key=alert_key(alert_id), ConsistentRead=True)
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def get_messages(self, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(message_ids))
+        for start in range(0, len(unique), 100):
+            keys: list[dict[str, Any]] = [message_key(mid) for mid in unique[start : start + 100]]
+            for _attempt in range(5):
+                response = self._db.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    message = from_item(item)
+                    found[str(message["pk"]).removeprefix("msg#")] = message
+                unprocessed: Any = response.get("UnprocessedKeys", {})
+                keys = unprocessed.get(self.table_name, {}).get("Keys", [])
+                if not keys:
+                    break
+                time.sleep(0.05)
+        return found
+
+    def record_round_results(
+        self,
+        alert_id: str,
+        *,
+        round_no: int,
+        recipients: dict[str, dict[str, Any]],
+        messages: dict[str, dict[str, Any]],
+        failures: dict[str, dict[str, Any]],
+        completed_at: str,
+        escalation_round: dict[str, Any] | None = None,
+        next_due_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Store what a send round produced, in one write. Returns the alert after it."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for group, entries in (("recipients", recipients), ("messages", messages), ("failures", failures)):
+            for index, (key, value) in enumerate(entries.items()):
+                names[f"#{group[0]}{index}"] = key
+                values[f":{group[0]}{index}"] = _serializer.serialize(value)
+                path, placeholder = f"{group}.#{group[0]}{index}", f":{group[0]}{index}"
+                if group == "recipients" and round_no > 0:
+                    # A recipient is listed with the first message it got; reminders do not replace it.
+                    sets.append(f"{path} = if_not_exists({path}, {placeholder})")
+                else:
+                    sets.append(f"{path} = {placeholder}")
+        names["#round"] = str(round_no)
+        values[":completed"] = _serializer.serialize(completed_at)
+        sets.append("completed_rounds.#round = :completed")
+        if escalation_round is not None:
+            values[":round"] = _serializer.serialize(escalation_round)
+            values[":n"] = _serializer.serialize(round_no)
+            sets.append("rounds.#round = :round")
+            sets.append("rounds_sent = :n")
+            if next_due_at is not None:
+                # Set even if a tap arrived meanwhile; the timer then finds the alert answered
+                # and clears the key (`clear_due`). Setting it later could be lost in a crash.
+                values[":shard"] = _serializer.serialize(DUE_SHARD)
+                values[":due"] = _serializer.serialize(next_due_at)
+                sets += ["due_shard = :shard", "due_at = :due"]
+            # The claim is done with.
+            expression = "SET " + ", ".join(sets) + " REMOVE claim"
+        else:
+            expression = "SET " + ", ".join(sets)
+        response = self._db.update_item(
+            TableName=self.table_name,
+            Key=alert_key(alert_id),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(response["Attributes"])
+
+    def close_alert(self, alert_id: str, *, closed_at: str, reason: str) -> dict[str, Any] | None:
+        """Idempotent: the first close wins and keeps its time and reason."""
+        try:
+            response = self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET closed_at = if_not_exists(closed_at, :at), "
+                    "close_reason = if_not_exists(close_reason, :r) "
+                    "REMOVE due_shard, due_at"
+                ),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_values(at=closed_at, r=reason),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
+
+    # -- taps -----------------------------------------------------------------------------
+
+    def record_tap(
+        self, alert_id: str, response: dict[str, Any], *, require_message: str | None = None
+    ) -> TapRecorded | TapRejected:
+        """Append a tap to the alert; the first tap recorded becomes `first_response`.
+
+        One conditional write does it all, so concurrent taps cannot both be first, the same
+        tap (same WhatsApp message id) is recorded once, and escalation stops on the first tap.
+        With `require_message`, the write only applies if that message belongs to the alert.
+        """
+        names = {"#tap": str(response["event_id"])}
+        condition = "attribute_exists(pk) AND attribute_not_exists(taps.#tap)"
+        if require_message is not None:
+            names["#msg"] = require_message
+            condition += " AND attribute_exists(messages.#msg)"
+        try:
+            result = self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET responses = list_append(responses, :one), "
+                    "first_response = if_not_exists(first_response, :response), taps.#tap = :true "
+                    "REMOVE due_shard, due_at, claim"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(one=[response], response=response, true=True),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = exc.response.get("Item")
+            old = from_item(raw) if raw else None  # type: ignore[arg-type]
+            if old is None:
+                return TapRejected("unknown_alert", None)
+            if str(response["event_id"]) in old.get("taps", {}):
+                return TapRejected("duplicate", old)
+            return TapRejected("context_not_on_alert", old)
+        return TapRecorded(from_item(result["Attributes"]))
+
+    # -- messages and statuses --------------------------------------------------------------
+
+    def find_message(self, message_id: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self.table_name, Key=message_key(message_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def store_message(
+        self, message_id: str, *, alert_id: str, recipient: str, round_no: int, expires_at: int
+    ) -> dict[str, Any]:
+        """Write the message -> alert mapping without losing a status that arrived first."""
+        response = self._db.update_item(
+            TableName=self.table_name,
+            Key=message_key(message_id),
+            UpdateExpression=(
+                "SET alert_id = :a, recipient = :r, round_no = :n, expires_at = :exp, "
+                "delivery_status = if_not_exists(delivery_status, :accepted), "
+                "status_rank = if_not_exists(status_rank, :zero)"
+            ),
+            ExpressionAttributeValues=_values(
+                a=alert_id, r=recipient, n=round_no, exp=expires_at, accepted="accepted", zero=0
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(response["Attributes"])
+
+    def record_status(
+        self, message_id: str, status: str, *, at: str, error: dict[str, str] | None, expires_at: int
+    ) -> StatusRecorded | StatusStale:
+        """Move a message's delivery status forward only: sent < delivered < read; failed is final.
+
+        Upserts: a status that arrives before the send stored the mapping creates the item,
+        and the mapping write keeps it (SPEC §6).
+        """
+        rank = STATUS_RANK[status]
+        expression = (
+            "SET delivery_status = :s, status_rank = :rank, status_at = :at, "
+            "expires_at = if_not_exists(expires_at, :exp)"
+        )
+        values = _values(s=status, rank=rank, at=at, exp=expires_at)
+        if error is not None:
+            expression += ", delivery_error = :err"
+            values.update(_values(err=error))
+        try:
+            response = self._db.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(status_rank) OR status_rank < :rank",
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = exc.response.get("Item")
+            return StatusStale(from_item(raw) if raw else None)  # type: ignore[arg-type]
+        return StatusRecorded(from_item(response["Attributes"]))
+
+    def record_failure(self, alert_id: str, key: str, failure: dict[str, Any]) -> dict[str, Any] | None:
+        """Record one delivery failure on its alert, once. Returns the alert, or None if already there."""
+        try:
+            response = self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET failures.#k = :f",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failures.#k)",
+                ExpressionAttributeNames={"#k": key},
+                ExpressionAttributeValues=_values(f=failure),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
+
+    # -- escalation -----------------------------------------------------------------------------
+
+    def due_alert_ids(self, now: int, *, limit: int = 200) -> list[str]:
+        """Alerts whose next escalation step is due, from the sparse index (never a scan)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "DueIndex",
+            "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+            "ExpressionAttributeValues": _values(shard=DUE_SHARD, now=now),
+        }
+        while len(ids) < limit:
+            response = self._db.query(**kwargs)
+            ids += [str(item["pk"]["S"]).removeprefix("alert#") for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return ids[:limit]
+
+    def claim_step(
+        self, alert_id: str, *, step: int, rounds_sent: int, now: int, lease_until: int, reason: str
+    ) -> bool:
+        """Claim escalation step `step` (a round, or the final 'unanswered' step) for this timer run.
+
+        Fails when another run holds a live claim, the round was already sent, someone tapped,
+        or the alert was closed. An expired claim (a run that crashed half way) can be taken over.
+        """
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET claim = :claim",
+                ConditionExpression=(
+                    "attribute_exists(due_at) AND due_at <= :now AND rounds_sent = :sent "
+                    "AND size(responses) = :zero AND attribute_not_exists(closed_at) "
+                    "AND attribute_not_exists(unanswered_at) "
+                    "AND (attribute_not_exists(claim) OR claim.lease_until < :now)"
+                ),
+                ExpressionAttributeValues=_values(
+                    now=now,
+                    sent=rounds_sent,
+                    zero=0,
+                    claim={"step": step, "lease_until": lease_until, "reason": reason},
+                ),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def record_reminder(self, alert_id: str, round_no: int, recipient: str, reminder: dict[str, Any]) -> None:
+        """Remember, right after each send, who was reminded in a round: a retry skips them."""
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=alert_key(alert_id),
+            UpdateExpression="SET reminders.#k = :r",
+            ExpressionAttributeNames={"#k": f"{round_no}:{recipient}"},
+            ExpressionAttributeValues=_values(r=reminder),
+        )
+
+    def clear_due(self, alert_id: str) -> None:
+        """Drop a stale index entry of an alert that no longer escalates."""
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=alert_key(alert_id),
+            UpdateExpression="REMOVE due_shard, due_at",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (size(responses) > :zero OR attribute_exists(closed_at) "
+                "OR attribute_exists(unanswered_at))"
+            ),
+            ExpressionAttributeValues=_values(zero=0),
+        )
+
+    def bring_forward(self, alert_id: str, *, round_no: int, now: int) -> bool:
+        """All deliveries of the latest round failed: make the next step due now."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET due_at = :now",
+                ConditionExpression="rounds_sent = :n AND attribute_exists(due_at) AND due_at > :now",
+                ExpressionAttributeValues=_values(n=round_no, now=now),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_unanswered(self, alert_id: str, *, at: str) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET unanswered_at = :at REMOVE due_shard, due_at, claim",
+                ConditionExpression=(
+                    "size(responses) = :zero AND attribute_not_exists(closed_at) "
+                    "AND attribute_not_exists(unanswered_at)"
+                ),
+                ExpressionAttributeValues=_values(at=at, zero=0),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

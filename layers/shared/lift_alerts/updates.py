@@ -1,0 +1,209 @@
+"""Acting on webhook updates: match each tap to its alert, move delivery statuses forward.
+
+Every tap ends as exactly one of: recorded (matched by context or by button), duplicate
+(the same tap id seen before), or unmatched with a reason, and each outcome is logged and
+counted. AWS faults are not swallowed: the caller parks what could not be processed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lift_alerts.alerts import expiry, failure_record
+from lift_alerts.choices import parse_button_id
+from lift_alerts.clock import epoch
+from lift_alerts.config import Settings
+from lift_alerts.observability import count, logger
+from lift_alerts.repository import AlertRepository, StatusRecorded, TapRecorded, TapRejected
+from lift_alerts.rounds import all_deliveries_failed
+from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
+
+MAX_PARALLEL = 16
+
+
+@dataclass
+class Report:
+    """What happened to each update; `failed` holds those an AWS fault stopped (to be parked)."""
+
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed: list[Update] = field(default_factory=list)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+
+    def merge(self, other: Report) -> None:
+        for key, value in other.outcomes.items():
+            self.outcomes[key] += value
+        self.failed += other.failed
+
+
+def process_updates(
+    updates: Sequence[Update], repo: AlertRepository, settings: Settings, now: datetime
+) -> Report:
+    """Process a batch: updates for one alert or message in order, different ones in parallel."""
+    groups: dict[str, list[Update]] = defaultdict(list)
+    for update in updates:
+        groups[_ordering_key(update)].append(update)
+    if len(groups) <= 1:
+        return _process_group(next(iter(groups.values()), []), repo, settings, now)
+    report = Report()
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(groups)), thread_name_prefix="updates") as pool:
+        for partial in pool.map(lambda group: _process_group(group, repo, settings, now), groups.values()):
+            report.merge(partial)
+    return report
+
+
+def _ordering_key(update: Update) -> str:
+    if isinstance(update, Tap):
+        ref = parse_button_id(update.button_id)
+        return f"alert:{ref.alert_id}" if ref else f"tap:{update.tap_id}"
+    if isinstance(update, StatusUpdate):
+        return f"msg:{update.message_id}"
+    return "ignored"
+
+
+def _process_group(group: list[Update], repo: AlertRepository, settings: Settings, now: datetime) -> Report:
+    report = Report()
+    for index, update in enumerate(group):
+        try:
+            report.add(process_update(update, repo, settings, now))
+        except Exception:
+            # An AWS fault: this update and the rest of its group (order matters within it)
+            # are handed back to be parked and processed later.
+            logger.exception("update could not be processed now", extra={"update_kind": update.kind})
+            count("UpdateDeferred", len(group) - index)
+            report.failed += group[index:]
+            break
+    return report
+
+
+def process_update(update: Update, repo: AlertRepository, settings: Settings, now: datetime) -> str:
+    if isinstance(update, Tap):
+        return record_tap(update, repo)
+    if isinstance(update, StatusUpdate):
+        return record_status(update, repo, settings, now)
+    return _ignored(update)
+
+
+def _ignored(update: Ignored) -> str:
+    logger.info("webhook item ignored", extra={"reason": update.reason})
+    count("WebhookItemIgnored")
+    return "ignored"
+
+
+def _response(tap: Tap, choice: str, matched_by: str, original_message_id: str | None) -> dict[str, Any]:
+    responder: dict[str, Any] = {"wa_id": tap.wa_id, "name": tap.name}
+    if tap.user_id:
+        responder["user_id"] = tap.user_id
+    return {
+        "event_id": tap.tap_id,
+        "choice": choice,
+        "button_title": tap.button_title,
+        "responder": responder,
+        "responded_at": tap.responded_at,
+        "matched_by": matched_by,
+        "original_message_id": original_message_id,
+    }
+
+
+def record_tap(tap: Tap, repo: AlertRepository) -> str:
+    """Match by context.id first; fall back to the alert named in the button id (SPEC §6)."""
+    ref = parse_button_id(tap.button_id)
+    log = {"tap_id": tap.tap_id, "context_id": tap.context_id}
+    if ref is None:
+        return _unmatched("unknown_button", log)
+    log["alert_id"] = ref.alert_id
+    choice = ref.choice.value
+
+    if tap.context_id:
+        by_context = _response(tap, choice, "context", tap.context_id)
+        # Common case, one write: the button's alert really sent this message.
+        result = repo.record_tap(ref.alert_id, by_context, require_message=tap.context_id)
+        if isinstance(result, TapRecorded):
+            return _recorded("context", log)
+        if result.reason == "duplicate":
+            return _duplicate(log)
+        message = repo.find_message(tap.context_id)
+        owner = message.get("alert_id") if message else None
+        if owner:
+            if owner != ref.alert_id:
+                # context.id wins: the button id names another alert than the message did.
+                logger.warning("tap context and button disagree", extra={**log, "context_alert_id": owner})
+                count("TapContextButtonDisagree")
+                log["alert_id"] = str(owner)
+            result = repo.record_tap(str(owner), by_context)
+            return _after_fallback(result, "context", log)
+    # No usable context: the alert and choice encoded in the button id.
+    result = repo.record_tap(ref.alert_id, _response(tap, choice, "button", tap.context_id))
+    return _after_fallback(result, "button", log)
+
+
+def _after_fallback(result: TapRecorded | TapRejected, matched_by: str, log: dict[str, Any]) -> str:
+    if isinstance(result, TapRecorded):
+        return _recorded(matched_by, log)
+    if result.reason == "duplicate":
+        return _duplicate(log)
+    return _unmatched("unknown_alert", log)
+
+
+def _recorded(matched_by: str, log: dict[str, Any]) -> str:
+    logger.info("tap recorded", extra={**log, "matched_by": matched_by})
+    count("TapMatched")
+    return f"tap_matched_{matched_by}"
+
+
+def _duplicate(log: dict[str, Any]) -> str:
+    logger.info("duplicate tap ignored", extra=log)
+    count("TapDuplicate")
+    return "tap_duplicate"
+
+
+def _unmatched(reason: str, log: dict[str, Any]) -> str:
+    # Never silent: an operator alarm watches this metric (a tap nobody could match).
+    logger.warning("tap matched no alert", extra={**log, "reason": reason})
+    count("TapUnmatched")
+    return f"tap_unmatched_{reason}"
+
+
+def record_status(update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime) -> str:
+    result = repo.record_status(
+        update.message_id, update.status, at=update.at, error=update.error, expires_at=expiry(settings, now)
+    )
+    if isinstance(result, StatusRecorded):
+        message: dict[str, Any] | None = result.message
+        outcome = "status_recorded"
+    else:
+        message = result.message
+        outcome = "status_stale"
+        # A failed status seen again: make sure its failure reached the alert (the first
+        # delivery may have died between the two writes).
+        if not (update.status == "failed" and message and message.get("delivery_status") == "failed"):
+            return outcome
+    if update.status == "failed" and message and message.get("alert_id"):
+        _record_delivery_failure(message, update, repo, now)
+    elif update.status == "failed":
+        # Before the mapping: the send records the failure when it stores the mapping.
+        logger.info("failed status before its mapping", extra={"message_id": update.message_id})
+    return outcome
+
+
+def _record_delivery_failure(
+    message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, now: datetime
+) -> None:
+    alert_id = str(message["alert_id"])
+    round_no = int(message.get("round_no", 0))
+    key, failure = failure_record(
+        alert_id, round_no, str(message.get("recipient")), update.message_id, update.error or {}
+    )
+    alert = repo.record_failure(alert_id, key, failure)
+    if alert is None:
+        return
+    count("DeliveryFailed")
+    logger.warning("delivery failed", extra={"alert_id": alert_id, "message_id": update.message_id})
+    if all_deliveries_failed(alert, round_no) and int(alert.get("rounds_sent", 0)) == round_no:
+        repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))

@@ -1,0 +1,258 @@
+"""What WhatsApp (through Woosh) posts to the webhook, and the updates we take from it.
+
+Models mirror Meta's payload and are lenient: unknown fields are ignored and optional
+fields optional. Each message and status is validated on its own, so one malformed item
+never hides the rest of a batch (client libraries that read only `entry[0]...[0]` lose taps).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lift_alerts.clock import iso
+from lift_alerts.repository import STATUS_RANK
+from lift_alerts.text import clean_foreign_text
+
+
+class NotAWebhookPayload(ValueError):
+    """The body is JSON but not something WhatsApp or Woosh sends."""
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class ButtonReply(_Lenient):
+    id: str | None = None
+    title: str | None = None
+
+
+class Interactive(_Lenient):
+    type: str | None = None
+    button_reply: ButtonReply | None = None
+
+
+class QuickReply(_Lenient):
+    payload: str | None = None
+    text: str | None = None
+
+
+class Context(_Lenient):
+    id: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+
+
+class Message(_Lenient):
+    id: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    from_user_id: str | None = None
+    timestamp: str | int | None = None
+    type: str | None = None
+    interactive: Interactive | None = None
+    button: QuickReply | None = None
+    context: Context | None = None
+
+
+class Profile(_Lenient):
+    name: str | None = None
+
+
+class Contact(_Lenient):
+    wa_id: str | None = None
+    user_id: str | None = None
+    profile: Profile | None = None
+
+
+class StatusError(_Lenient):
+    code: int | str | None = None
+    title: str | None = None
+    message: str | None = None
+
+
+class Status(_Lenient):
+    id: str | None = None
+    status: str | None = None
+    timestamp: str | int | None = None
+    recipient_id: str | None = None
+    errors: list[StatusError] | None = None
+
+
+class WooshStatusCallback(_Lenient):
+    wa_id: str
+    status: str
+    to: str | None = None
+    timestamp: str | int | None = None
+
+
+# -- the updates the service acts on ---------------------------------------------------------
+
+
+class Tap(BaseModel):
+    kind: Literal["tap"] = "tap"
+    tap_id: str
+    button_id: str | None
+    button_title: str | None
+    context_id: str | None
+    wa_id: str | None
+    user_id: str | None
+    name: str | None
+    responded_at: str
+
+
+class StatusUpdate(BaseModel):
+    kind: Literal["status"] = "status"
+    message_id: str
+    status: str
+    at: str
+    error: dict[str, str] | None = None
+
+
+class Ignored(BaseModel):
+    kind: Literal["ignored"] = "ignored"
+    reason: str
+
+
+Update = Tap | StatusUpdate | Ignored
+
+
+def moment(value: str | int | None) -> str:
+    """WhatsApp sends Unix seconds as strings; Woosh's own callback sends ISO 8601."""
+    if value is not None:
+        try:
+            return iso(datetime.fromtimestamp(int(str(value)), UTC))
+        except (ValueError, OverflowError, OSError):
+            pass
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+        except ValueError:
+            pass
+    return iso(datetime.now(UTC))
+
+
+def extract_updates(payload: Any) -> list[Update]:
+    """Every tap, status and ignored item in a webhook body, in the order they came."""
+    if not isinstance(payload, dict):
+        raise NotAWebhookPayload("the body must be a JSON object")
+    if "entry" not in payload and "wa_id" in payload and "status" in payload:
+        return [_woosh_status(payload)]
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise NotAWebhookPayload("a WhatsApp webhook body has an `entry` list")
+    updates: list[Update] = []
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            updates.append(Ignored(reason="malformed_entry"))
+            continue
+        for change in changes:
+            updates += _change_updates(change)
+    return updates
+
+
+def _woosh_status(payload: dict[str, Any]) -> Update:
+    try:
+        callback = WooshStatusCallback.model_validate(payload)
+    except ValidationError:
+        return Ignored(reason="malformed_status")
+    return _status_update(callback.wa_id, callback.status, callback.timestamp, None)
+
+
+def _change_updates(change: Any) -> list[Update]:
+    if not isinstance(change, dict):
+        return [Ignored(reason="malformed_change")]
+    if change.get("field") != "messages":
+        return [Ignored(reason=f"field:{str(change.get('field'))[:40]}")]
+    value = change.get("value")
+    if not isinstance(value, dict):
+        return [Ignored(reason="malformed_change")]
+    contacts = [_contact(c) for c in _list(value.get("contacts"))]
+    updates: list[Update] = [_message_update(m, contacts) for m in _list(value.get("messages"))]
+    updates += [_raw_status_update(s) for s in _list(value.get("statuses"))]
+    if not updates:
+        updates.append(Ignored(reason="no_messages_or_statuses"))
+    return updates
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _contact(raw: Any) -> Contact | None:
+    try:
+        return Contact.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
+    try:
+        message = Message.model_validate(raw)
+    except ValidationError:
+        return Ignored(reason="malformed_message")
+    if message.type == "interactive" and message.interactive and message.interactive.type == "button_reply":
+        reply = message.interactive.button_reply
+        button_id, title = (reply.id, reply.title) if reply else (None, None)
+    elif message.type == "button" and message.button is not None:
+        button_id, title = message.button.payload, message.button.text
+    else:
+        return Ignored(reason=f"message:{str(message.type)[:40]}")
+    if not message.id:
+        return Ignored(reason="tap_without_id")
+    contact = _contact_for(message, contacts)
+    name = contact.profile.name if contact and contact.profile else None
+    wa_id = message.from_ or (contact.wa_id if contact else None)
+    return Tap(
+        tap_id=clean_foreign_text(message.id, 256) or "",
+        button_id=clean_foreign_text(button_id, 256),
+        button_title=clean_foreign_text(title, 64),
+        context_id=clean_foreign_text(message.context.id, 256) if message.context else None,
+        wa_id=clean_foreign_text(wa_id, 32),
+        user_id=clean_foreign_text(message.from_user_id or (contact.user_id if contact else None), 128),
+        name=clean_foreign_text(name, 128),
+        responded_at=moment(message.timestamp),
+    )
+
+
+def _contact_for(message: Message, contacts: list[Contact | None]) -> Contact | None:
+    known = [c for c in contacts if c is not None]
+    for contact in known:
+        if (message.from_ and contact.wa_id == message.from_) or (
+            message.from_user_id and contact.user_id == message.from_user_id
+        ):
+            return contact
+    return known[0] if len(known) == 1 else None
+
+
+def _raw_status_update(raw: Any) -> Update:
+    try:
+        status = Status.model_validate(raw)
+    except ValidationError:
+        return Ignored(reason="malformed_status")
+    if not status.id or not status.status:
+        return Ignored(reason="malformed_status")
+    first_error = status.errors[0] if status.errors else None
+    return _status_update(status.id, status.status, status.timestamp, first_error)
+
+
+def _status_update(
+    message_id: str, status: str, timestamp: str | int | None, error: StatusError | None
+) -> Update:
+    if status not in STATUS_RANK or status == "accepted":
+        return Ignored(reason=f"status:{status[:40]}")
+    detail = None
+    if status == "failed":
+        detail = {
+            "code": str(error.code) if error and error.code is not None else "failed",
+            "title": clean_foreign_text((error.title or error.message) if error else None, 200)
+            or "delivery failed",
+        }
+    return StatusUpdate(
+        message_id=clean_foreign_text(message_id, 256) or "",
+        status=status,
+        at=moment(timestamp),
+        error=detail,
+    )

@@ -1,0 +1,203 @@
+"""Fixtures: moto in-process with the template's resources, the stand-in Woosh, the handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+
+# Before any handler or Powertools import: they read these once.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "af-south-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "lift-alerts",
+        "POWERTOOLS_METRICS_NAMESPACE": "LiftAlerts",
+        "POWERTOOLS_DEV": "false",
+        "ALERTS_TABLE": "lift-alerts-test",
+        "EVENT_BUS_NAME": "lift-alerts-test-bus",
+        "APP_SECRET_ID": "lift-alerts-test-secret",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from moto import mock_aws
+
+from lift_alerts.config import reset_caches
+from local.woosh_standin import WooshStandIn, signature_header
+from tests.support.harness import (
+    LOCAL_SECRET,
+    HttpResult,
+    LambdaContext,
+    StreamPump,
+    create_alerts_table,
+    handler_module,
+    http_event,
+    to_result,
+)
+
+REGION = "af-south-1"
+
+
+class Service:
+    """The deployed service as a client sees it, with AWS in moto and Woosh on loopback."""
+
+    def __init__(self, woosh: WooshStandIn) -> None:
+        self.woosh = woosh
+        self.table = os.environ["ALERTS_TABLE"]
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.events_client = boto3.client("events", region_name=REGION)
+        create_alerts_table(self.ddb, self.table)
+        self.events_client.create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
+        # Tests read what reached the bus through an SQS target, like a downstream consumer.
+        self.captured_url = self.sqs.create_queue(QueueName="captured-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.captured_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.events_client.put_rule(
+            Name="capture-all",
+            EventBusName=os.environ["EVENT_BUS_NAME"],
+            EventPattern=json.dumps({"source": ["lift-alerts"]}),
+        )
+        self.events_client.put_targets(
+            Rule="capture-all", EventBusName=os.environ["EVENT_BUS_NAME"], Targets=[{"Id": "q", "Arn": arn}]
+        )
+        self.parked_url = self.sqs.create_queue(QueueName="parked")["QueueUrl"]
+        os.environ["PARKED_QUEUE_URL"] = self.parked_url
+        boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=os.environ["APP_SECRET_ID"], SecretString=json.dumps(LOCAL_SECRET)
+        )
+        self.pump = StreamPump(self.table, REGION)
+        self._events: list[dict[str, Any]] = []
+
+    # -- the send API ---------------------------------------------------------------------------
+
+    def call(self, function: str, event: dict[str, Any]) -> HttpResult:
+        return to_result(
+            handler_module(function).lambda_handler(event, LambdaContext(function_name=function))
+        )
+
+    def post_alert(self, body: Any, headers: dict[str, str] | None = None) -> HttpResult:
+        return self.call("send", http_event("POST", "/alerts", body=body, headers=headers))
+
+    def get_alert(self, alert_id: str) -> HttpResult:
+        return self.call("send", http_event("GET", f"/alerts/{alert_id}"))
+
+    def close_alert(self, alert_id: str, body: Any = None) -> HttpResult:
+        return self.call("send", http_event("POST", f"/alerts/{alert_id}/close", body=body))
+
+    # -- the webhook -----------------------------------------------------------------------------
+
+    def webhook(
+        self,
+        payload: Any,
+        *,
+        secret: str | None = None,
+        sign: bool = True,
+        headers: dict[str, str] | None = None,
+        base64_body: bool = False,
+    ) -> HttpResult:
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        all_headers = {"Content-Type": "application/json"}
+        if sign:
+            all_headers["X-Hub-Signature-256"] = signature_header(
+                raw, secret or LOCAL_SECRET["webhook_secret"]
+            )
+        all_headers.update(headers or {})
+        return self.call(
+            "webhook", http_event("POST", "/webhook", body=raw, headers=all_headers, base64_body=base64_body)
+        )
+
+    def tap(self, message_id: str, choice_index: int, **kwargs: Any) -> HttpResult:
+        payload = self.woosh.tap(message_id, choice_index, post=False, **kwargs)["payload"]
+        return self.webhook(payload)
+
+    def status(self, message_id: str, status: str, **kwargs: Any) -> HttpResult:
+        return self.webhook(self.woosh.status(message_id, status, post=False, **kwargs)["payload"])
+
+    # -- what happened ---------------------------------------------------------------------------
+
+    def publish(self) -> int:
+        """Run the publisher over everything the table's stream has, as Lambda would."""
+        return self.pump.drain(handler_module("publisher").lambda_handler)
+
+    def events(self, detail_type: str | None = None) -> list[dict[str, Any]]:
+        """Every event that reached the bus so far (after publishing pending stream records)."""
+        self.publish()
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.captured_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                break
+            for message in messages:
+                self._events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.captured_url, ReceiptHandle=message["ReceiptHandle"])
+        found = [e for e in self._events if detail_type is None or e["detail-type"] == detail_type]
+        return found
+
+    def details(self, detail_type: str) -> list[dict[str, Any]]:
+        return [e["detail"] for e in self.events(detail_type)]
+
+    def run_timer(self, now: datetime | None = None) -> dict[str, Any]:
+        module = handler_module("escalation")
+        if now is None:
+            return dict(
+                module.lambda_handler({"source": "aws.events"}, LambdaContext(function_name="escalation"))
+            )
+        from lift_alerts.config import get_settings
+        from lift_alerts.escalation import TimerReport, run_escalations
+        from lift_alerts.repository import AlertRepository
+
+        report: TimerReport = run_escalations(AlertRepository(self.table), module.woosh, get_settings(), now)
+        return {"rounds_sent": report.rounds_sent, "unanswered": report.unanswered, "skipped": report.skipped}
+
+    def stored_alert(self, alert_id: str) -> dict[str, Any]:
+        from lift_alerts.repository import AlertRepository
+
+        alert = AlertRepository(self.table).get_alert(alert_id)
+        assert alert is not None
+        return alert
+
+    def send_alert(self, recipients: list[str], **fields: Any) -> dict[str, Any]:
+        body = {
+            "ticket_id": "EMG-1",
+            "lift_id": "LIFT-A",
+            "site": "Sandton Office Park",
+            "floor": "3",
+            **fields,
+        }
+        body["recipients"] = recipients
+        result = self.post_alert(body)
+        assert result.status == 201, result.text
+        return dict(result.json())
+
+
+@pytest.fixture
+def woosh() -> Iterator[WooshStandIn]:
+    standin = WooshStandIn(
+        api_key=LOCAL_SECRET["woosh_api_key"], webhook_secret=LOCAL_SECRET["webhook_secret"]
+    )
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def service(woosh: WooshStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    monkeypatch.setenv("WOOSH_BASE_URL", woosh.base_url)
+    monkeypatch.delenv("ALERT_TEMPLATE_NAME", raising=False)
+    reset_caches()
+    with mock_aws():
+        yield Service(woosh)
+    reset_caches()
