@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := $(TOOLS_VENV)/checkov
+# Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
+PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
 .PHONY: help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
 
@@ -47,13 +50,24 @@ $(TOOLS_VENV)/.installed: requirements/tools.txt
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/tools.txt
 	touch $@
 
-validate: $(TOOLS_VENV)/.installed
-	AWS_DEFAULT_REGION=af-south-1 $(TOOLS_VENV)/bin/sam validate --lint
-	$(TOOLS_VENV)/bin/cfn-lint template.yaml
-	$(TOOLS_VENV)/bin/checkov --quiet --compact -f template.yaml --framework cloudformation
+# checkov cannot share a venv with aws-sam-cli (conflicting boto3 pins): its own venv,
+# nested in .venv-tools so .gitignore, ruff and `make clean` already cover it.
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
 
+# Each tool exits non-zero on any finding: sam validate --lint and cfn-lint on errors
+# and warnings, checkov on any failed check (skips need a reason in the template).
+validate: $(TOOLS_VENV)/.installed $(CHECKOV_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=af-south-1 $(TOOLS_VENV)/bin/sam validate --lint
+	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download -f template.yaml --framework cloudformation
+
+# sam build runs without a container: it needs a python3.13 interpreter on PATH (the
+# Lambda runtime's version). With pyenv it is used even when not the active version.
 build: $(TOOLS_VENV)/.installed
-	$(TOOLS_VENV)/bin/sam build
+	PATH="$(PY313_BIN)$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam build
 
 local: $(STAMP)
 	$(PY) -m local.stack
