@@ -57,9 +57,11 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
-# Each tool exits non-zero on any finding: sam validate --lint and cfn-lint on errors
-# and warnings, checkov on any failed check (skips need a reason in the template).
+# Each step exits non-zero on any finding. Plain `sam validate` runs the SAM transform
+# (it catches event/auth errors that --lint alone lets through); --lint and cfn-lint fail
+# on errors and warnings; checkov on any failed check (skips need a reason in the template).
 validate: $(TOOLS_VENV)/.installed $(CHECKOV_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=af-south-1 $(TOOLS_VENV)/bin/sam validate
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=af-south-1 $(TOOLS_VENV)/bin/sam validate --lint
 	$(TOOLS_VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download -f template.yaml --framework cloudformation
