@@ -1,0 +1,345 @@
+"""openapi.yaml is in step with template.yaml, the pydantic models and the handlers' answers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+from pydantic import ValidationError
+
+from lift_alerts.models import AlertRequest, CloseRequest, EscalationRequest
+from tests.support.harness import LOCAL_SECRET, ROOT, handler_module, http_event, load_template
+
+OPENAPI = ROOT / "openapi.yaml"
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+@cache
+def spec() -> dict[str, Any]:
+    return dict(yaml.safe_load(OPENAPI.read_text()))
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = spec()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A JSON Schema 2020-12 validator (OpenAPI 3.1's dialect) resolving refs in openapi.yaml."""
+    root = {**copy.deepcopy(schema), "components": spec()["components"]}
+    return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def component(name: str) -> Draft202012Validator:
+    return validator({"$ref": f"#/components/schemas/{name}"})
+
+
+def response_validator(path: str, method: str, status: int) -> tuple[str, Draft202012Validator]:
+    responses = spec()["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{method} {path} does not document {status}"
+    response = _resolve(responses[str(status)])
+    ((media_type, content),) = response["content"].items()
+    return media_type, validator(content["schema"])
+
+
+def assert_conforms(path: str, method: str, result: Any) -> Any:
+    media_type, check = response_validator(path, method, result.status)
+    assert result.headers.get("Content-Type", "").split(";")[0] == media_type
+    body = result.json() if media_type == "application/json" else result.text
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in check.iter_errors(body)]
+    assert not errors, f"{method} {path} -> {result.status} does not conform: {errors}\n{result.text}"
+    return body
+
+
+# ---------------------------------------------------------------------------- the document
+
+
+def test_openapi_document_is_valid_openapi_3() -> None:
+    assert spec()["openapi"].startswith("3.")
+    validate_spec(spec())
+
+
+def test_alerts_routes_require_sigv4_and_the_webhook_is_public() -> None:
+    schemes = spec()["components"]["securitySchemes"]
+    assert schemes["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    for path, item in spec()["paths"].items():
+        for method in METHODS & item.keys():
+            expected = [{"sigv4": []}] if path.startswith("/alerts") else []
+            assert item[method].get("security") == expected, f"{method.upper()} {path}"
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+def template_routes() -> dict[str, dict[str, set[str]]]:
+    """function directory -> path -> methods, from each function's HttpApi events."""
+    routes: dict[str, dict[str, set[str]]] = {}
+    for resource in load_template()["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        function = str(props["CodeUri"]).strip("/").split("/")[-1]
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            path, method = event["Properties"]["Path"], event["Properties"]["Method"].upper()
+            routes.setdefault(function, {}).setdefault(path, set()).add(method)
+    return routes
+
+
+def template_route_set() -> set[tuple[str, str]]:
+    """(METHOD, path) the API serves. ANY catch-alls are ignored where a path lists methods; a
+    path routed only by ANY serves what its handler declares (its ROUTES), which must be that path."""
+    found: set[tuple[str, str]] = set()
+    for function, paths in template_routes().items():
+        declared: dict[str, set[str]] = handler_module(function).ROUTES
+        for path, methods in paths.items():
+            explicit = methods - {"ANY"}
+            if not explicit:
+                assert path in declared, f"{function} handles no {path}"
+                explicit = declared[path]
+            found |= {(method, path) for method in explicit}
+    return found
+
+
+def openapi_route_set() -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path) for path, item in spec()["paths"].items() for method in METHODS & item.keys()
+    }
+
+
+def test_template_routes_and_openapi_paths_list_the_same_routes() -> None:
+    assert template_route_set() == openapi_route_set()
+
+
+def test_handlers_declare_exactly_the_template_routes() -> None:
+    """The handlers' ROUTES (used for 405 vs 404) agree with the template and the spec too."""
+    declared = {
+        (method, path)
+        for function in template_routes()
+        for path, methods in handler_module(function).ROUTES.items()
+        for method in methods
+    }
+    assert declared == openapi_route_set()
+
+
+def test_every_templated_path_has_its_any_catch_all_or_only_any() -> None:
+    """Wrong methods reach the handler (which answers 405) instead of API Gateway's bare 404."""
+    for function, paths in template_routes().items():
+        for path, methods in paths.items():
+            assert "ANY" in methods, f"{function}: {path} has no ANY route for 405 answers"
+
+
+# ---------------------------------------------------------------------------- request models
+
+
+def _props(name: str) -> dict[str, Any]:
+    return dict(_resolve({"$ref": f"#/components/schemas/{name}"})["properties"])
+
+
+def _pydantic_props(model: Any) -> tuple[dict[str, Any], set[str]]:
+    schema = model.model_json_schema()
+    return schema["properties"], set(schema.get("required", []))
+
+
+def _limits(prop: dict[str, Any]) -> dict[str, Any]:
+    keys = ("minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum")
+    found = {k: prop[k] for k in keys if k in prop}
+    for option in prop.get("anyOf", []):  # pydantic spells Optional[int] as anyOf [int, null]
+        found.update({k: option[k] for k in keys if k in option})
+    return found
+
+
+@pytest.mark.parametrize(
+    ("component_name", "model"),
+    [
+        ("AlertRequest", AlertRequest),
+        ("EscalationRequest", EscalationRequest),
+        ("CloseRequest", CloseRequest),
+    ],
+)
+def test_request_schema_fields_required_and_limits_match_pydantic(component_name: str, model: Any) -> None:
+    openapi = _resolve({"$ref": f"#/components/schemas/{component_name}"})
+    pyd_props, pyd_required = _pydantic_props(model)
+    assert set(openapi["properties"]) == set(pyd_props)
+    assert set(openapi.get("required", [])) == pyd_required
+    for name, prop in openapi["properties"].items():
+        assert _limits(prop) == _limits(pyd_props[name]), name
+
+
+def test_openapi_example_is_accepted_by_pydantic_and_the_schema() -> None:
+    example = spec()["paths"]["/alerts"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    component("AlertRequest").validate(example)
+    parsed = AlertRequest.model_validate(example)
+    assert parsed.recipients == ["27824537125", "27831234567"]
+
+
+def _base(**fields: Any) -> dict[str, Any]:
+    return {"ticket_id": "T-1", "lift_id": "L-1", "recipients": ["+27824537125"], **fields}
+
+
+AGREEMENT_CASES = [
+    pytest.param(_base(), True, id="minimal"),
+    pytest.param({"lift_id": "L", "recipients": ["27824537125"]}, False, id="no-ticket"),
+    pytest.param({"ticket_id": "T", "recipients": ["27824537125"]}, False, id="no-lift"),
+    pytest.param({"ticket_id": "T", "lift_id": "L"}, False, id="no-recipients"),
+    pytest.param(_base(recipients=[]), False, id="empty-recipients"),
+    pytest.param(_base(recipients=["2782453"]), False, id="7-digits"),
+    pytest.param(_base(recipients=["27824537"]), True, id="8-digits"),
+    pytest.param(_base(recipients=["+123456789012345"]), True, id="15-digits"),
+    pytest.param(_base(recipients=["1234567890123456"]), False, id="16-digits"),
+    pytest.param(_base(recipients=["+27 82 453 7125"]), False, id="spaces-inside"),
+    pytest.param(_base(recipients=[f"2782453{i:04d}" for i in range(50)]), True, id="50-recipients"),
+    pytest.param(_base(recipients=[f"2782453{i:04d}" for i in range(51)]), False, id="51-recipients"),
+    pytest.param(_base(ticket_id="x" * 64), True, id="ticket-64"),
+    pytest.param(_base(ticket_id="x" * 65), False, id="ticket-65"),
+    pytest.param(_base(ticket_id=""), False, id="ticket-empty"),
+    pytest.param(_base(floor="x" * 16), True, id="floor-16"),
+    pytest.param(_base(floor="x" * 17), False, id="floor-17"),
+    pytest.param(_base(site="x" * 200), True, id="site-200"),
+    pytest.param(_base(site="x" * 201), False, id="site-201"),
+    pytest.param(_base(note="x" * 500), True, id="note-500"),
+    pytest.param(_base(note="x" * 501), False, id="note-501"),
+    pytest.param(_base(escalation={"after_seconds": 1, "max_rounds": 0}), True, id="esc-min"),
+    pytest.param(_base(escalation={"after_seconds": 3600, "max_rounds": 10}), True, id="esc-max"),
+    pytest.param(_base(escalation={"after_seconds": 0}), False, id="esc-after-0"),
+    pytest.param(_base(escalation={"after_seconds": 3601}), False, id="esc-after-3601"),
+    pytest.param(_base(escalation={"max_rounds": -1}), False, id="esc-rounds-neg"),
+    pytest.param(_base(escalation={"max_rounds": 11}), False, id="esc-rounds-11"),
+    pytest.param(_base(escalation={"after_seconds": "60"}), False, id="esc-after-string"),
+    pytest.param(_base(escalation={"recipients": ["123"]}), False, id="esc-bad-recipient"),
+    pytest.param(_base(escalation={"recipients": ["+27831234567"]}), True, id="esc-recipient"),
+    pytest.param(_base(escalation=None), True, id="esc-null"),
+]
+
+
+@pytest.mark.parametrize(("body", "valid"), AGREEMENT_CASES)
+def test_schema_and_pydantic_agree_on_boundaries(body: dict[str, Any], valid: bool) -> None:
+    schema_ok = component("AlertRequest").is_valid(body)
+    try:
+        AlertRequest.model_validate(body)
+        model_ok = True
+    except ValidationError:
+        model_ok = False
+    assert (schema_ok, model_ok) == (valid, valid)
+
+
+# ---------------------------------------------------------------------------- real responses
+
+
+def _webhook_get(service: Any, query: dict[str, str]) -> Any:
+    return service.call("webhook", http_event("GET", "/webhook", query=query))
+
+
+def test_send_api_responses_conform(service: Any) -> None:
+    body = {
+        "ticket_id": "EMG-2024-001",
+        "lift_id": "LIFT-A",
+        "site": "Sandton Office Park",
+        "floor": "3",
+        "recipients": ["+27824537125", "27831234567"],
+        "note": "Alarm button pressed in car",
+        "escalation": {"after_seconds": 60, "max_rounds": 1, "recipients": ["+27825550000"]},
+    }
+    service.woosh.fail_next("27831234567", error="invalid_phone")
+    created = assert_conforms("/alerts", "POST", service.post_alert(body))
+    assert {m["status"] for m in created["messages"]} == {"accepted", "failed"}
+    alert_id = created["alert_id"]
+
+    fresh = assert_conforms("/alerts/{alert_id}", "GET", service.get_alert(alert_id))
+    assert fresh["first_response"] is None
+    assert fresh["outcome"] is None
+    assert fresh["escalation"]["next_due_at"] is not None
+
+    accepted = next(m for m in created["messages"] if m["status"] == "accepted")
+    assert service.tap(accepted["message_id"], 2).status == 200
+    answered = assert_conforms("/alerts/{alert_id}", "GET", service.get_alert(alert_id))
+    assert answered["state"] == "answered"
+    assert answered["first_response"]["choice"] == "entrapment"
+
+    closed = assert_conforms(
+        "/alerts/{alert_id}/close", "POST", service.close_alert(alert_id, {"reason": "rescued"})
+    )
+    assert closed["state"] == "closed"
+
+    assert_conforms("/alerts/{alert_id}", "GET", service.get_alert("0" * 32)).get("message")
+    assert_conforms("/alerts/{alert_id}/close", "POST", service.close_alert("nope"))
+    assert_conforms("/alerts/{alert_id}/close", "POST", service.close_alert(alert_id, {"reason": 5}))
+    assert_conforms("/alerts", "POST", service.post_alert({"ticket_id": "T"}))
+    assert_conforms("/alerts", "POST", service.post_alert(b"{" + b" " * (64 * 1024)))
+
+
+def test_all_failed_send_is_a_conforming_502(service: Any) -> None:
+    service.woosh.fail_next(error="invalid_phone")
+    result = service.post_alert({"ticket_id": "T", "lift_id": "L", "recipients": ["27824537125"]})
+    assert result.status == 502
+    body = assert_conforms("/alerts", "POST", result)
+    assert body["messages"][0]["error"]["code"] == "invalid_phone"
+
+
+def test_idempotency_answers_conform(service: Any) -> None:
+    body = {"ticket_id": "T", "lift_id": "L", "recipients": ["27824537125"]}
+    first = service.post_alert(body, headers={"Idempotency-Key": "k-1"})
+    again = service.post_alert(body, headers={"idempotency-key": "k-1"})
+    assert first.status == again.status == 201
+    assert first.json() == again.json()
+    other = service.post_alert({**body, "lift_id": "M"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status == 422
+    assert_conforms("/alerts", "POST", other)
+
+
+def test_webhook_responses_conform(service: Any) -> None:
+    good = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": LOCAL_SECRET["verify_token"],
+        "hub.challenge": "1158201444",
+    }
+    assert assert_conforms("/webhook", "GET", _webhook_get(service, good)) == "1158201444"
+    assert_conforms("/webhook", "GET", _webhook_get(service, {**good, "hub.verify_token": "nope"}))
+
+    sent = service.send_alert(["27824537125"])
+    message_id = sent["messages"][0]["message_id"]
+    tapped = assert_conforms("/webhook", "POST", service.tap(message_id, 0))
+    assert tapped["received"] == 1
+    assert_conforms("/webhook", "POST", service.status(message_id, "read"))
+    assert_conforms("/webhook", "POST", service.webhook({"hello": "world"}))
+    assert_conforms("/webhook", "POST", service.webhook(b"not json"))
+    assert_conforms("/webhook", "POST", service.webhook({"entry": []}, sign=False))
+    assert_conforms("/webhook", "POST", service.webhook(b" " * (5 * 1024 * 1024 + 1)))
+
+
+def test_published_events_conform_to_their_component_schemas(service: Any) -> None:
+    service.woosh.fail_next("27831234567", error="invalid_phone")
+    sent = service.send_alert(
+        ["27824537125", "27831234567"], escalation={"after_seconds": 60, "max_rounds": 1}
+    )
+    accepted = next(m for m in sent["messages"] if m["status"] == "accepted")
+    assert service.tap(accepted["message_id"], 1).status == 200
+    other = service.send_alert(["27824537126"], escalation={"after_seconds": 1, "max_rounds": 1})
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    service.run_timer(later)
+    service.run_timer(later + timedelta(seconds=5))
+    schemas = {
+        "Alert Response Received": "ResponseReceivedEvent",
+        "Alert Delivery Failed": "DeliveryFailedEvent",
+        "Alert Escalated": "EscalatedEvent",
+        "Alert Unanswered": "UnansweredEvent",
+    }
+    seen = set()
+    for event in service.events():
+        name = schemas[event["detail-type"]]
+        errors = [e.message for e in component(name).iter_errors(event["detail"])]
+        assert not errors, f"{name}: {errors}\n{json.dumps(event['detail'])}"
+        seen.add(event["detail-type"])
+    assert seen == set(schemas), (seen, other["alert_id"])
