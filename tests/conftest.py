@@ -33,6 +33,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 from moto import mock_aws
 
 from lift_alerts.config import reset_caches
+from local.moto_atomic import make_moto_dynamodb_atomic
 from local.woosh_standin import WooshStandIn, signature_header
 from tests.support.harness import (
     LOCAL_SECRET,
@@ -46,6 +47,7 @@ from tests.support.harness import (
 )
 
 REGION = "af-south-1"
+make_moto_dynamodb_atomic()
 
 
 class Service:
@@ -143,8 +145,7 @@ class Service:
             for message in messages:
                 self._events.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.captured_url, ReceiptHandle=message["ReceiptHandle"])
-        found = [e for e in self._events if detail_type is None or e["detail-type"] == detail_type]
-        return found
+        return [e for e in self._events if detail_type is None or e["detail-type"] == detail_type]
 
     def details(self, detail_type: str) -> list[dict[str, Any]]:
         return [e["detail"] for e in self.events(detail_type)]

@@ -87,7 +87,8 @@ def handler_module(name: str) -> ModuleType:
     if name not in _HANDLERS:
         path = ROOT / "functions" / name / "app.py"
         spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
-        assert spec and spec.loader
+        assert spec
+        assert spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
