@@ -1,0 +1,239 @@
+"""API Gateway HTTP API (payload format 2.0) in front of in-process handlers, like `sam local start-api`.
+
+Routes come from the functions' `HttpApi` events. Route selection follows API Gateway:
+the most specific path wins (literal segment > `{param}` > `{proxy+}`), then an exact
+method over `ANY`; no match is `404 {"message":"Not Found"}`. The request becomes the
+event API Gateway would send; the handler's result is mapped back the same way
+(statusCode/headers/cookies/body/isBase64Encoded, or a bare value as a 200 JSON body).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+API_ID = "local"
+MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
+_TEXT_TYPES = re.compile(
+    r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded|graphql)|)$"
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # GET, POST..., or ANY
+    path: str  # /alerts/{alert_id}, /{proxy+} or $default
+    function: str
+    payload_format: str = "2.0"
+    iam_auth: bool = False
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        if self.path == "$default":
+            return {}
+        want = [s for s in self.path.split("/") if s]
+        have = path.split("/")[1:] if path != "/" else []
+        params: dict[str, str] = {}
+        for index, segment in enumerate(want):
+            if segment.startswith("{") and segment.endswith("+}"):
+                rest = "/".join(have[index:])
+                if not rest:
+                    return None
+                params[segment[1:-2]] = rest
+                return params
+            if index >= len(have):
+                return None
+            if segment.startswith("{") and segment.endswith("}"):
+                if not have[index]:
+                    return None
+                params[segment[1:-1]] = have[index]
+            elif segment != have[index]:
+                return None
+        return params if len(have) == len(want) else None
+
+    def specificity(self) -> tuple[Any, ...]:
+        if self.path == "$default":
+            return ((-1,), 0)
+        ranks = tuple(
+            0 if s.endswith("+}") else 1 if s.startswith("{") else 2 for s in self.path.split("/") if s
+        )
+        return (ranks, 1 if self.method != "ANY" else 0)
+
+
+def select_route(routes: Iterable[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    best: tuple[Route, dict[str, str]] | None = None
+    for route in routes:
+        params = route.match(method, path)
+        if params is None:
+            continue
+        if best is None or route.specificity() > best[0].specificity():
+            best = (route, params)
+    return best
+
+
+def _is_text(content_type: str) -> bool:
+    return bool(_TEXT_TYPES.match(content_type.split(";", maxsplit=1)[0].strip().lower()))
+
+
+def build_event(
+    request: Request, route: Route, path_parameters: Mapping[str, str], *, account_id: str
+) -> dict[str, Any]:
+    """The API Gateway HTTP API payload 2.0 event for a request."""
+    raw_path = request.path
+    raw_query = request.query_string.decode("latin-1")
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers.items():
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    headers.setdefault("x-forwarded-for", request.remote_addr or "127.0.0.1")
+    headers.setdefault("x-forwarded-proto", "http")
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    now = time.time()
+    request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    request_context: dict[str, Any] = {
+        "accountId": account_id,
+        "apiId": API_ID,
+        "domainName": request.host,
+        "domainPrefix": request.host.split(".")[0].split(":")[0],
+        "http": {
+            "method": request.method,
+            "path": raw_path,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "sourceIp": request.remote_addr or "127.0.0.1",
+            "userAgent": request.headers.get("User-Agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route.route_key,
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+    if route.iam_auth:
+        request_context["authorizer"] = {
+            "iam": {
+                "accessKey": "LOCALACCESSKEY",
+                "accountId": account_id,
+                "callerId": "LOCALCALLER",
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::{account_id}:user/local-caller",
+                "userId": "LOCALCALLER",
+            }
+        }
+    event["requestContext"] = request_context
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    body = request.get_data(cache=False)
+    if body:
+        text: str | None = None
+        if _is_text(request.headers.get("Content-Type", "")):
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        event["body"] = text if text is not None else base64.b64encode(body).decode()
+        event["isBase64Encoded"] = text is None
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def map_result(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of the HTTP response for a handler's result (format 2.0)."""
+    if isinstance(result, dict) and "statusCode" in result:
+        status = int(result["statusCode"])
+        headers: list[tuple[str, str]] = []
+        for name, value in (result.get("headers") or {}).items():
+            headers.append((str(name), str(value)))
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((str(name), str(value)) for value in values)
+        headers.extend(("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or [])
+        body = result.get("body")
+        if body is None:
+            raw = b""
+        elif result.get("isBase64Encoded"):
+            raw = base64.b64decode(str(body))
+        else:
+            raw = str(body).encode("utf-8")
+        if not any(name.lower() == "content-type" for name, _ in headers) and raw:
+            headers.append(("Content-Type", "application/json"))
+        return status, headers, raw
+    return 200, [("Content-Type", "application/json")], json.dumps(result).encode("utf-8")
+
+
+def _message(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+
+
+class HttpApiApp:
+    """A WSGI app: requests → route → event → `invoke(function, event)` → response."""
+
+    def __init__(
+        self, routes: list[Route], invoke: Callable[[str, dict[str, Any]], Any], *, account_id: str
+    ) -> None:
+        self.routes = routes
+        self._invoke = invoke
+        self._account_id = account_id
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        response.headers["apigw-requestid"] = response.headers.get("apigw-requestid") or uuid.uuid4().hex[:16]
+        return response(environ, start_response)  # type: ignore[no-any-return]
+
+    def handle(self, request: Request) -> Response:
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return _message(413, "Request Entity Too Large")
+        selected = select_route(self.routes, request.method, request.path)
+        if selected is None:
+            return _message(404, "Not Found")
+        route, params = selected
+        event = build_event(request, route, params, account_id=self._account_id)
+        if len(json.dumps(event)) > MAX_EVENT_BYTES:
+            return _message(413, "Request Entity Too Large")
+        try:
+            result = self._invoke(route.function, event)
+            status, headers, body = map_result(result)
+        except Exception:  # the handler crashed: API Gateway answers 500
+            print(f"[local api] {route.function} raised:\n{traceback.format_exc()}", file=sys.stderr)
+            return _message(500, "Internal Server Error")
+        response = Response(body, status=status)
+        response.headers.clear()
+        for name, value in headers:
+            response.headers.add(name, value)
+        return response

@@ -1,0 +1,148 @@
+"""Run a template function's handler in-process, the way Lambda would call it.
+
+Each function's handler file is imported under its own module name (they are all
+`app.py`), with the template's layers on `sys.path` where Lambda puts them. A function
+gets a small pool of instances ("containers"): one invocation at a time per instance, as
+in Lambda, so module-level state of a handler is never shared by two concurrent calls.
+The environment must be applied (`apply_environment`) before the first import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from local.template import FunctionSpec, Template
+
+Handler = Callable[[dict[str, Any], Any], Any]
+DEFAULT_INSTANCES = 4
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of Lambda's context object that handlers and Powertools use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    region: str
+    account_id: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+        )
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def add_layers_to_path(template: Template) -> None:
+    for path in reversed(template.layer_paths()):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def apply_environment(env: Mapping[str, str]) -> None:
+    """Set the function environment in this process (all functions share one process)."""
+    os.environ.update(env)
+
+
+class FunctionRuntime:
+    """Loads and invokes one template function."""
+
+    def __init__(
+        self, spec: FunctionSpec, *, function_name: str, region: str, account_id: str, instances: int = 1
+    ) -> None:
+        self.spec = spec
+        self.function_name = function_name
+        self.region = region
+        self.account_id = account_id
+        self._instances = max(1, instances)
+        self._created = 0
+        self._idle: queue.Queue[Handler] = queue.Queue()
+        self._lock = threading.Lock()
+
+    def _load(self, index: int) -> Handler:
+        module_file = self.spec.module_file
+        if not module_file.is_file():
+            raise FileNotFoundError(f"{self.spec.logical_id}: handler file {module_file} does not exist")
+        module_name = f"lambda_{self.spec.logical_id}_{index}"
+        code_dir = str(self.spec.code_uri)
+        module_spec = importlib.util.spec_from_file_location(module_name, module_file)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot import {module_file}")
+        module: ModuleType = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        added = code_dir not in sys.path
+        if added:
+            sys.path.insert(0, code_dir)  # Lambda puts the function's code first on the path
+        try:
+            module_spec.loader.exec_module(module)
+        finally:
+            if added:
+                sys.path.remove(code_dir)
+        handler = getattr(module, self.spec.handler_attribute, None)
+        if not callable(handler):
+            raise TypeError(f"{self.spec.logical_id}: {self.spec.handler} is not a function")
+        return handler  # type: ignore[no-any-return]
+
+    def _acquire(self) -> Handler:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._created < self._instances:
+                self._created += 1
+                return self._load(self._created)
+        return self._idle.get(timeout=self.spec.timeout + 30)
+
+    def warm(self) -> None:
+        """Import the handler once now (surfaces import errors at start-up)."""
+        self._idle.put(self._acquire())
+
+    def context(self) -> LambdaContext:
+        return LambdaContext(
+            function_name=self.function_name,
+            memory_limit_in_mb=self.spec.memory_mb,
+            timeout_seconds=self.spec.timeout,
+            region=self.region,
+            account_id=self.account_id,
+        )
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Call the handler; its exceptions propagate (callers map them like Lambda would)."""
+        handler = self._acquire()
+        try:
+            return handler(event, self.context())
+        finally:
+            self._idle.put(handler)
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error response body for an unhandled exception."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": "",
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
