@@ -1,0 +1,244 @@
+"""`make demo`: the multi-emergency scenario, end to end over HTTP against the local stack.
+
+One technician is alerted for Lift A and Lift B at the same time (same three buttons on
+both messages). She taps Entrapment on the Lift B message; a colleague who was also alerted
+for Lift B taps Test late. The demo shows the messages Woosh sent, each tap and the ticket
+it matched, the events delivered to ticketing (the local events queue), and the final
+alerts; it exits 0 only if the story came out right.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from local.process import StackProcess, StackStartError
+
+TECHNICIAN = "+27824537125"
+COLLEAGUE = "+27831234567"
+LOG_PATH = Path(__file__).resolve().parent / ".state" / "demo-stack.log"
+EVENT_WAIT_SECONDS = 15.0
+
+
+class StoryError(AssertionError):
+    pass
+
+
+def _digits(phone: str) -> str:
+    return phone.lstrip("+")
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise StoryError(message)
+
+
+class Demo:
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.api = info["api_url"]
+        self.woosh = info["woosh_url"]
+        self.sqs = boto3.client(
+            "sqs",
+            endpoint_url=info["aws_endpoint"],
+            region_name=info["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+        )
+        self.events_queue = info["events_queue_url"]
+        self.http = requests.Session()
+
+    def send_alert(self, ticket: str, lift: str, floor: str, recipients: list[str]) -> dict[str, Any]:
+        body = {
+            "ticket_id": ticket,
+            "lift_id": lift,
+            "site": "Sandton Office Park",
+            "floor": floor,
+            "recipients": recipients,
+            "note": "Alarm button pressed in car",
+        }
+        response = self.http.post(f"{self.api}/alerts", json=body, timeout=30)
+        check(
+            response.status_code == 201,
+            f"POST /alerts for {ticket} answered {response.status_code}: {response.text}",
+        )
+        answer: dict[str, Any] = response.json()
+        say(f"  POST /alerts {ticket} ({lift}, floor {floor}) -> 201, alert {answer['alert_id']}")
+        return answer
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = self.http.get(f"{self.woosh}/_sent", timeout=10).json()
+        return answer
+
+    def tap(self, message_id: str, choice_index: int, name: str) -> dict[str, Any]:
+        response = self.http.post(
+            f"{self.woosh}/_tap",
+            json={"message_id": message_id, "choice_index": choice_index, "name": name},
+            timeout=30,
+        )
+        check(
+            response.status_code == 200, f"the stand-in could not tap: {response.status_code} {response.text}"
+        )
+        result: dict[str, Any] = response.json()
+        check(result["status"] == 200, f"POST /webhook answered {result['status']}: {result['body']}")
+        return result
+
+    def get_alert(self, alert_id: str) -> dict[str, Any]:
+        response = self.http.get(f"{self.api}/alerts/{alert_id}", timeout=10)
+        check(response.status_code == 200, f"GET /alerts/{alert_id} answered {response.status_code}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def wait_for_events(self, count: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + EVENT_WAIT_SECONDS
+        while len(events) < count and time.monotonic() < deadline:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.events_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in answer.get("Messages", []):
+                events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=message["ReceiptHandle"])
+        return events
+
+
+def _message_for(sent: list[dict[str, Any]], message_id: str) -> dict[str, Any]:
+    for message in sent:
+        if message["message_id"] == message_id:
+            return message
+    raise StoryError(f"Woosh never received message {message_id}")
+
+
+def _button_index(message: dict[str, Any], title: str) -> int:
+    titles = [button[1] for button in message["buttons"]]
+    check(title in titles, f"no {title!r} button on {message['message_id']}: {titles}")
+    return titles.index(title)
+
+
+def run_story(demo: Demo) -> None:
+    say("1. The ticketing system raises two lift alarms at the same site")
+    alert_a = demo.send_alert("EMG-2024-001", "LIFT-A", "3", [TECHNICIAN])
+    alert_b = demo.send_alert("EMG-2024-002", "LIFT-B", "7", [TECHNICIAN, COLLEAGUE])
+    for alert in (alert_a, alert_b):
+        for message in alert["messages"]:
+            check(message["status"] == "accepted", f"{alert['ticket_id']}: {message}")
+
+    say("\n2. Woosh Bridge delivered these WhatsApp messages")
+    sent = demo.sent_messages()
+    for message in sent:
+        text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
+        first_line = text.splitlines()[0] if text else ""
+        buttons = " | ".join(title for _id, title in message["buttons"])
+        say(f'  to {message["to"]}  {message["message_id"][:22]}…  "{first_line}"  [{buttons}]')
+    check(len(sent) == 3, f"expected 3 messages, Woosh received {len(sent)}")
+
+    tech_b = next(m for m in alert_b["messages"] if m["to"] == _digits(TECHNICIAN))
+    colleague_b = next(m for m in alert_b["messages"] if m["to"] == _digits(COLLEAGUE))
+    tech_b_sent = _message_for(sent, tech_b["message_id"])
+    colleague_b_sent = _message_for(sent, colleague_b["message_id"])
+
+    say("\n3. The technician has two identical sets of buttons and taps Entrapment on the Lift B message")
+    tap = demo.tap(tech_b["message_id"], _button_index(tech_b_sent, "Entrapment"), "Thandi Technician")
+    tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    say(f"  tap {tap_id} on {tech_b['message_id'][:22]}… -> webhook {tap['status']} {tap['body']}")
+
+    time.sleep(1.0)  # a late answer from the colleague
+    say("\n4. A colleague alerted for Lift B taps Test a little later")
+    late = demo.tap(colleague_b["message_id"], _button_index(colleague_b_sent, "Test"), "Sipho Colleague")
+    late_id = late["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    say(f"  tap {late_id} on {colleague_b['message_id'][:22]}… -> webhook {late['status']} {late['body']}")
+
+    say("\n5. Events delivered to ticketing (local events queue)")
+    events = demo.wait_for_events(2)
+    for event in events:
+        detail = event["detail"]
+        say(
+            f"  {event['detail-type']}: ticket {detail.get('ticket_id')} {detail.get('lift_id')}"
+            f" choice={detail.get('choice')} outcome={detail.get('outcome')}"
+            f" first_response={detail.get('first_response')} matched_by={detail.get('matched_by')}"
+            f" by {detail.get('responder', {}).get('name')}"
+        )
+    responses = [e for e in events if e["detail-type"] == "Alert Response Received"]
+    check(len(responses) == 2, f"expected 2 response events, got {len(events)} events")
+    check(
+        all(e["detail"]["ticket_id"] == "EMG-2024-002" for e in responses), "a tap reached the wrong ticket"
+    )
+    first = next((e["detail"] for e in responses if e["detail"]["event_id"] == tap_id), None)
+    second = next((e["detail"] for e in responses if e["detail"]["event_id"] == late_id), None)
+    if first is None or second is None:
+        raise StoryError("an event is missing for one of the taps")
+    check(first["choice"] == "entrapment" and first["first_response"] is True, f"first event wrong: {first}")
+    check(second["choice"] == "test" and second["first_response"] is False, f"late event wrong: {second}")
+    check(second.get("outcome", "entrapment") == "entrapment", "the late Test lowered the outcome")
+
+    say("\n6. Final state (GET /alerts/{id})")
+    final_a = demo.get_alert(alert_a["alert_id"])
+    final_b = demo.get_alert(alert_b["alert_id"])
+    for final in (final_a, final_b):
+        first_response = final.get("first_response")
+        answered = (
+            f"first response {first_response['choice']} by {first_response['responder'].get('name')}"
+            f" (matched by {first_response['matched_by']}), {len(final['responses'])} response(s)"
+            if first_response
+            else "no response yet"
+        )
+        say(
+            f"  {final['ticket_id']} {final['lift_id']}: state={final['state']}"
+            f" outcome={final.get('outcome')}, {answered}"
+        )
+    check(
+        final_a["state"] == "awaiting_response" and final_a["responses"] == [],
+        "Lift A got a tap it never had",
+    )
+    check(final_b["state"] == "answered", f"Lift B state is {final_b['state']}")
+    check(final_b["first_response"]["choice"] == "entrapment", "Lift B's first response is not Entrapment")
+    check(final_b["first_response"]["matched_by"] == "context", "the tap was not matched by context.id")
+    check(
+        [r["choice"] for r in final_b["responses"]] == ["entrapment", "test"],
+        "responses are not both recorded",
+    )
+
+
+def main() -> int:
+    started = time.monotonic()
+    say("Starting the local stack (moto, HTTP API, stand-in Woosh Bridge)...")
+    stack = StackProcess(log_path=LOG_PATH)
+    try:
+        stack.start()
+    except StackStartError as exc:
+        say(f"error: {exc}")
+        return 1
+    say(f"  API {stack.info['api_url']}  Woosh {stack.info['woosh_url']}  (function logs: {LOG_PATH})\n")
+    ok = False
+    try:
+        run_story(Demo(stack.info))
+        ok = True
+    except StoryError as exc:
+        say(f"\nFAILED: {exc}")
+    except requests.RequestException as exc:
+        say(f"\nFAILED: HTTP error {exc}")
+    finally:
+        code = stack.stop()
+        stack.cleanup()
+    say(f"\nStack stopped (exit {code}).")
+    if ok:
+        say(
+            "The Entrapment tap reached EMG-2024-002 (Lift B), not Lift A."
+            f" Done in {time.monotonic() - started:.1f}s."
+        )
+        return 0
+    say(f"See {LOG_PATH} for the stack's log.")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
