@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import webhook
-from lift_alerts.api import allowed_methods, json_response, raw_body
+from lift_alerts.api import BadRequest, allowed_methods, json_response, raw_body
 from lift_alerts.aws import client
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_secrets, get_settings
@@ -56,6 +56,12 @@ def not_found(_exc: Exception) -> Response[str]:
     return json_response(
         405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
     )
+
+
+@app.exception_handler(BadRequest)
+def bad_request(exc: BadRequest) -> Response[str]:
+    # A body API Gateway marked base64 that does not decode: bad input, never a 5xx.
+    return json_response(exc.status_code, exc.body)
 
 
 @app.exception_handler(Exception)
