@@ -1,0 +1,272 @@
+"""The service in moto (in-process) with every AWS request counted by botocore event hooks.
+
+What is counted: requests made through the clients the code itself uses
+(`lift_alerts.aws.client(...)`, one cached client per service per container), hooked on
+`before-call.*.*`. The benchmark's own setup clients and the stream pump (which plays
+Lambda's DynamoDB-stream poller, free for Lambda triggers) are not counted.
+
+The same hooks capture moto's raw HTTP answers; `CannedAws` replays them from a
+`before-send` hook (optionally after a sleep), so request serialisation, signing and
+response parsing still run but AWS answers instantly (or after exactly N ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import tests.conftest as harness  # sets the AWS/Powertools environment before any handler import
+
+SERVICES = ("dynamodb", "events", "sqs", "secretsmanager")
+WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
+PLATFORM_LOG_BYTES = 350  # START/END/REPORT lines Lambda writes per invocation
+
+
+def _key(op: str, params: dict[str, Any]) -> tuple[str, str, str]:
+    return (op, str(params.get("UpdateExpression", "")), str(params.get("ConditionExpression", "")))
+
+
+def _size(value: dict[str, Any]) -> int:
+    """DynamoDB's item-size rules, approximately (names + values, numbers ~ digits/2 + 1)."""
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.lstrip("-").replace(".", "")) // 2 + 1
+    if kind in {"B"}:
+        return len(inner)
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_size(v) + 1 for v in inner)
+    if kind in {"SS", "NS", "BS"}:
+        return sum(len(str(v)) for v in inner)
+    return 1
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    return sum(len(k.encode()) + _size(v) for k, v in (item or {}).items())
+
+
+@dataclass
+class Tally:
+    calls: Counter[str] = field(default_factory=Counter)
+    wru: float = 0.0
+    rru: float = 0.0
+    log_bytes: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.total,
+            "by_operation": dict(sorted(self.calls.items())),
+            "dynamodb_wru": round(self.wru, 2),
+            "dynamodb_rru": round(self.rru, 2),
+            "log_bytes": self.log_bytes,
+            "invocations": dict(self.invocations),
+        }
+
+
+class _Sink(io.TextIOBase):
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode("utf-8", "replace"))
+        return len(text)
+
+
+class Recorder:
+    """Counts requests, capacity units and log bytes; captures raw answers for replay."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+        self.canned: dict[tuple[str, str, str], tuple[int, dict[str, str], bytes]] = {}
+        self.by_op: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        from lift_alerts.aws import client
+
+        for service in SERVICES:
+            events = client(service).meta.events  # type: ignore[call-overload]
+            events.register_first("before-call.*.*", self._before_call)
+            events.register("after-call.*.*", self._after_call)
+            events.register("response-received.*.*", self._response_received)
+
+    @contextlib.contextmanager
+    def phase(self) -> Iterator[Tally]:
+        """Count into a fresh tally; log output (Powertools logger + EMF metrics) is measured."""
+        from lift_alerts.observability import logger
+
+        self.tally = Tally()
+        sink = _Sink()
+        handler = logger.registered_handler
+        old = handler.setStream(sink)  # type: ignore[attr-defined]
+        try:
+            with contextlib.redirect_stdout(sink):
+                yield self.tally
+        finally:
+            handler.setStream(old)  # type: ignore[attr-defined]
+            self.tally.log_bytes += sink.bytes
+
+    def _before_call(
+        self, event_name: str, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        _, service, op = event_name.split(".", 2)
+        context["bench_key"] = _key(op, params)
+        context["bench_params"] = params
+        with self._lock:
+            self.tally.calls[f"{service}.{op}"] += 1
+
+    def _after_call(self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        _, service, op = event_name.split(".", 2)
+        if service != "dynamodb":
+            return
+        params = context.get("bench_params", {})
+        units = 0.0
+        if op in WRITE_OPS:
+            size = max(item_size(parsed.get("Attributes")), item_size(params.get("Item")))
+            units, kind = float(max(1, math.ceil(size / 1024))), "w"
+        elif op == "GetItem":
+            size = item_size(parsed.get("Item"))
+            units, kind = max(1, math.ceil(size / 4096)) * (1 if params.get("ConsistentRead") else 0.5), "r"
+        elif op in {"BatchGetItem", "Query"}:
+            items = parsed.get("Items") or [i for v in parsed.get("Responses", {}).values() for i in v]
+            units, kind = float(sum(max(1, math.ceil(item_size(i) / 4096)) for i in items) or 1), "r"
+        else:
+            return
+        with self._lock:
+            if kind == "w":
+                self.tally.wru += units
+            else:
+                self.tally.rru += units
+
+    def _response_received(
+        self, event_name: str, response_dict: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        _, _service, op = event_name.split(".", 2)
+        answer = (int(response_dict["status_code"]), dict(response_dict["headers"]), response_dict["body"])
+        key = context.get("bench_key")
+        with self._lock:
+            if key is not None:
+                self.canned.setdefault(key, answer)
+            if answer[0] < 300:
+                self.by_op.setdefault(op, answer)
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+class CannedAws:
+    """AWS answered from captured moto answers, instantly or after `delay` seconds per call."""
+
+    def __init__(self, recorder: Recorder, delay: float = 0.0) -> None:
+        self.recorder = recorder
+        self.delay = delay
+        self.missing: Counter[str] = Counter()
+
+    def __enter__(self) -> CannedAws:
+        from lift_alerts.aws import client
+
+        for service in SERVICES:
+            client(service).meta.events.register("before-send.*.*", self._answer)  # type: ignore[call-overload]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from lift_alerts.aws import client
+
+        for service in SERVICES:
+            client(service).meta.events.unregister("before-send.*.*", self._answer)  # type: ignore[call-overload]
+
+    def _answer(self, event_name: str, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        op = event_name.split(".", 2)[2]
+        try:
+            params = json.loads(request.body or b"{}")
+        except ValueError:
+            params = {}
+        answer = self.recorder.canned.get(_key(op, params)) or self.recorder.by_op.get(op)
+        if answer is None:
+            self.missing[op] += 1
+            return None
+        if self.delay:
+            time.sleep(self.delay)
+        status, headers, body = answer
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+
+class Bench:
+    """`tests.conftest.Service` (moto + stand-in Woosh + handlers) with a Recorder installed."""
+
+    def __init__(self) -> None:
+        import os
+
+        from moto import mock_aws
+
+        from lift_alerts.config import reset_caches
+
+        self.woosh = harness.WooshStandIn(
+            api_key=harness.LOCAL_SECRET["woosh_api_key"],
+            webhook_secret=harness.LOCAL_SECRET["webhook_secret"],
+        ).start()
+        os.environ["WOOSH_BASE_URL"] = self.woosh.base_url
+        os.environ.pop("ALERT_TEMPLATE_NAME", None)
+        reset_caches()
+        self._mock = mock_aws()
+        self._mock.start()
+        self.service = harness.Service(self.woosh)
+        self.recorder = Recorder()
+        self.recorder.install()
+
+    def close(self) -> None:
+        self._mock.stop()
+        self.woosh.stop()
+
+    @contextlib.contextmanager
+    def moto_paused(self) -> Iterator[None]:
+        """No moto answers (CannedAws answers instead); moto state is kept."""
+        from moto.core.models import botocore_stubber
+
+        was = botocore_stubber.enabled
+        botocore_stubber.enabled = False
+        try:
+            yield
+        finally:
+            botocore_stubber.enabled = was
+
+    def timed(self, function: str, call: Callable[[], Any]) -> tuple[Any, float]:
+        start = time.perf_counter()
+        result = call()
+        elapsed = time.perf_counter() - start
+        self.recorder.tally.invocations[function] += 1
+        return result, elapsed
+
+    def publish(self) -> int:
+        """Drain the stream into the publisher; one invocation per non-empty drain."""
+        from tests.support.harness import handler_module
+
+        delivered = self.service.pump.drain(handler_module("publisher").lambda_handler)
+        if delivered:
+            self.recorder.tally.invocations["publisher"] += 1
+        return delivered
