@@ -160,8 +160,10 @@ def test_crash_after_claim_is_recovered_without_a_double_send(service: Service) 
     now = created + timedelta(seconds=61)
     repo = AlertRepository(service.table)
     # A run that claimed round 1 and died before sending anything.
-    assert repo.claim_step(alert["alert_id"], step=1, rounds_sent=0, now=int(now.timestamp()),
-                           lease_until=int(now.timestamp()) + LEASE_SECONDS, reason="no_response")  # fmt: skip
+    moment = int(now.timestamp())
+    assert repo.claim_step(
+        alert["alert_id"], step=1, rounds_sent=0, now=moment, lease_until=moment + LEASE_SECONDS, reason="no_response"
+    )
     assert service.run_timer(now + timedelta(seconds=5))["rounds_sent"] == []  # the claim is still live
     later = now + timedelta(seconds=LEASE_SECONDS + 1)
     assert service.run_timer(later)["rounds_sent"] == [f"{alert['alert_id']}:1"]
