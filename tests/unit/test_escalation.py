@@ -162,7 +162,12 @@ def test_crash_after_claim_is_recovered_without_a_double_send(service: Service) 
     # A run that claimed round 1 and died before sending anything.
     moment = int(now.timestamp())
     assert repo.claim_step(
-        alert["alert_id"], step=1, rounds_sent=0, now=moment, lease_until=moment + LEASE_SECONDS, reason="no_response"
+        alert["alert_id"],
+        step=1,
+        rounds_sent=0,
+        now=moment,
+        lease_until=moment + LEASE_SECONDS,
+        reason="no_response",
     )
     assert service.run_timer(now + timedelta(seconds=5))["rounds_sent"] == []  # the claim is still live
     later = now + timedelta(seconds=LEASE_SECONDS + 1)
