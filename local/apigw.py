@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
+from local.template import Template, iter_http_routes
+
 API_ID = "local"
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
@@ -77,6 +79,16 @@ class Route:
         return (ranks, 1 if self.method != "ANY" else 0)
 
 
+def template_routes(template: Template) -> list[Route]:
+    """Every HttpApi event of every function in the template, as a route."""
+    routes = []
+    for method, path, function, event in iter_http_routes(template.functions()):
+        auth = (event.properties.get("Auth") or {}).get("Authorizer")
+        version = str(event.properties.get("PayloadFormatVersion", "2.0"))
+        routes.append(Route(method, path, function, version, iam_auth=auth == "AWS_IAM"))
+    return routes
+
+
 def select_route(routes: Iterable[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     best: tuple[Route, dict[str, str]] | None = None
     for route in routes:
@@ -93,9 +105,15 @@ def _is_text(content_type: str) -> bool:
 
 
 def build_event(
-    request: Request, route: Route, path_parameters: Mapping[str, str], *, account_id: str
+    request: Request,
+    route: Route,
+    path_parameters: Mapping[str, str],
+    *,
+    account_id: str,
+    now: float | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """The API Gateway HTTP API payload 2.0 event for a request."""
+    """The API Gateway HTTP API payload 2.0 event for a request (`now`/`request_id` fix them for files)."""
     raw_path = request.path
     raw_query = request.query_string.decode("latin-1")
     headers: dict[str, str] = {}
@@ -111,8 +129,8 @@ def build_event(
     query: dict[str, str] = {}
     for key, value in parse_qsl(raw_query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
-    now = time.time()
-    request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
+    now = time.time() if now is None else now
+    request_id = request_id or base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.apigw import HttpApiApp, Route
+from local.apigw import HttpApiApp, Route, template_routes
 from local.lambda_runtime import DEFAULT_INSTANCES, FunctionRuntime, add_layers_to_path, apply_environment
 from local.provision import (
     ACCOUNT_ID,
@@ -46,7 +46,7 @@ from local.provision import (
 )
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
 from local.serving import BackgroundServer, PortInUseError
-from local.template import Resolver, Template, TemplateError, iter_http_routes
+from local.template import Resolver, Template, TemplateError
 from local.woosh_standin import WooshStandIn
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
@@ -146,6 +146,10 @@ class LocalStack:
     def _start(self) -> None:
         from moto.server import MotoRequestHandler
 
+        from local.moto_atomic import make_moto_dynamodb_atomic
+
+        make_moto_dynamodb_atomic()  # DynamoDB's per-item atomicity, which the race guarantees rest on
+
         self.moto = BackgroundServer(
             moto_app(),
             name="moto server (AWS_PORT)",
@@ -174,19 +178,7 @@ class LocalStack:
         self._start_event_sources()
 
     def _routes(self) -> list[Route]:
-        routes = []
-        for method, path, function, event in iter_http_routes(self.template.functions()):
-            auth = (event.properties.get("Auth") or {}).get("Authorizer")
-            routes.append(
-                Route(
-                    method,
-                    path,
-                    function,
-                    str(event.properties.get("PayloadFormatVersion", "2.0")),
-                    iam_auth=auth == "AWS_IAM",
-                )
-            )
-        return routes
+        return template_routes(self.template)
 
     def _load_functions(self) -> None:
         assert self.resources is not None

@@ -370,7 +370,7 @@ class WooshStandIn:
         else:
             message["type"] = "interactive"
             message["interactive"] = {"type": "button_reply", "button_reply": {"id": key, "title": label}}
-        payload = _envelope({"contacts": [contact], "messages": [message]})
+        payload = webhook_envelope({"contacts": [contact], "messages": [message]})
         return self._deliver(payload, post)
 
     def status(
@@ -396,7 +396,7 @@ class WooshStandIn:
             title = error_title or DEFAULT_FAILED_STATUS_ERROR[1]
             error = {"code": code, "title": title, "message": title, "error_data": {"details": title}}
             entry["errors"] = [error]
-        return self._deliver(_envelope({"statuses": [entry]}), post)
+        return self._deliver(webhook_envelope({"statuses": [entry]}), post)
 
     def woosh_status(self, message_id: str, status: str, *, post: bool = True) -> dict[str, Any]:
         """Woosh's own simplified status callback for a recorded send."""
@@ -653,7 +653,8 @@ class WooshStandIn:
             return _json({"ok": False, "error": "webhook_unreachable", "message": str(exc)}, 502)
 
 
-def _envelope(value: dict[str, Any]) -> dict[str, Any]:
+def webhook_envelope(value: dict[str, Any]) -> dict[str, Any]:
+    """A WhatsApp webhook body with one `messages` change carrying `value` (contacts, messages, statuses)."""
     return {
         "object": "whatsapp_business_account",
         "entry": [
