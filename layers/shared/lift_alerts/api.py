@@ -67,11 +67,16 @@ def validation_errors(exc: ValidationError) -> dict[str, Any]:
     return {"message": "invalid request", "errors": errors}
 
 
+# A path parameter as the Powertools resolver matches it: a path the resolver could not route
+# because of its characters (or a trailing slash) is an unknown route (404), never a 405
+# that names the very method the caller used.
+_SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
+
+
 def allowed_methods(path: str, routes: dict[str, set[str]]) -> set[str] | None:
     """The methods a known path takes ({param} matches one segment), or None if unknown."""
     for pattern, methods in routes.items():
-        segments = ("[^/]+" if part.startswith("{") else re.escape(part) for part in pattern.split("/"))
-        regex = "^" + "/".join(segments) + "/?$"
-        if re.match(regex, path):
+        segments = (_SEGMENT if part.startswith("{") else re.escape(part) for part in pattern.split("/"))
+        if re.fullmatch("/".join(segments), path):
             return methods
     return None
