@@ -62,6 +62,7 @@ class BackgroundServer:
         self._handler = _quiet(request_handler) if quiet else request_handler
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._listener: socket.socket | None = None
 
     @property
     def name(self) -> str:
@@ -77,10 +78,23 @@ class BackgroundServer:
     def base_url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
+    def bind(self) -> None:
+        """Claim the port now (fail fast when it is taken); `start()` serves on it later."""
+        if self._listener is None and self._server is None:
+            self._listener = bind_listener(self._host, self._requested_port, name=self._name)
+
+    @property
+    def bound_port(self) -> int:
+        if self._listener is not None:
+            return int(self._listener.getsockname()[1])
+        return self.port
+
     def start(self) -> None:
         if self._server is not None:
             return
-        listener = bind_listener(self._host, self._requested_port, name=self._name)
+        self.bind()
+        listener, self._listener = self._listener, None
+        assert listener is not None
         try:
             self._server = make_server(
                 self._host,
@@ -98,6 +112,9 @@ class BackgroundServer:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         server, thread = self._server, self._thread
         self._server, self._thread = None, None
         if server is None:

@@ -45,7 +45,7 @@ from local.provision import (
     region,
 )
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
-from local.serving import BackgroundServer, PortInUseError
+from local.serving import LOOPBACK, BackgroundServer, PortInUseError
 from local.template import Resolver, Template, TemplateError
 from local.woosh_standin import WooshStandIn
 
@@ -150,31 +150,32 @@ class LocalStack:
 
         make_moto_dynamodb_atomic()  # DynamoDB's per-item atomicity, which the race guarantees rest on
 
+        # Claim every port first: a taken one fails before anything slow has started.
+        app = HttpApiApp(self._routes(), self._invoke, account_id=ACCOUNT_ID)
+        self.api = BackgroundServer(app, name="HTTP API (API_PORT)", port=self.config.api_port)
+        self.api.bind()
         self.moto = BackgroundServer(
             moto_app(),
             name="moto server (AWS_PORT)",
             port=self.config.aws_port,
             request_handler=MotoRequestHandler,
         )
+        self.moto.bind()
+        if self.config.woosh_base_url is None:
+            self.woosh = WooshStandIn(
+                api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
+                webhook_url=f"http://{LOOPBACK}:{self.api.bound_port}/webhook",
+                webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
+                port=self.config.woosh_port,
+            ).start()
+
         self.moto.start()
         apply_environment(local_aws_environment(self.aws_endpoint))
         self.resources = Provisioner(
             self.template, AwsClients(self.aws_endpoint), parameters=self.config.parameters
         ).provision()
-
-        # The API socket is bound before the stand-in starts so its webhook URL is known.
-        app = HttpApiApp(self._routes(), self._invoke, account_id=ACCOUNT_ID)
-        self.api = BackgroundServer(app, name="HTTP API (API_PORT)", port=self.config.api_port)
-        if self.config.woosh_base_url is None:
-            self.woosh = WooshStandIn(
-                api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
-                webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
-                port=self.config.woosh_port,
-            ).start()
         self._load_functions()
         self.api.start()
-        if self.woosh is not None:
-            self.woosh.webhook_url = f"{self.api_url}/webhook"
         self._start_event_sources()
 
     def _routes(self) -> list[Route]:
@@ -384,4 +385,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and flushed; skip the interpreter's final garbage collection of
+    # moto's large heap, which alone takes seconds, so Ctrl-C returns at once.
+    os._exit(exit_code)
