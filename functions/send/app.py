@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -82,9 +84,10 @@ def post_alert() -> Response[str]:
     return json_response(outcome["status_code"], outcome["body"])
 
 
-def _send(request: AlertRequest) -> dict[str, Any]:
+def _send(request: AlertRequest, alert_id: str | None = None) -> dict[str, Any]:
     outcome = alerts.create_and_send(
         request,
+        alert_id=alert_id,
         repo=repository(),
         woosh=woosh,
         settings=get_settings(),
@@ -100,9 +103,16 @@ def _send_once(request: dict[str, Any], parsed: AlertRequest) -> dict[str, Any]:
         data_keyword_argument="request", config=_idempotency, persistence_store=_persistence()
     )
     def send(request: dict[str, Any]) -> dict[str, Any]:
-        return _send(parsed)
+        # The same key and body name the same alert: a retry after an attempt that died half
+        # way (the idempotency record is dropped on an exception) resumes it, never resends.
+        return _send(parsed, alert_id=_alert_id_for(request))
 
     return send(request=request)  # type: ignore[no-any-return]
+
+
+def _alert_id_for(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @app.get("/alerts/<alert_id>")

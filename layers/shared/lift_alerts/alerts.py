@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
 from lift_alerts.models import AlertRequest
@@ -80,18 +82,26 @@ def send_round(
     now: datetime,
     deadline: float,
     on_result: Callable[[str, SendResult, dict[str, Any] | None], None] | None = None,
+    on_sent: Callable[[str, SendResult], None] | None = None,
+    done: dict[str, SendResult] | None = None,
 ) -> list[tuple[str, SendResult, dict[str, Any] | None]]:
     """Send one message per recipient and store each message id -> alert mapping.
 
     Returns (recipient, result, failure-before-mapping) triples: the third is set when a
     `failed` status for the message reached us before its mapping was stored.
     """
-    bodies = [message_body(settings, to, facts, alert_id, reminder) for to in recipients]
-    results = woosh.send_all(bodies, deadline=deadline)
+    done = done or {}
+    pending = [to for to in recipients if to not in done]
+    bodies = [message_body(settings, to, facts, alert_id, reminder) for to in pending]
+    sent = dict(zip(pending, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
+    results = [done[to] if to in done else sent[to] for to in recipients]
     expires_at = expiry(settings, now)
 
     def store(pair: tuple[str, SendResult]) -> tuple[str, SendResult, dict[str, Any] | None]:
         to, result = pair
+        if on_sent is not None and to not in done:
+            # Before anything else can fail: a retry must know this recipient was sent to.
+            on_sent(to, result)
         early_failure = None
         if result.message_id is not None:
             message = repo.store_message(
@@ -139,8 +149,12 @@ def create_and_send(
     settings: Settings,
     now: datetime,
     deadline: float,
+    alert_id: str | None = None,
 ) -> SendOutcome:
-    alert_id = uuid.uuid4().hex
+    """Create the alert and send round 0. `alert_id` (derived from an Idempotency-Key) makes a
+    retry of an attempt that died half way resume it instead of sending again."""
+    alert_id_given = alert_id
+    alert_id = alert_id or uuid.uuid4().hex
     escalation = request.escalation
     after = (escalation.after_seconds if escalation and escalation.after_seconds else None) or (
         settings.escalation_after_seconds
@@ -177,8 +191,30 @@ def create_and_send(
         "expires_at": expiry(settings, now),
     }
     # Stored before anything is sent: a tap that races the send still finds its alert.
-    repo.create_alert(alert, due_at=created + after)
+    done: dict[str, SendResult] = {}
+    try:
+        repo.create_alert(alert, due_at=created + after)
+    except ClientError as exc:
+        if alert_id_given is None or exc.response.get("Error", {}).get("Code") != (
+            "ConditionalCheckFailedException"
+        ):
+            raise
+        # A retry (same Idempotency-Key and body) of an attempt that died half way:
+        # recipients it already sent to are not sent to again.
+        earlier = repo.get_alert(alert_id)
+        if earlier is None:
+            raise
+        done = _sends_recorded(earlier)
+        logger.info("resuming an earlier attempt", extra={"already_sent": len(done)})
     logger.append_keys(alert_id=alert_id, ticket_id=request.ticket_id)
+
+    def remember(to: str, result: SendResult) -> None:
+        repo.record_reminder(
+            alert_id,
+            0,
+            to,
+            {"message_id": result.message_id, "error": result.error()},
+        )
 
     sent = send_round(
         repo,
@@ -191,6 +227,8 @@ def create_and_send(
         reminder=None,
         now=now,
         deadline=deadline,
+        on_sent=remember,
+        done=done,
     )
     recipients: dict[str, dict[str, Any]] = {}
     messages: dict[str, dict[str, Any]] = {}
@@ -235,6 +273,18 @@ def create_and_send(
     logger.info("alert sent", extra={"recipients": len(sent), "accepted": accepted})
     body = {"alert_id": alert_id, "ticket_id": request.ticket_id, "messages": lines}
     return SendOutcome(201 if accepted else 502, body)
+
+
+def _sends_recorded(alert: dict[str, Any]) -> dict[str, SendResult]:
+    """Round 0 sends an earlier attempt recorded (right after Woosh answered each)."""
+    done: dict[str, SendResult] = {}
+    for key, value in alert.get("reminders", {}).items():
+        round_no, _sep, to = key.partition(":")
+        if round_no != "0":
+            continue
+        error = value.get("error") or {}
+        done[to] = SendResult(to, value.get("message_id"), error.get("code"), error.get("title"))
+    return done
 
 
 def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
