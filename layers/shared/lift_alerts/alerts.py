@@ -17,6 +17,7 @@ from lift_alerts.config import Settings
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
+from lift_alerts.records import expiry, failure_record
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone, outcome, state
 from lift_alerts.woosh import SendResult, WooshClient
@@ -47,10 +48,6 @@ class StoredAlert:
 class SendOutcome:
     status_code: int
     body: dict[str, Any]
-
-
-def expiry(settings: Settings, now: datetime) -> int:
-    return epoch(now) + settings.retention_days * 86_400
 
 
 def message_body(
@@ -121,24 +118,6 @@ def send_round(
         return [store(pair) for pair in pairs]
     with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="store") as pool:
         return list(pool.map(store, pairs))
-
-
-def failure_record(
-    alert_id: str, round_no: int, to: str, message_id: str | None, error: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """The key and value of one delivery failure on the alert; the key makes it recorded once."""
-    if message_id is None:
-        key, event_id = f"send:{round_no}:{to}", f"{alert_id}:{round_no}:{to}:failed"
-    else:
-        key, event_id = message_id, f"{message_id}:failed"
-    error = {"code": str(error.get("code", "failed")), "title": str(error.get("title", ""))}
-    return key, {
-        "event_id": event_id,
-        "recipient": to,
-        "message_id": message_id,
-        "error": error,
-        "round": round_no,
-    }
 
 
 def create_and_send(

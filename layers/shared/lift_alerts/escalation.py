@@ -19,10 +19,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lift_alerts.alerts import StoredAlert, failure_record, send_round
+from lift_alerts.alerts import StoredAlert, send_round
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
+from lift_alerts.records import failure_record
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone
 from lift_alerts.woosh import SendResult, WooshClient

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lift_alerts.alerts import expiry, failure_record
 from lift_alerts.choices import parse_button_id
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
+from lift_alerts.records import expiry, failure_record
 from lift_alerts.repository import AlertRepository, StatusRecorded, TapRecorded, TapRejected
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
