@@ -23,7 +23,8 @@ from lift_alerts.repository import AlertRepository, StatusRecorded, TapRecorded,
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
 
-MAX_PARALLEL = 16
+# As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
+MAX_PARALLEL = 32
 
 
 @dataclass
