@@ -97,6 +97,7 @@ class Recorder:
         self.tally = Tally()
         self.canned: dict[tuple[str, str, str], tuple[int, dict[str, str], bytes]] = {}
         self.by_op: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.last_params: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def install(self) -> None:
@@ -107,6 +108,7 @@ class Recorder:
             events.register_first("before-call.*.*", self._before_call)
             events.register("after-call.*.*", self._after_call)
             events.register("response-received.*.*", self._response_received)
+            events.register("provide-client-params.*.*", self._api_params)
 
     @contextlib.contextmanager
     def phase(self) -> Iterator[Tally]:
@@ -128,10 +130,19 @@ class Recorder:
         self, event_name: str, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
         _, service, op = event_name.split(".", 2)
-        context["bench_key"] = _key(op, params)
-        context["bench_params"] = params
+        # `params` is botocore's request dict here: the API parameters are its serialised body.
+        try:
+            api_params = json.loads(params.get("body") or b"{}")
+        except ValueError:
+            api_params = {}
+        context["bench_key"] = _key(op, api_params)
+        context["bench_params"] = api_params
         with self._lock:
             self.tally.calls[f"{service}.{op}"] += 1
+
+    def _api_params(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        """The last API parameters per operation (to time a bare botocore call in isolation)."""
+        self.last_params[event_name.split(".", 2)[2]] = dict(params)
 
     def _after_call(self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         _, service, op = event_name.split(".", 2)
@@ -163,8 +174,8 @@ class Recorder:
         answer = (int(response_dict["status_code"]), dict(response_dict["headers"]), response_dict["body"])
         key = context.get("bench_key")
         with self._lock:
-            if key is not None:
-                self.canned.setdefault(key, answer)
+            if key is not None and (key not in self.canned or self.canned[key][0] >= 300):
+                self.canned[key] = answer  # a success is preferred for replay
             if answer[0] < 300:
                 self.by_op.setdefault(op, answer)
 

@@ -48,18 +48,31 @@ def _env() -> dict[str, str]:
     return env
 
 
-def measure(rounds: int = 15, functions: tuple[str, ...] = ("send", "webhook")) -> dict[str, object]:
+# What the handlers' import time is made of (same fresh-interpreter method, same run).
+BREAKDOWN = {
+    "boto3+xray_sdk": "import boto3, aws_xray_sdk.core",
+    "boto3+powertools_without_tracer+pydantic": (
+        "import boto3, pydantic, aws_lambda_powertools.logging, aws_lambda_powertools.metrics, "
+        "aws_lambda_powertools.event_handler"
+    ),
+}
+
+
+def measure(
+    rounds: int = 15, functions: tuple[str, ...] = ("send", "webhook"), breakdown: bool = True
+) -> dict[str, object]:
     env = _env()
-    variants: list[str | None] = [None, *functions]
-    samples: dict[str, list[float]] = {str(v or "boto3"): [] for v in variants}
-    for variant in variants:  # warm the OS page cache once, untimed
-        subprocess.run([sys.executable, "-c", _code(variant)], env=env, check=True, cwd=ROOT)
+    codes = {"boto3": _code(None), **{f: _code(f) for f in functions}, **(BREAKDOWN if breakdown else {})}
+    names = list(codes)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # warm the OS page cache once, untimed
+        subprocess.run([sys.executable, "-c", codes[name]], env=env, check=True, cwd=ROOT)
     for round_no in range(rounds):
-        order = variants if round_no % 2 == 0 else list(reversed(variants))
-        for variant in order:
+        order = names if round_no % 2 == 0 else list(reversed(names))
+        for name in order:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", _code(variant)], env=env, check=True, cwd=ROOT)
-            samples[str(variant or "boto3")].append(time.perf_counter() - start)
+            subprocess.run([sys.executable, "-c", codes[name]], env=env, check=True, cwd=ROOT)
+            samples[name].append(time.perf_counter() - start)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "rounds": rounds,
