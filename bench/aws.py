@@ -274,10 +274,53 @@ class Bench:
         return result, elapsed
 
     def publish(self) -> int:
-        """Drain the stream into the publisher; one invocation per non-empty drain."""
+        """Drain the stream into the publisher as Lambda would: records the template's
+        FilterCriteria rejects are dropped, and a batch with none left invokes nothing."""
         from tests.support.harness import handler_module
 
-        delivered = self.service.pump.drain(handler_module("publisher").lambda_handler)
-        if delivered:
-            self.recorder.tally.invocations["publisher"] += 1
+        handler = handler_module("publisher").lambda_handler
+        patterns = publisher_filters()
+        invoked = 0
+
+        def filtered(event: dict[str, Any], context: Any) -> Any:
+            nonlocal invoked
+            records = [r for r in event["Records"] if not patterns or any(matches(p, r) for p in patterns)]
+            if not records:
+                return {"batchItemFailures": []}
+            invoked += 1
+            return handler({"Records": records}, context)
+
+        delivered = self.service.pump.drain(filtered)
+        self.recorder.tally.invocations["publisher"] += invoked
         return delivered
+
+
+def publisher_filters() -> list[dict[str, Any]]:
+    """The publisher's stream FilterCriteria patterns from template.yaml (none: every record)."""
+    from tests.support.harness import load_template
+
+    resources = load_template()["Resources"]
+    for resource in resources.values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") == "DynamoDB":
+                filters = (event["Properties"].get("FilterCriteria") or {}).get("Filters") or []
+                return [json.loads(f["Pattern"]) for f in filters]
+    return []
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """The subset of Lambda event-filter syntax the template uses: nested keys, literal values,
+    and {"prefix": ...}."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(v, value[k]) for k, v in pattern.items()
+        )
+    if isinstance(pattern, list):
+        for option in pattern:
+            if isinstance(option, dict) and "prefix" in option:
+                if isinstance(value, str) and value.startswith(option["prefix"]):
+                    return True
+            elif option == value:
+                return True
+        return False
+    return bool(pattern == value)

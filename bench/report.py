@@ -84,7 +84,8 @@ def write_markdown(
         "",
         f"Scenario, run for real in moto ({detail['cost_scenario']['alerts']} alerts): each alert is one "
         "`POST /alerts` to one recipient, then 4 webhooks (statuses sent, delivered, read and one tap), the "
-        "publisher running after each webhook as the stream would trigger it. Counted per alert: "
+        "publisher running after each webhook as the stream would trigger it (records the template's "
+        "FilterCriteria rejects never invoke it). Counted per alert: "
         f"{c['per_alert']}.",
         "",
         "Model: Lambda billed duration = measured handler time in this run (moto in-process, Woosh on "
