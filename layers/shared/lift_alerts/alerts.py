@@ -117,7 +117,10 @@ def send_round(
     if len(pairs) <= 1:
         return [store(pair) for pair in pairs]
     with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="store") as pool:
-        return list(pool.map(store, pairs))
+        # Every store runs even if another fails (pool.map would cancel those not started):
+        # a send Woosh accepted must be remembered, or a retry sends it again.
+        futures = [pool.submit(store, pair) for pair in pairs]
+    return [future.result() for future in futures]
 
 
 def create_and_send(
