@@ -23,7 +23,9 @@ from tests.support.harness import LOCAL_SECRET, http_event
 
 pytestmark = pytest.mark.robustness
 
-SAMPLES = Path("/work/shared/samples/real-world")
+# A copy of /work/shared/samples/real-world (pywa's test data, MIT, see its LICENSE), so the
+# suite runs from a fresh clone.
+SAMPLES = Path(__file__).resolve().parent / "samples" / "real-world"
 SECRET = LOCAL_SECRET["webhook_secret"]
 PHONES = ["27824537125", "27831234567", "972987654321"]
 FUZZED = {"inputs": 0}
