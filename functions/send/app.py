@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from lift_alerts import alerts
 from lift_alerts.api import (
     BadRequest,
-    allowed_methods,
     json_response,
     parse_json,
     raw_body,
+    route_not_found,
     validation_errors,
 )
 from lift_alerts.clock import iso, utc_now
@@ -142,12 +142,7 @@ def close_alert(alert_id: str) -> Response[str]:
 
 @app.not_found
 def not_found(_exc: Exception) -> Response[str]:
-    methods = allowed_methods(app.current_event.path, ROUTES)
-    if methods is None:
-        return json_response(404, {"message": "Not Found"})
-    return json_response(
-        405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
-    )
+    return route_not_found(app.current_event.path, ROUTES)
 
 
 @app.exception_handler(BadRequest)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import webhook
-from lift_alerts.api import BadRequest, allowed_methods, json_response, raw_body
+from lift_alerts.api import BadRequest, json_response, raw_body, route_not_found
 from lift_alerts.aws import client
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_secrets, get_settings
@@ -50,12 +50,7 @@ def receive() -> Response[str]:
 
 @app.not_found
 def not_found(_exc: Exception) -> Response[str]:
-    methods = allowed_methods(app.current_event.path, ROUTES)
-    if methods is None:
-        return json_response(404, {"message": "Not Found"})
-    return json_response(
-        405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
-    )
+    return route_not_found(app.current_event.path, ROUTES)
 
 
 @app.exception_handler(BadRequest)

@@ -80,3 +80,13 @@ def allowed_methods(path: str, routes: dict[str, set[str]]) -> set[str] | None:
         if re.fullmatch("/".join(segments), path):
             return methods
     return None
+
+
+def route_not_found(path: str, routes: dict[str, set[str]]) -> Response[str]:
+    """404 for an unknown path; 405 with `Allow` for a known path asked with another method."""
+    methods = allowed_methods(path, routes)
+    if methods is None:
+        return json_response(404, {"message": "Not Found"})
+    return json_response(
+        405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
+    )
