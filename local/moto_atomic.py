@@ -3,8 +3,12 @@
 DynamoDB applies each write (a conditional UpdateItem included) atomically, and the
 service's race guarantees (one first tap, one claim per escalation round) rest on that.
 moto evaluates a condition and applies the update without a lock, so two threads can both
-read the old item and one write is lost: a gap in the emulator, not behaviour to test
-against. This serialises moto's item operations, in-process and in moto server alike.
+read the old item and one write is lost; its UpdateItem handler also deep-copies the stored
+item outside the backend, so a concurrent write can change the item under the copy
+("dictionary changed size during iteration"). Both are gaps in the emulator, not behaviour
+to test against. This serialises every DynamoDB and DynamoDB Streams request as a whole
+(the response handler, which parses, calls the backend and renders), in-process and in
+moto server alike. Requests still overlap everywhere else (HTTP, boto3, the handlers).
 """
 
 from __future__ import annotations
@@ -13,20 +17,19 @@ import functools
 import threading
 from typing import Any
 
-_ITEM_OPERATIONS = (
-    "put_item",
-    "get_item",
-    "update_item",
-    "delete_item",
-    "query",
-    "scan",
-    "batch_get_item",
-    "batch_write_item",
-    "transact_write_items",
-    "transact_get_items",
-)
 _lock = threading.RLock()
 _applied = False
+
+
+def _serialise(cls: Any, name: str) -> None:
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return original(self, *args, **kwargs)
+
+    setattr(cls, name, serialised)
 
 
 def make_moto_dynamodb_atomic() -> None:
@@ -34,14 +37,12 @@ def make_moto_dynamodb_atomic() -> None:
     if _applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    for name in _ITEM_OPERATIONS:
-        original = getattr(DynamoDBBackend, name)
-
-        @functools.wraps(original)
-        def serialised(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, serialised)
+    _serialise(DynamoHandler, "call_action")
+    _serialise(DynamoDBStreamsHandler, "call_action")
+    # Callers that reach the backend without a request (moto's stream plumbing, TTL).
+    for name in ("put_item", "update_item", "delete_item", "get_item", "transact_write_items"):
+        _serialise(DynamoDBBackend, name)
     _applied = True

@@ -71,7 +71,7 @@ def _persistence() -> DynamoDBPersistenceLayer:
 def post_alert() -> Response[str]:
     payload = parse_json(raw_body(app.current_event), limit=MAX_BODY)
     request = AlertRequest.model_validate(payload)
-    key = app.current_event.get_header_value("idempotency-key", case_sensitive=False)
+    key = app.current_event.headers.get("idempotency-key")
     if not key:
         outcome = _send(request)
         return json_response(outcome["status_code"], outcome["body"])

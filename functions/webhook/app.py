@@ -38,7 +38,7 @@ def receive() -> Response[str]:
     settings = get_settings()
     answer = webhook.receive(
         raw_body(app.current_event),
-        app.current_event.get_header_value("x-hub-signature-256", case_sensitive=False),
+        app.current_event.headers.get("x-hub-signature-256"),
         secrets=get_secrets(),
         repo=AlertRepository(settings.alerts_table),
         parking=lambda: ParkingLot(settings.parked_queue_url, client("sqs")),
