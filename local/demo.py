@@ -1,10 +1,17 @@
-"""`make demo`: the multi-emergency scenario, end to end over HTTP against the local stack.
+"""`make demo`: two scenes, end to end over HTTP against the local stack.
 
-One technician is alerted for Lift A and Lift B at the same time (same three buttons on
-both messages). She taps Entrapment on the Lift B message; a colleague who was also alerted
-for Lift B taps Test late. The demo shows the messages Woosh sent, each tap and the ticket
-it matched, the events delivered to ticketing (the local events queue), and the final
-alerts; it exits 0 only if the story came out right.
+Scene 1, the multi-emergency: one technician is alerted for Lift A and Lift B at the same
+time (same three buttons on both messages). She taps Entrapment on the Lift B message; a
+colleague who was also alerted for Lift B taps Test late.
+
+Scene 2, escalation: an alarm for Lift C that nobody answers. After `after_seconds` the
+timer sends "REMINDER 1/2" to the technician and to the supervisor (the escalation
+recipient); the supervisor taps Entrapment on the reminder, which matches by context.id and
+stops the escalation: no second round follows.
+
+The demo shows the messages Woosh sent, each tap and the ticket it matched, the events
+delivered to ticketing (the local events queue), and the final alerts; it exits 0 only if
+the story came out right.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,9 @@ from local.process import StackProcess, StackStartError
 
 TECHNICIAN = "+27824537125"
 COLLEAGUE = "+27831234567"
+SUPERVISOR = "+27820000001"
+ESCALATE_AFTER_SECONDS = 3
+TIMER_SECONDS = 1.0  # the local stack's escalation timer, shortened so the scene takes seconds
 LOG_PATH = Path(__file__).resolve().parent / ".state" / "demo-stack.log"
 EVENT_WAIT_SECONDS = 15.0
 
@@ -57,8 +68,15 @@ class Demo:
         self.events_queue = info["events_queue_url"]
         self.http = requests.Session()
 
-    def send_alert(self, ticket: str, lift: str, floor: str, recipients: list[str]) -> dict[str, Any]:
-        body = {
+    def send_alert(
+        self,
+        ticket: str,
+        lift: str,
+        floor: str,
+        recipients: list[str],
+        escalation: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "ticket_id": ticket,
             "lift_id": lift,
             "site": "Sandton Office Park",
@@ -66,6 +84,8 @@ class Demo:
             "recipients": recipients,
             "note": "Alarm button pressed in car",
         }
+        if escalation is not None:
+            body["escalation"] = escalation
         response = self.http.post(f"{self.api}/alerts", json=body, timeout=30)
         check(
             response.status_code == 201,
@@ -98,6 +118,15 @@ class Demo:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def wait_for_sent(self, wanted: Any, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.sent_messages():
+                if wanted(message):
+                    return message
+            time.sleep(0.1)
+        raise StoryError(f"Woosh received no such message within {timeout:g}s")
+
     def wait_for_events(self, count: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         deadline = time.monotonic() + EVENT_WAIT_SECONDS
@@ -124,7 +153,47 @@ def _button_index(message: dict[str, Any], title: str) -> int:
     return titles.index(title)
 
 
-def run_story(demo: Demo) -> None:
+def _first_line(message: dict[str, Any]) -> str:
+    text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
+    return str(text.splitlines()[0]) if text else ""
+
+
+def _headline(message: dict[str, Any]) -> str:
+    """The first line, and for a reminder the original's first line after it."""
+    text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return " / ".join(lines[:2] if lines and lines[0].startswith("REMINDER") else lines[:1])
+
+
+def _show_message(message: dict[str, Any], suffix: str = "") -> None:
+    buttons = " | ".join(title for _id, title in message["buttons"])
+    say(f'  to {message["to"]}  {message["message_id"][:22]}…  "{_headline(message)}"  [{buttons}]{suffix}')
+
+
+def _show_event(event: dict[str, Any]) -> None:
+    detail = event["detail"]
+    kind = event["detail-type"]
+    if kind == "Alert Response Received":
+        say(
+            f"  {kind}: ticket {detail['ticket_id']} {detail['lift_id']}"
+            f" choice={detail['choice']} outcome={detail.get('outcome')}"
+            f" first_response={detail['first_response']} matched_by={detail['matched_by']}"
+            f" by {detail['responder'].get('name')}"
+        )
+    elif kind == "Alert Escalated":
+        say(
+            f"  {kind}: ticket {detail['ticket_id']} {detail['lift_id']} round={detail['round']}"
+            f" reason={detail['reason']} recipients={', '.join(detail['recipients'])}"
+        )
+    else:
+        say(f"  {kind}: ticket {detail.get('ticket_id')} {json.dumps(detail, sort_keys=True)}")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def multi_emergency_scene(demo: Demo) -> None:
     say("1. The ticketing system raises two lift alarms at the same site")
     alert_a = demo.send_alert("EMG-2024-001", "LIFT-A", "3", [TECHNICIAN])
     alert_b = demo.send_alert("EMG-2024-002", "LIFT-B", "7", [TECHNICIAN, COLLEAGUE])
@@ -135,10 +204,7 @@ def run_story(demo: Demo) -> None:
     say("\n2. Woosh Bridge delivered these WhatsApp messages")
     sent = demo.sent_messages()
     for message in sent:
-        text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
-        first_line = text.splitlines()[0] if text else ""
-        buttons = " | ".join(title for _id, title in message["buttons"])
-        say(f'  to {message["to"]}  {message["message_id"][:22]}…  "{first_line}"  [{buttons}]')
+        _show_message(message)
     check(len(sent) == 3, f"expected 3 messages, Woosh received {len(sent)}")
 
     tech_b = next(m for m in alert_b["messages"] if m["to"] == _digits(TECHNICIAN))
@@ -160,13 +226,7 @@ def run_story(demo: Demo) -> None:
     say("\n5. Events delivered to ticketing (local events queue)")
     events = demo.wait_for_events(2)
     for event in events:
-        detail = event["detail"]
-        say(
-            f"  {event['detail-type']}: ticket {detail.get('ticket_id')} {detail.get('lift_id')}"
-            f" choice={detail.get('choice')} outcome={detail.get('outcome')}"
-            f" first_response={detail.get('first_response')} matched_by={detail.get('matched_by')}"
-            f" by {detail.get('responder', {}).get('name')}"
-        )
+        _show_event(event)
     responses = [e for e in events if e["detail-type"] == "Alert Response Received"]
     check(len(responses) == 2, f"expected 2 response events, got {len(events)} events")
     check(
@@ -208,10 +268,84 @@ def run_story(demo: Demo) -> None:
     )
 
 
+def escalation_scene(demo: Demo) -> None:
+    after = ESCALATE_AFTER_SECONDS
+    say("\n7. A third alarm (Lift C); the technician's phone is in a locker, nobody answers")
+    alert = demo.send_alert(
+        "EMG-2024-003",
+        "LIFT-C",
+        "1",
+        [TECHNICIAN],
+        escalation={"after_seconds": after, "max_rounds": 2, "recipients": [SUPERVISOR]},
+    )
+    alert_id = alert["alert_id"]
+    created = _epoch(demo.get_alert(alert_id)["created_at"])
+    say(
+        f"  escalation: reminders every {after}s (2 rounds) to the technician and the supervisor"
+        f" {_digits(SUPERVISOR)}, then 'unanswered'; the local timer runs every {TIMER_SECONDS:g}s"
+    )
+
+    say("\n8. Nobody taps; the timer sends round 1 to everyone, the supervisor included")
+    supervisor = _digits(SUPERVISOR)
+
+    def reminder_to(to: str) -> Any:
+        return lambda m: m["to"] == to and m["message_id"] and _first_line(m).startswith("REMINDER 1/2")
+
+    for to in (_digits(TECHNICIAN), supervisor):
+        message = demo.wait_for_sent(reminder_to(to), timeout=after + 15)
+        late = message["received_at"] - (created + after)
+        _show_message(
+            message, f"  {message['received_at'] - created:.1f}s after the alarm ({late:+.1f}s vs due)"
+        )
+        if to == supervisor:
+            reminder = message
+    check(reminder["message_id"] not in {m["message_id"] for m in alert["messages"]}, "no new message id")
+
+    say("\n9. The supervisor taps Entrapment on the reminder")
+    tap = demo.tap(reminder["message_id"], _button_index(reminder, "Entrapment"), "Lerato Supervisor")
+    tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    say(f"  tap {tap_id} on {reminder['message_id'][:22]}… -> webhook {tap['status']} {tap['body']}")
+
+    say("\n10. Events delivered to ticketing")
+    events = [e for e in demo.wait_for_events(2) if e["detail"].get("alert_id") == alert_id]
+    for event in events:
+        _show_event(event)
+    kinds = {e["detail-type"]: e["detail"] for e in events}
+    escalated = kinds.get("Alert Escalated")
+    response = kinds.get("Alert Response Received")
+    if escalated is None or response is None:
+        raise StoryError(f"expected an Escalated and a Response event, got {sorted(kinds)}")
+    check(escalated["round"] == 1 and escalated["reason"] == "no_response", f"escalation wrong: {escalated}")
+    check(supervisor in escalated["recipients"], "the supervisor was not in round 1")
+    check(response["original_message_id"] == reminder["message_id"], "the tap did not match the reminder")
+    check(response["matched_by"] == "context" and response["first_response"] is True, f"tap: {response}")
+
+    # Round 2 would be due at 2 x after_seconds: wait past it (plus two timer runs) to show it never comes.
+    time.sleep(max(0.0, created + 2 * after + 2 * TIMER_SECONDS - time.time()))
+    round_two = [m for m in demo.sent_messages() if _first_line(m).startswith("REMINDER 2/2")]
+    check(not round_two, f"a second round went out after the tap: {round_two}")
+
+    final = demo.get_alert(alert_id)
+    escalation = final["escalation"]
+    say(
+        f"\n11. Final state: {final['ticket_id']} {final['lift_id']} state={final['state']}"
+        f" outcome={final['outcome']}, rounds_sent={escalation['rounds_sent']}"
+        f" next_due_at={escalation['next_due_at']}; no round 2 after {2 * after}s"
+    )
+    check(final["state"] == "answered", f"Lift C state is {final['state']}")
+    check(escalation["rounds_sent"] == 1 and escalation["next_due_at"] is None, f"escalation: {escalation}")
+    check(final["first_response"]["responder"]["wa_id"] == supervisor, "the supervisor's tap is not first")
+
+
+def run_story(demo: Demo) -> None:
+    multi_emergency_scene(demo)
+    escalation_scene(demo)
+
+
 def main() -> int:
     started = time.monotonic()
     say("Starting the local stack (moto, HTTP API, stand-in Woosh Bridge)...")
-    stack = StackProcess(log_path=LOG_PATH)
+    stack = StackProcess(log_path=LOG_PATH, env={"LOCAL_TIMER_SECONDS": str(TIMER_SECONDS)})
     try:
         stack.start()
     except StackStartError as exc:
@@ -232,7 +366,8 @@ def main() -> int:
     say(f"\nStack stopped (exit {code}).")
     if ok:
         say(
-            "The Entrapment tap reached EMG-2024-002 (Lift B), not Lift A."
+            "The Entrapment tap reached EMG-2024-002 (Lift B), not Lift A; the unanswered Lift C alarm"
+            " escalated to the supervisor, whose tap stopped it."
             f" Done in {time.monotonic() - started:.1f}s."
         )
         return 0

@@ -262,3 +262,99 @@ def test_ctrl_c_stops_the_foreground_stack(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+SUPERVISOR = "+27820000001"
+FAST_TIMER_SECONDS = 0.5
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _sent_where(woosh: str, wanted: Any, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in requests.get(f"{woosh}/_sent", timeout=10).json():
+            if wanted(message):
+                return dict(message)
+        time.sleep(0.1)
+    raise AssertionError(f"Woosh received no such message within {timeout}s")
+
+
+def _reminder_text(message: dict[str, Any]) -> str:
+    return str(((message["body"].get("interactive") or {}).get("body") or {}).get("text", ""))
+
+
+def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
+    """SPEC §9 against moto server: the template's Schedule event driven by the stack's timer."""
+    with StackProcess(env={"LOCAL_TIMER_SECONDS": str(FAST_TIMER_SECONDS)}) as process:
+        api, woosh = process.info["api_url"], process.info["woosh_url"]
+        answered = requests.post(
+            f"{api}/alerts",
+            json={
+                "ticket_id": "EMG-E2E-ESC-1",
+                "lift_id": "LIFT-E",
+                "recipients": [TECHNICIAN],
+                "escalation": {"after_seconds": 2, "max_rounds": 2, "recipients": [SUPERVISOR]},
+            },
+            timeout=30,
+        ).json()
+        ignored = requests.post(
+            f"{api}/alerts",
+            json={
+                "ticket_id": "EMG-E2E-ESC-2",
+                "lift_id": "LIFT-F",
+                "recipients": [COLLEAGUE],
+                "escalation": {"after_seconds": 1, "max_rounds": 1},
+            },
+            timeout=30,
+        ).json()
+        created = _epoch(
+            requests.get(f"{api}/alerts/{answered['alert_id']}", timeout=10).json()["created_at"]
+        )
+        supervisor = SUPERVISOR.lstrip("+")
+
+        reminder = _sent_where(
+            woosh,
+            lambda m: m["to"] == supervisor and _reminder_text(m).startswith("REMINDER 1/2"),
+            timeout=20,
+        )
+        # created_at is whole seconds (floored), so "not early" is exact; lateness is one timer run or so.
+        assert reminder["received_at"] >= created + 2
+        assert [title for _id, title in reminder["buttons"]] == ["Test", "Maintenance", "Entrapment"]
+        assert all(answered["alert_id"] in button_id for button_id, _title in reminder["buttons"])
+
+        tap = requests.post(
+            f"{woosh}/_tap",
+            json={"message_id": reminder["message_id"], "choice_index": 2, "name": "Supervisor"},
+            timeout=30,
+        ).json()
+        assert tap["status"] == 200, tap
+        tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+
+        response = _wait_for_event(process.info, lambda e: e["detail"].get("event_id") == tap_id)["detail"]
+        assert response["alert_id"] == answered["alert_id"]
+        assert response["original_message_id"] == reminder["message_id"]
+        assert response["matched_by"] == "context"
+        assert response["first_response"] is True
+        unanswered = _wait_for_event(
+            process.info,
+            lambda e: (
+                e["detail-type"] == "Alert Unanswered" and e["detail"]["alert_id"] == ignored["alert_id"]
+            ),
+        )["detail"]
+        assert unanswered["event_id"] == f"{ignored['alert_id']}:unanswered"
+        assert unanswered["rounds"] == 1
+
+        # Round 2 of the answered alert would be due 4 s after creation: wait past it.
+        time.sleep(max(0.0, created + 4 + 4 * FAST_TIMER_SECONDS - time.time()))
+        texts = [_reminder_text(m) for m in requests.get(f"{woosh}/_sent", timeout=10).json()]
+        assert not [t for t in texts if t.startswith("REMINDER 2/2")]
+        final = requests.get(f"{api}/alerts/{answered['alert_id']}", timeout=10).json()
+        assert final["state"] == "answered"
+        assert final["escalation"]["rounds_sent"] == 1
+        assert final["escalation"]["next_due_at"] is None
+        assert requests.get(f"{api}/alerts/{ignored['alert_id']}", timeout=10).json()["state"] == "unanswered"
