@@ -45,33 +45,52 @@ def _events_queue(info: dict[str, Any]) -> tuple[Any, str]:
     return sqs, info["events_queue_url"]
 
 
-def _wait_for_event(info: dict[str, Any], predicate: Any, timeout: float = 15.0) -> dict[str, Any]:
+def _wait_for_event(
+    info: dict[str, Any], predicate: Any, timeout: float = 15.0, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The first event on the local events queue that matches; `seen` keeps what was read."""
+    seen = [] if seen is None else seen
     sqs, url = _events_queue(info)
-    seen = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            event = json.loads(message["Body"])
-            seen.append(event)
-            if predicate(event):
-                return event
+    while True:
+        # Every received message is kept: one not read here stays invisible for 30 s.
+        match = next((event for event in seen if predicate(event)), None)
+        if match is not None:
+            return match
+        if time.monotonic() >= deadline:
+            break
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        seen.extend(json.loads(message["Body"]) for message in answer.get("Messages", []))
     raise AssertionError(f"no matching event within {timeout}s; saw {seen}")
 
 
-def _post_alert(api: str, ticket: str, lift: str, recipients: list[str]) -> dict[str, Any]:
-    body = {
+def _post_alert(
+    api: str, ticket: str, lift: str, recipients: list[str], escalation: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "ticket_id": ticket,
         "lift_id": lift,
         "site": "Sandton Office Park",
         "floor": "3",
         "recipients": recipients,
     }
+    if escalation is not None:
+        body["escalation"] = escalation
     response = requests.post(f"{api}/alerts", json=body, timeout=30)
     assert response.status_code == 201, response.text
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def _tap(woosh: str, message_id: str, choice_index: int, name: str) -> str:
+    """The stand-in taps a button of a sent message (a signed webhook); returns the tap's id."""
+    tap = requests.post(
+        f"{woosh}/_tap",
+        json={"message_id": message_id, "choice_index": choice_index, "name": name},
+        timeout=30,
+    ).json()
+    assert tap["status"] == 200, tap
+    return str(tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
 
 
 def test_send_tap_event_get_over_http(stack: StackProcess) -> None:
@@ -84,13 +103,7 @@ def test_send_tap_event_get_over_http(stack: StackProcess) -> None:
     recorded = next(m for m in sent if m["message_id"] == message_b["message_id"])
     assert [title for _id, title in recorded["buttons"]] == ["Test", "Maintenance", "Entrapment"]
 
-    tap = requests.post(
-        f"{woosh}/_tap",
-        json={"message_id": message_b["message_id"], "choice_index": 2, "name": "E2E"},
-        timeout=30,
-    ).json()
-    assert tap["status"] == 200, tap
-    tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    tap_id = _tap(woosh, message_b["message_id"], 2, "E2E")
 
     event = _wait_for_event(stack.info, lambda e: e.get("detail", {}).get("event_id") == tap_id)
     assert event["detail-type"] == "Alert Response Received"
@@ -292,26 +305,16 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
     """SPEC §9 against moto server: the template's Schedule event driven by the stack's timer."""
     with StackProcess(env={"LOCAL_TIMER_SECONDS": str(FAST_TIMER_SECONDS)}) as process:
         api, woosh = process.info["api_url"], process.info["woosh_url"]
-        answered = requests.post(
-            f"{api}/alerts",
-            json={
-                "ticket_id": "EMG-E2E-ESC-1",
-                "lift_id": "LIFT-E",
-                "recipients": [TECHNICIAN],
-                "escalation": {"after_seconds": 2, "max_rounds": 2, "recipients": [SUPERVISOR]},
-            },
-            timeout=30,
-        ).json()
-        ignored = requests.post(
-            f"{api}/alerts",
-            json={
-                "ticket_id": "EMG-E2E-ESC-2",
-                "lift_id": "LIFT-F",
-                "recipients": [COLLEAGUE],
-                "escalation": {"after_seconds": 1, "max_rounds": 1},
-            },
-            timeout=30,
-        ).json()
+        answered = _post_alert(
+            api,
+            "EMG-E2E-ESC-1",
+            "LIFT-E",
+            [TECHNICIAN],
+            escalation={"after_seconds": 2, "max_rounds": 2, "recipients": [SUPERVISOR]},
+        )
+        ignored = _post_alert(
+            api, "EMG-E2E-ESC-2", "LIFT-F", [COLLEAGUE], escalation={"after_seconds": 1, "max_rounds": 1}
+        )
         created = _epoch(
             requests.get(f"{api}/alerts/{answered['alert_id']}", timeout=10).json()["created_at"]
         )
@@ -327,15 +330,12 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
         assert [title for _id, title in reminder["buttons"]] == ["Test", "Maintenance", "Entrapment"]
         assert all(answered["alert_id"] in button_id for button_id, _title in reminder["buttons"])
 
-        tap = requests.post(
-            f"{woosh}/_tap",
-            json={"message_id": reminder["message_id"], "choice_index": 2, "name": "Supervisor"},
-            timeout=30,
-        ).json()
-        assert tap["status"] == 200, tap
-        tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        tap_id = _tap(woosh, reminder["message_id"], 2, "Supervisor")
 
-        response = _wait_for_event(process.info, lambda e: e["detail"].get("event_id") == tap_id)["detail"]
+        seen: list[dict[str, Any]] = []
+        response = _wait_for_event(process.info, lambda e: e["detail"].get("event_id") == tap_id, seen=seen)[
+            "detail"
+        ]
         assert response["alert_id"] == answered["alert_id"]
         assert response["original_message_id"] == reminder["message_id"]
         assert response["matched_by"] == "context"
@@ -345,6 +345,7 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
             lambda e: (
                 e["detail-type"] == "Alert Unanswered" and e["detail"]["alert_id"] == ignored["alert_id"]
             ),
+            seen=seen,
         )["detail"]
         assert unanswered["event_id"] == f"{ignored['alert_id']}:unanswered"
         assert unanswered["rounds"] == 1
