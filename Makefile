@@ -9,7 +9,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 # Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
 PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
-.PHONY: help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
+.PHONY: constraints help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
 
 help:
 	@echo "make demo   - start the local stack, run the multi-emergency scenario, stop"
@@ -20,9 +20,11 @@ help:
 	@echo "make build  - sam build (no container needed)"
 	@echo "make bench  - benchmarks, writes bench/results.json and bench/RESULTS.md"
 
-$(STAMP): requirements/dev.txt layers/shared/requirements.txt
+# requirements/*.txt name what we depend on; requirements/*.constraints.txt pin everything
+# those resolve to (transitive packages too), so every machine installs the same versions.
+$(STAMP): requirements/dev.txt requirements/dev.constraints.txt layers/shared/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/dev.constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,16 +47,18 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-$(TOOLS_VENV)/.installed: requirements/tools.txt
+$(TOOLS_VENV)/.installed: requirements/tools.txt requirements/tools.constraints.txt
 	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/tools.txt \
+		-c requirements/tools.constraints.txt
 	touch $@
 
 # checkov cannot share a venv with aws-sam-cli (conflicting boto3 pins): its own venv,
 # nested in .venv-tools so .gitignore, ruff and `make clean` already cover it.
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt requirements/checkov.constraints.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt \
+		-c requirements/checkov.constraints.txt
 	touch $@
 
 # Each step exits non-zero on any finding. Plain `sam validate` runs the SAM transform
@@ -85,6 +89,14 @@ events: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# After changing a requirements/*.txt: rebuild the venvs from it, then re-pin what they resolved.
+constraints: $(STAMP) $(TOOLS_VENV)/.installed $(CHECKOV_VENV)/.installed
+	for pair in $(VENV):dev $(TOOLS_VENV):tools $(CHECKOV_VENV):checkov; do \
+		venv=$${pair%%:*}; name=$${pair##*:}; out=requirements/$$name.constraints.txt; \
+		{ echo "# Every package requirements/$$name.txt resolves to, pinned (pip -c). Made by make constraints."; \
+		  $$venv/bin/python -m pip freeze --exclude-editable; } > $$out; \
+	done
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
