@@ -59,10 +59,15 @@ def inject(
     if operation is None:
         event = f"{when}-call.{service_id}"
 
+    def remember(**kwargs: Any) -> None:
+        # after-call has no request: botocore hands both hooks of one call the same context.
+        kwargs["context"]["fault_params"] = _api_params(kwargs.get("params") or {})
+
     def hook(**kwargs: Any) -> None:
-        params = _api_params(kwargs.get("params") or {})
-        if when == "after":  # after-call has no request: match on the item returned
-            params = {"Key": {"pk": (kwargs.get("parsed") or {}).get("Attributes", {}).get("pk", {})}}
+        if when == "after":
+            params = kwargs["context"].get("fault_params", {})
+        else:
+            params = _api_params(kwargs.get("params") or {})
         model = kwargs.get("model")
         if match is not None and not match(params):
             return
@@ -73,11 +78,16 @@ def inject(
         status = 500 if code in ("InternalServerError", "InternalFailure", "ServiceUnavailable") else 400
         raise client_error(code, model.name if model is not None else str(operation), status)
 
+    before = event.replace("after-call", "before-call", 1)
+    if when == "after":
+        client.meta.events.register(before, remember, unique_id=f"fault-params-{id(fault)}")
     client.meta.events.register(event, hook, unique_id=f"fault-{id(fault)}")
     try:
         yield fault
     finally:
         client.meta.events.unregister(event, unique_id=f"fault-{id(fault)}")
+        if when == "after":
+            client.meta.events.unregister(before, unique_id=f"fault-params-{id(fault)}")
 
 
 def _api_params(request: dict[str, Any]) -> dict[str, Any]:
