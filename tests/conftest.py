@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -153,9 +154,9 @@ class Service:
     def run_timer(self, now: datetime | None = None) -> dict[str, Any]:
         module = handler_module("escalation")
         if now is None:
-            return dict(
-                module.lambda_handler({"source": "aws.events"}, LambdaContext(function_name="escalation"))
-            )
+            # The template gives the timer 60 s (LambdaContext's default is the API's 29 s).
+            context = LambdaContext(function_name="escalation", deadline=time.monotonic() + 60)
+            return dict(module.lambda_handler({"source": "aws.events"}, context))
         from lift_alerts.config import get_settings
         from lift_alerts.escalation import TimerReport, run_escalations
         from lift_alerts.repository import AlertRepository

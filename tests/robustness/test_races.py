@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -222,6 +223,55 @@ def test_tap_and_status_arriving_before_the_send_returned(live: Service) -> None
             assert [f["message_id"] for f in failures] == [accepted[1].message_id]
     finally:
         ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="slow-mapping")
+
+
+def invoke_timer(n: int, now: datetime) -> dict[str, Any]:
+    """Escalation container n's scheduled invocation, its clock set to `now`."""
+    module = container("escalation", n)
+    module.utc_now = lambda: now  # the one thing changed: when this container thinks it is
+    # The template gives the timer 60 s; it stops taking alerts when a round would not fit.
+    context = LambdaContext(function_name="escalation", deadline=time.monotonic() + 60)
+    return dict(module.lambda_handler({"source": "aws.events"}, context))
+
+
+def test_timer_invocations_at_the_same_moment_send_each_round_once(live: Service) -> None:
+    """Four scheduled invocations at once, for a reminder round and for the unanswered mark."""
+    recipients = ["+27824537125", "+27831234567", "+27820000002"]
+    supervisor = "27820000001"
+    for trial in range(TRIALS):
+        sent = live.send_alert(
+            recipients,
+            ticket_id=f"EMG-T{trial}",
+            escalation={"after_seconds": 60, "max_rounds": 1, "recipients": ["+" + supervisor]},
+        )
+        alert_id = sent["alert_id"]
+        created = datetime.fromisoformat(live.get_alert(alert_id).json()["created_at"].replace("Z", "+00:00"))
+
+        runs = together(
+            [lambda n=n, at=created + timedelta(seconds=61): invoke_timer(n, at) for n in range(4)]
+        )
+        RACES["trials"] += 1
+        assert sum(len(r["rounds_sent"]) for r in runs) == 1, runs
+        assert sum(r["errors"] for r in runs) == 0, runs
+        reminded = sorted(
+            m.to
+            for m in live.woosh.sent
+            if m.accepted
+            and (m.text or "").startswith("REMINDER 1/1")
+            and any(alert_id in button_id for button_id, _title in m.buttons)
+        )
+        assert reminded == sorted([r.lstrip("+") for r in recipients] + [supervisor])
+
+        runs = together(
+            [lambda n=n, at=created + timedelta(seconds=121): invoke_timer(n, at) for n in range(4)]
+        )
+        RACES["trials"] += 1
+        assert sum(len(r["unanswered"]) for r in runs) == 1, runs
+        escalated = [e for e in live.details("Alert Escalated") if e["alert_id"] == alert_id]
+        unanswered = [e for e in live.details("Alert Unanswered") if e["alert_id"] == alert_id]
+        assert [e["event_id"] for e in escalated] == [f"{alert_id}:round:1"]
+        assert [e["event_id"] for e in unanswered] == [f"{alert_id}:unanswered"]
+        assert live.get_alert(alert_id).json()["state"] == "unanswered"
 
 
 def test_race_figures() -> None:
