@@ -218,3 +218,40 @@ def test_test_then_entrapment_raises_the_outcome(service: Service) -> None:
     assert view["first_response"]["choice"] == "test"
     assert view["outcome"] == "entrapment"
     assert [e["outcome"] for e in service.details("Alert Response Received")] == ["test", "entrapment"]
+
+
+def test_a_later_test_never_lowers_the_outcome(service: Service) -> None:
+    """Severity only rises in any order: Maintenance, Entrapment, then a late Test."""
+    alert, _created = start(service)
+    first, second = (m["message_id"] for m in alert["messages"])
+    for message_id, choice in ((first, 1), (second, 2), (first, 0)):  # the last: a changed answer
+        service.tap(message_id, choice)
+    view = service.get_alert(alert["alert_id"]).json()
+    assert [r["choice"] for r in view["responses"]] == ["maintenance", "entrapment", "test"]
+    assert view["first_response"]["choice"] == "maintenance"
+    assert view["outcome"] == "entrapment"
+    outcomes = [e["outcome"] for e in service.details("Alert Response Received")]
+    assert outcomes == ["maintenance", "entrapment", "entrapment"]
+
+
+def test_a_stale_timer_run_cannot_claim_a_round_already_sent(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run B read the alert before run A sent round 1; B must not send round 1 again."""
+    from lift_alerts.config import get_settings
+    from lift_alerts.escalation import TimerReport, escalate
+    from lift_alerts.repository import AlertRepository
+    from tests.support.harness import handler_module
+
+    alert, created = start(service)
+    alert_id = alert["alert_id"]
+    late = created + timedelta(seconds=125)  # the timer was down: round 2 is due as well
+    repo = AlertRepository(service.table)
+    stale = repo.get_alert(alert_id)
+    assert service.run_timer(late)["rounds_sent"] == [f"{alert_id}:1"]
+    assert len(reminders(service)) == 3
+    monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
+    report = TimerReport()
+    escalate(alert_id, repo, handler_module("escalation").woosh, get_settings(), late, report)
+    assert report.rounds_sent == []
+    assert len(reminders(service)) == 3
