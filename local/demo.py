@@ -153,15 +153,18 @@ def _button_index(message: dict[str, Any], title: str) -> int:
     return titles.index(title)
 
 
-def _first_line(message: dict[str, Any]) -> str:
+def _lines(message: dict[str, Any]) -> list[str]:
     text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
-    return str(text.splitlines()[0]) if text else ""
+    return [line for line in str(text).splitlines() if line.strip()]
+
+
+def _first_line(message: dict[str, Any]) -> str:
+    return next(iter(_lines(message)), "")
 
 
 def _headline(message: dict[str, Any]) -> str:
     """The first line, and for a reminder the original's first line after it."""
-    text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
-    lines = [line for line in str(text).splitlines() if line.strip()]
+    lines = _lines(message)
     return " / ".join(lines[:2] if lines and lines[0].startswith("REMINDER") else lines[:1])
 
 
@@ -291,14 +294,16 @@ def escalation_scene(demo: Demo) -> None:
     def reminder_to(to: str) -> Any:
         return lambda m: m["to"] == to and m["message_id"] and _first_line(m).startswith("REMINDER 1/2")
 
-    for to in (_digits(TECHNICIAN), supervisor):
-        message = demo.wait_for_sent(reminder_to(to), timeout=after + 15)
+    reminders = {
+        to: demo.wait_for_sent(reminder_to(to), timeout=after + 15)
+        for to in (_digits(TECHNICIAN), supervisor)
+    }
+    for message in reminders.values():
         late = message["received_at"] - (created + after)
         _show_message(
             message, f"  {message['received_at'] - created:.1f}s after the alarm ({late:+.1f}s vs due)"
         )
-        if to == supervisor:
-            reminder = message
+    reminder = reminders[supervisor]
     check(reminder["message_id"] not in {m["message_id"] for m in alert["messages"]}, "no new message id")
 
     say("\n9. The supervisor taps Entrapment on the reminder")
