@@ -1,0 +1,31 @@
+"""`make demo` (the README's first command) tells its two stories and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from local.template import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_both_scenes_and_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Alert Response Received: ticket EMG-2024-002 LIFT-B choice=entrapment" in out
+    assert "EMG-2024-001 LIFT-A: state=awaiting_response" in out
+    assert "Alert Escalated: ticket EMG-2024-003 LIFT-C round=1 reason=no_response" in out
+    assert "state=answered outcome=entrapment, rounds_sent=1 next_due_at=None" in out
+    assert "FAILED" not in out
+    assert "Traceback" not in result.stderr
