@@ -12,7 +12,7 @@ PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest
 .PHONY: constraints help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
 
 help:
-	@echo "make demo   - start the local stack, run the multi-emergency scenario, stop"
+	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
 	@echo "make local  - run the Docker-free local stack in the foreground (Ctrl-C stops it)"
 	@echo "make test   - run the whole test suite (unit, integration, end to end)"
 	@echo "make lint   - ruff (lint + format check) and mypy --strict on the layer"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -44,6 +43,7 @@ from tests.support.harness import (
     create_alerts_table,
     handler_module,
     http_event,
+    timer_context,
     to_result,
 )
 
@@ -154,9 +154,7 @@ class Service:
     def run_timer(self, now: datetime | None = None) -> dict[str, Any]:
         module = handler_module("escalation")
         if now is None:
-            # The template gives the timer 60 s (LambdaContext's default is the API's 29 s).
-            context = LambdaContext(function_name="escalation", deadline=time.monotonic() + 60)
-            return dict(module.lambda_handler({"source": "aws.events"}, context))
+            return dict(module.lambda_handler({"source": "aws.events"}, timer_context()))
         from lift_alerts.config import get_settings
         from lift_alerts.escalation import TimerReport, run_escalations
         from lift_alerts.repository import AlertRepository

@@ -26,7 +26,7 @@ from lift_alerts import aws
 from lift_alerts.config import reset_caches
 from local.woosh_standin import WooshStandIn, signature_header
 from tests.conftest import Service
-from tests.support.harness import ROOT, LambdaContext, http_event, to_result
+from tests.support.harness import ROOT, LambdaContext, http_event, timer_context, to_result
 
 pytestmark = pytest.mark.robustness
 
@@ -229,9 +229,7 @@ def invoke_timer(n: int, now: datetime) -> dict[str, Any]:
     """Escalation container n's scheduled invocation, its clock set to `now`."""
     module = container("escalation", n)
     module.utc_now = lambda: now  # the one thing changed: when this container thinks it is
-    # The template gives the timer 60 s; it stops taking alerts when a round would not fit.
-    context = LambdaContext(function_name="escalation", deadline=time.monotonic() + 60)
-    return dict(module.lambda_handler({"source": "aws.events"}, context))
+    return dict(module.lambda_handler({"source": "aws.events"}, timer_context()))
 
 
 def test_timer_invocations_at_the_same_moment_send_each_round_once(live: Service) -> None:

@@ -79,6 +79,14 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+def timer_context() -> LambdaContext:
+    """A context with the escalation function's own Timeout from template.yaml: the timer stops
+    taking alerts when a round would no longer fit (the default 29 s is the API's limit)."""
+    props = load_template()["Resources"]["EscalationFunction"]["Properties"]
+    timeout = float(props.get("Timeout") or load_template()["Globals"]["Function"]["Timeout"])
+    return LambdaContext(function_name="escalation", deadline=time.monotonic() + timeout)
+
+
 _HANDLERS: dict[str, ModuleType] = {}
 
 
