@@ -34,7 +34,7 @@ from moto import mock_aws
 
 from lift_alerts.config import reset_caches
 from local.moto_atomic import make_moto_dynamodb_atomic
-from local.woosh_standin import WooshStandIn, signature_header
+from local.woosh_standin import WooshStandIn, signature_header, webhook_envelope
 from tests.support.harness import (
     LOCAL_SECRET,
     HttpResult,
@@ -81,6 +81,7 @@ class Service:
             Name=os.environ["APP_SECRET_ID"], SecretString=json.dumps(LOCAL_SECRET)
         )
         self.pump = StreamPump(self.table, REGION)
+        self.followup_pump = StreamPump(self.table, REGION)
         self._events: list[dict[str, Any]] = []
 
     # -- the send API ---------------------------------------------------------------------------
@@ -130,9 +131,34 @@ class Service:
 
     # -- what happened ---------------------------------------------------------------------------
 
+    def follow_up(self) -> int:
+        """Run the follow-up function over everything new on the table's stream, as Lambda would."""
+        return self.followup_pump.drain(handler_module("followup").lambda_handler)
+
     def publish(self) -> int:
-        """Run the publisher over everything the table's stream has, as Lambda would."""
-        return self.pump.drain(handler_module("publisher").lambda_handler)
+        """Run both stream consumers until the stream is quiet (follow-ups write what is published)."""
+        delivered = 0
+        for _round in range(5):
+            followed = self.follow_up()
+            published = self.pump.drain(handler_module("publisher").lambda_handler)
+            delivered += published
+            if not followed:
+                break
+        return delivered
+
+    def wrote(self, phone: str, *, seconds_ago: int = 0, text: str = "hello") -> HttpResult:
+        """`phone` sends the business a text message (opens their 24-hour window)."""
+        import time as _time
+
+        message = {
+            "from": phone,
+            "id": f"wamid.TEXT{phone}{seconds_ago}{_time.monotonic_ns()}",
+            "timestamp": str(int(_time.time()) - seconds_ago),
+            "type": "text",
+            "text": {"body": text},
+        }
+        contact = {"profile": {"name": "Someone"}, "wa_id": phone}
+        return self.webhook(webhook_envelope({"contacts": [contact], "messages": [message]}))
 
     def events(self, detail_type: str | None = None) -> list[dict[str, Any]]:
         """Every event that reached the bus so far (after publishing pending stream records)."""

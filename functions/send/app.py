@@ -35,6 +35,7 @@ from lift_alerts.config import get_secrets, get_settings
 from lift_alerts.models import AlertRequest, CloseRequest
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
+from lift_alerts.sending import remaining_deadline
 from lift_alerts.woosh import WooshClient
 
 MAX_BODY = 64 * 1024
@@ -92,7 +93,7 @@ def _send(request: AlertRequest, alert_id: str | None = None) -> dict[str, Any]:
         woosh=woosh,
         settings=get_settings(),
         now=utc_now(),
-        deadline=alerts.remaining_deadline(get_settings(), _remaining_ms()),
+        deadline=remaining_deadline(get_settings(), _remaining_ms()),
     )
     return {"status_code": outcome.status_code, "body": outcome.body}
 

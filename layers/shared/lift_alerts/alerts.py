@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,111 +14,17 @@ from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
-from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
-from lift_alerts.records import expiry, failure_record
+from lift_alerts.records import expiry
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone, outcome, state
-from lift_alerts.woosh import SendResult, WooshClient
-
-
-@dataclass(frozen=True)
-class StoredAlert:
-    """The facts a message is rendered from, as stored on the alert."""
-
-    ticket_id: str
-    lift_id: str
-    site: str
-    floor: str
-    note: str
-
-    @classmethod
-    def of(cls, alert: dict[str, Any]) -> StoredAlert:
-        return cls(
-            ticket_id=str(alert["ticket_id"]),
-            lift_id=str(alert["lift_id"]),
-            site=str(alert.get("site") or ""),
-            floor=str(alert.get("floor") or ""),
-            note=str(alert.get("note") or ""),
-        )
+from lift_alerts.sending import Delivery, round_records, send_round
+from lift_alerts.woosh import WooshClient
 
 
 @dataclass(frozen=True)
 class SendOutcome:
     status_code: int
     body: dict[str, Any]
-
-
-def message_body(
-    settings: Settings, to: str, facts: AlertFacts, alert_id: str, reminder: tuple[int, int] | None
-) -> dict[str, Any]:
-    if settings.template_name:
-        heading = f"REMINDER {reminder[0]}/{reminder[1]}" if reminder else "LIFT ALARM"
-        return template_body(
-            to,
-            facts,
-            alert_id,
-            name=settings.template_name,
-            language=settings.template_language,
-            heading=heading,
-        )
-    return interactive_body(to, alert_text(facts, reminder=reminder), alert_id)
-
-
-def send_round(
-    repo: AlertRepository,
-    woosh: WooshClient,
-    settings: Settings,
-    *,
-    alert_id: str,
-    facts: AlertFacts,
-    recipients: list[str],
-    round_no: int,
-    reminder: tuple[int, int] | None,
-    now: datetime,
-    deadline: float,
-    on_result: Callable[[str, SendResult, dict[str, Any] | None], None] | None = None,
-    on_sent: Callable[[str, SendResult], None] | None = None,
-    done: dict[str, SendResult] | None = None,
-) -> list[tuple[str, SendResult, dict[str, Any] | None]]:
-    """Send one message per recipient and store each message id -> alert mapping.
-
-    Returns (recipient, result, failure-before-mapping) triples: the third is set when a
-    `failed` status for the message reached us before its mapping was stored.
-    """
-    done = done or {}
-    pending = [to for to in recipients if to not in done]
-    bodies = [message_body(settings, to, facts, alert_id, reminder) for to in pending]
-    sent = dict(zip(pending, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
-    results = [done[to] if to in done else sent[to] for to in recipients]
-    expires_at = expiry(settings, now)
-
-    def store(pair: tuple[str, SendResult]) -> tuple[str, SendResult, dict[str, Any] | None]:
-        to, result = pair
-        if on_sent is not None and to not in done:
-            # Before anything else can fail: a retry must know this recipient was sent to.
-            on_sent(to, result)
-        early_failure = None
-        if result.message_id is not None:
-            message = repo.store_message(
-                result.message_id, alert_id=alert_id, recipient=to, round_no=round_no, expires_at=expires_at
-            )
-            if message.get("delivery_status") == "failed":
-                early_failure = message.get("delivery_error") or {
-                    "code": "failed",
-                    "title": "delivery failed",
-                }
-        if on_result is not None:
-            on_result(to, result, early_failure)
-        return to, result, early_failure
-
-    pairs = list(zip(recipients, results, strict=True))
-    if len(pairs) <= 1:
-        return [store(pair) for pair in pairs]
-    with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="store") as pool:
-        # Every store runs even if another fails (pool.map would cancel those not started):
-        # a send Woosh accepted must be remembered, or a retry sends it again.
-        futures = [pool.submit(store, pair) for pair in pairs]
-    return [future.result() for future in futures]
 
 
 def create_and_send(
@@ -165,6 +69,7 @@ def create_and_send(
         "taps": {},
         "responses": [],
         "failures": {},
+        "fallbacks": {},
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},
@@ -173,7 +78,7 @@ def create_and_send(
         "expires_at": expiry(settings, now),
     }
     # Stored before anything is sent: a tap that races the send still finds its alert.
-    done: dict[str, SendResult] = {}
+    done: dict[str, Delivery] = {}
     try:
         repo.create_alert(alert, due_at=created + after)
     except ClientError as exc:
@@ -190,15 +95,10 @@ def create_and_send(
         logger.info("resuming an earlier attempt", extra={"already_sent": len(done)})
     logger.append_keys(alert_id=alert_id, ticket_id=request.ticket_id)
 
-    def remember(to: str, result: SendResult) -> None:
-        repo.record_reminder(
-            alert_id,
-            0,
-            to,
-            {"message_id": result.message_id, "error": result.error()},
-        )
+    def remember(delivery: Delivery) -> None:
+        repo.record_reminder(alert_id, 0, delivery.to, delivery.record())
 
-    sent = send_round(
+    deliveries = send_round(
         repo,
         woosh(),
         settings,
@@ -212,79 +112,65 @@ def create_and_send(
         on_sent=remember,
         done=done,
     )
-    recipients: dict[str, dict[str, Any]] = {}
-    messages: dict[str, dict[str, Any]] = {}
-    failures: dict[str, dict[str, Any]] = {}
+    records = round_records(alert_id, 0, deliveries)
     lines = []
-    for to, result, early_failure in sent:
-        error = result.error()
-        recipients[to] = {
-            "to": to,
-            "message_id": result.message_id,
-            "send_status": "accepted" if result.accepted else "failed",
-            "error": error,
-            "round": 0,
-        }
-        if result.message_id is not None:
-            messages[result.message_id] = {"to": to, "round": 0}
-        failure = error or early_failure
-        if failure is not None:
-            key, record = failure_record(alert_id, 0, to, result.message_id, failure)
-            failures[key] = record
+    for delivery in deliveries:
+        result = delivery.result
         line: dict[str, Any] = {
-            "to": to,
+            "to": delivery.to,
             "message_id": result.message_id,
             "status": "accepted" if result.accepted else "failed",
         }
-        if error is not None:
-            line["error"] = error
+        if result.error() is not None:
+            line["error"] = result.error()
         lines.append(line)
-    accepted = sum(1 for _to, result, _f in sent if result.accepted)
+    accepted = sum(1 for delivery in deliveries if delivery.result.accepted)
     count("MessagesAccepted", accepted)
-    count("MessagesFailed", len(sent) - accepted)
+    count("MessagesFailed", len(deliveries) - accepted)
     stored = repo.record_round_results(
         alert_id,
         round_no=0,
-        recipients=recipients,
-        messages=messages,
-        failures=failures,
+        recipients=records.recipients,
+        messages=records.messages,
+        failures=records.failures,
         completed_at=iso(now),
     )
     if all_deliveries_failed(stored, 0):
         repo.bring_forward(alert_id, round_no=0, now=epoch(now))
-    logger.info("alert sent", extra={"recipients": len(sent), "accepted": accepted})
+    logger.info("alert sent", extra={"recipients": len(deliveries), "accepted": accepted})
     body = {"alert_id": alert_id, "ticket_id": request.ticket_id, "messages": lines}
     return SendOutcome(201 if accepted else 502, body)
 
 
-def _sends_recorded(alert: dict[str, Any]) -> dict[str, SendResult]:
+def _sends_recorded(alert: dict[str, Any]) -> dict[str, Delivery]:
     """Round 0 sends an earlier attempt recorded (right after Woosh answered each)."""
-    done: dict[str, SendResult] = {}
-    for key, value in alert.get("reminders", {}).items():
-        round_no, _sep, to = key.partition(":")
-        if round_no != "0":
-            continue
-        error = value.get("error") or {}
-        done[to] = SendResult(to, value.get("message_id"), error.get("code"), error.get("title"))
-    return done
-
-
-def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
-    """Monotonic deadline for Woosh: the configured budget, or less if the Lambda has less left."""
-    budget = settings.send_deadline_seconds
-    if remaining_ms is not None:
-        budget = min(budget, remaining_ms / 1000 - 3.0)
-    return time.monotonic() + max(budget, 1.0)
+    return {
+        key.partition(":")[2]: Delivery.from_record(key.partition(":")[2], value)
+        for key, value in alert.get("reminders", {}).items()
+        if key.partition(":")[0] == "0"
+    }
 
 
 def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """GET /alerts/{alert_id}: the alert as SPEC §4 and §9 describe it."""
     recipients = []
+    fallbacks: dict[str, dict[str, Any]] = alert.get("fallbacks", {})
     for to in everyone(alert):
         entry = alert.get("recipients", {}).get(to)
         if entry is None:
             continue  # an escalation recipient not reminded yet
         message_id = entry.get("message_id")
+        channel = entry.get("channel", "interactive")
+        replaced = bool(entry.get("fallback"))
+        fallback = fallbacks.get(message_id) if message_id else None
+        if fallback is not None:
+            # The first message failed with 131047 and its template fallback replaced it.
+            message_id, channel, replaced = fallback.get("message_id"), "template", True
+            entry = {
+                **entry,
+                "send_status": "accepted" if message_id else "failed",
+                "error": fallback.get("error"),
+            }
         message = messages.get(message_id) if message_id else None
         if message is not None:
             delivery_status = message.get("delivery_status", "accepted")
@@ -292,7 +178,13 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
         else:
             delivery_status = entry.get("send_status", "pending")
             error = entry.get("error")
-        line: dict[str, Any] = {"to": to, "message_id": message_id, "delivery_status": delivery_status}
+        line: dict[str, Any] = {
+            "to": to,
+            "message_id": message_id,
+            "delivery_status": delivery_status,
+            "channel": channel,
+            "fallback": replaced,
+        }
         if error and delivery_status == "failed":
             line["error"] = error
         recipients.append(line)
@@ -326,4 +218,7 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
 
 
 def message_ids(alert: dict[str, Any]) -> list[str]:
-    return [str(e["message_id"]) for e in alert.get("recipients", {}).values() if e.get("message_id")]
+    """The messages GET shows a status for: each recipient's first message and its fallback."""
+    ids = [str(e["message_id"]) for e in alert.get("recipients", {}).values() if e.get("message_id")]
+    ids += [str(f["message_id"]) for f in alert.get("fallbacks", {}).values() if f.get("message_id")]
+    return ids

@@ -19,14 +19,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lift_alerts.alerts import StoredAlert, send_round
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.records import failure_record
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone
-from lift_alerts.woosh import SendResult, WooshClient
+from lift_alerts.sending import Delivery, StoredAlert, round_records, send_round
+from lift_alerts.woosh import WooshClient
 
 LEASE_SECONDS = 150  # longer than the timer function's timeout, so a live run is never overtaken
 ROUND_SEND_SECONDS = 25.0
@@ -122,58 +121,40 @@ def _send_reminders(
 ) -> None:
     alert_id = str(alert["alert_id"])
     recipients = everyone(alert)
+    # Reminders an earlier run sent before it died: not sent again.
     done = {
-        key.split(":", 1)[1]: value
+        to: Delivery.from_record(to, value)
         for key, value in alert.get("reminders", {}).items()
-        if key.split(":", 1)[0] == str(round_no)
+        for round_key, _sep, to in [key.partition(":")]
+        if round_key == str(round_no)
     }
 
-    def remember(to: str, result: SendResult, early_failure: dict[str, Any] | None) -> None:
-        reminder = {"message_id": result.message_id, "error": result.error() or early_failure}
-        repo.record_reminder(alert_id, round_no, to, reminder)
-        done[to] = reminder
+    def remember(delivery: Delivery) -> None:
+        repo.record_reminder(alert_id, round_no, delivery.to, delivery.record())
 
-    pending = [to for to in recipients if to not in done]
-    if pending:
-        send_round(
-            repo,
-            woosh(),
-            settings,
-            alert_id=alert_id,
-            facts=StoredAlert.of(alert),
-            recipients=pending,
-            round_no=round_no,
-            reminder=(round_no, max_rounds),
-            now=now,
-            deadline=time.monotonic() + ROUND_SEND_SECONDS,
-            on_result=remember,
-        )
-    entries: dict[str, dict[str, Any]] = {}
-    messages: dict[str, dict[str, Any]] = {}
-    failures: dict[str, dict[str, Any]] = {}
-    for to in recipients:
-        reminder = done[to]
-        message_id = reminder.get("message_id")
-        entries[to] = {
-            "to": to,
-            "message_id": message_id,
-            "send_status": "accepted" if message_id else "failed",
-            "error": None if message_id else reminder.get("error"),
-            "round": round_no,
-        }
-        if message_id:
-            messages[str(message_id)] = {"to": to, "round": round_no}
-        if reminder.get("error"):
-            key, record = failure_record(alert_id, round_no, to, message_id, reminder["error"])
-            failures[key] = record
+    deliveries = send_round(
+        repo,
+        woosh(),
+        settings,
+        alert_id=alert_id,
+        facts=StoredAlert.of(alert),
+        recipients=recipients,
+        round_no=round_no,
+        reminder=(round_no, max_rounds),
+        now=now,
+        deadline=time.monotonic() + ROUND_SEND_SECONDS,
+        on_sent=remember,
+        done=done,
+    )
+    records = round_records(alert_id, round_no, deliveries)
     created = int(alert["created_epoch"])
     after = int(alert["escalation"]["after_seconds"])
     stored = repo.record_round_results(
         alert_id,
         round_no=round_no,
-        recipients=entries,
-        messages=messages,
-        failures=failures,
+        recipients=records.recipients,
+        messages=records.messages,
+        failures=records.failures,
         completed_at=iso(now),
         escalation_round={"round": round_no, "recipients": recipients, "reason": reason, "sent_at": iso(now)},
         next_due_at=created + (round_no + 1) * after,

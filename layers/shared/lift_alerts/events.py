@@ -77,7 +77,9 @@ def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) ->
 
     old_failures = old.get("failures", {})
     for key, failure in new.get("failures", {}).items():
-        if key in old_failures:
+        if key in old_failures or failure.get("replaced_by_fallback"):
+            # A 131047 failure replaced by the template fallback is published only if the
+            # fallback fails too, as the fallback's own failure (SPEC §5).
             continue
         detail = {"event_id": failure["event_id"], **_alert_fields(new, place=False)}
         detail.update(

@@ -6,6 +6,8 @@ One table, one key (`pk`):
   present only while the alert waits for a step).
 - `msg#<message_id>`: one message we sent: which alert and recipient it belongs to, and its
   delivery status (created by a status that arrives before the mapping, then completed).
+- `contact#<phone digits>`: when the person last wrote (WhatsApp's 24-hour window, SPEC §5),
+  and `user#<business-scoped user id>`: the phone last seen with that id.
 - Powertools idempotency records for `POST /alerts` (their own `pk` prefix).
 
 The table's stream is the outbox: every event is derived from a change of an alert item
@@ -14,6 +16,7 @@ The table's stream is the outbox: every event is derived from a change of an ale
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,6 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from lift_alerts.aws import client
+from lift_alerts.channels import Sighting
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -62,6 +66,10 @@ def alert_key(alert_id: str) -> dict[str, Any]:
 
 def message_key(message_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"msg#{message_id}"}}
+
+
+def contact_key(phone: str) -> dict[str, Any]:
+    return {"pk": {"S": f"contact#{phone}"}}
 
 
 def is_alert_item(item: dict[str, Any]) -> bool:
@@ -118,22 +126,27 @@ class AlertRepository:
 
     def get_messages(self, message_ids: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        unique = list(dict.fromkeys(message_ids))
-        for start in range(0, len(unique), 100):
-            keys: list[dict[str, Any]] = [message_key(mid) for mid in unique[start : start + 100]]
+        for item in self._batch_get([message_key(mid) for mid in dict.fromkeys(message_ids)]):
+            message = from_item(item)
+            found[str(message["pk"]).removeprefix("msg#")] = message
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]], projection: str | None = None) -> list[dict[str, Any]]:
+        """BatchGetItem over any number of keys, retrying what DynamoDB left unprocessed."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            if projection:
+                request["ProjectionExpression"] = projection
             for _attempt in range(5):
-                response = self._db.batch_get_item(
-                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
-                )
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    message = from_item(item)
-                    found[str(message["pk"]).removeprefix("msg#")] = message
+                response = self._db.batch_get_item(RequestItems={self.table_name: request})  # type: ignore[dict-item]
+                items += response.get("Responses", {}).get(self.table_name, [])
                 unprocessed: Any = response.get("UnprocessedKeys", {})
-                keys = unprocessed.get(self.table_name, {}).get("Keys", [])
-                if not keys:
+                request["Keys"] = unprocessed.get(self.table_name, {}).get("Keys", [])
+                if not request["Keys"]:
                     break
                 time.sleep(0.05)
-        return found
+        return items
 
     def record_round_results(
         self,
@@ -261,20 +274,37 @@ class AlertRepository:
         return from_item(item) if item else None
 
     def store_message(
-        self, message_id: str, *, alert_id: str, recipient: str, round_no: int, expires_at: int
+        self,
+        message_id: str,
+        *,
+        alert_id: str,
+        recipient: str,
+        round_no: int,
+        expires_at: int,
+        channel: str = "interactive",
+        fallback_for: str | None = None,
     ) -> dict[str, Any]:
-        """Write the message -> alert mapping without losing a status that arrived first."""
+        """Write the message -> alert mapping without losing a status that arrived first.
+
+        `channel` lets a later 131047 failure decide whether a template fallback is due;
+        `fallback_for` names the message a template fallback replaced.
+        """
+        expression = (
+            "SET alert_id = :a, recipient = :r, round_no = :n, expires_at = :exp, channel = :c, "
+            "delivery_status = if_not_exists(delivery_status, :accepted), "
+            "status_rank = if_not_exists(status_rank, :zero)"
+        )
+        values = _values(
+            a=alert_id, r=recipient, n=round_no, exp=expires_at, c=channel, accepted="accepted", zero=0
+        )
+        if fallback_for is not None:
+            expression += ", fallback_for = :f"
+            values.update(_values(f=fallback_for))
         response = self._db.update_item(
             TableName=self.table_name,
             Key=message_key(message_id),
-            UpdateExpression=(
-                "SET alert_id = :a, recipient = :r, round_no = :n, expires_at = :exp, "
-                "delivery_status = if_not_exists(delivery_status, :accepted), "
-                "status_rank = if_not_exists(status_rank, :zero)"
-            ),
-            ExpressionAttributeValues=_values(
-                a=alert_id, r=recipient, n=round_no, exp=expires_at, accepted="accepted", zero=0
-            ),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         return from_item(response["Attributes"])
@@ -328,6 +358,90 @@ class AlertRepository:
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return from_item(response["Attributes"])
+
+    def record_fallback(
+        self,
+        alert_id: str,
+        original_id: str,
+        fallback: dict[str, Any],
+        *,
+        failure: tuple[str, dict[str, Any]] | None,
+    ) -> dict[str, Any] | None:
+        """Record the template fallback of message `original_id` on its alert, once.
+
+        The fallback's id joins `messages` (a tap on it matches by context.id); a fallback
+        that failed adds its failure, which is published. Returns the alert after the write,
+        or None when this fallback was already recorded (a re-delivered stream record).
+        """
+        names = {"#orig": original_id}
+        values = _values(fb=fallback)
+        sets = ["fallbacks.#orig = :fb"]
+        message_id = fallback.get("message_id")
+        if message_id:
+            names["#mid"] = str(message_id)
+            values.update(
+                _values(msg={"to": fallback["to"], "round": fallback["round"], "channel": "template"})
+            )
+            sets.append("messages.#mid = :msg")
+        if failure is not None:
+            names["#fk"] = failure[0]
+            values.update(_values(fail=failure[1]))
+            sets.append("failures.#fk = :fail")
+        try:
+            response = self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(fallbacks.#orig)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
+
+    # -- 24-hour windows (SPEC §5) -------------------------------------------------------------
+
+    def record_sighting(self, sighting: Sighting, *, expires_at: int, retention_expires_at: int) -> None:
+        """Remember that a person wrote at `sighting.at` (only ever moves forward).
+
+        Keyed by phone digits; a business-scoped user id seen with a phone is remembered so a
+        later message that carries only the user id counts for that phone.
+        """
+        phone = sighting.wa_id
+        if phone and sighting.user_id:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=to_item(
+                    {"pk": f"user#{sighting.user_id}", "phone": phone, "expires_at": retention_expires_at}
+                ),
+            )
+        elif not phone and sighting.user_id:
+            known = self._db.get_item(
+                TableName=self.table_name, Key={"pk": {"S": f"user#{sighting.user_id}"}}
+            ).get("Item")
+            phone = str(known["phone"]["S"]) if known and "phone" in known else None
+        if not phone:
+            return
+        # A failed condition means a later message of theirs is already recorded.
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=contact_key(phone),
+                UpdateExpression="SET last_inbound = :at, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(last_inbound) OR last_inbound < :at",
+                ExpressionAttributeValues=_values(at=sighting.at, exp=expires_at),
+            )
+
+    def last_inbound(self, phones: list[str]) -> dict[str, int]:
+        """When each person last wrote (Unix seconds); people never seen are absent."""
+        items = self._batch_get([contact_key(p) for p in dict.fromkeys(phones)], "pk, last_inbound")
+        return {
+            str(item["pk"]["S"]).removeprefix("contact#"): int(item["last_inbound"]["N"])
+            for item in items
+            if "last_inbound" in item
+        }
 
     # -- escalation -----------------------------------------------------------------------------
 

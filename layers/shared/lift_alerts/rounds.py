@@ -25,7 +25,12 @@ def all_deliveries_failed(alert: dict[str, Any], round_no: int) -> bool:
     if str(round_no) not in alert.get("completed_rounds", {}):
         return False
     attempted = set(round_recipients(alert, round_no))
-    failed = {f.get("recipient") for f in alert.get("failures", {}).values() if f.get("round") == round_no}
+    failed = {
+        f.get("recipient")
+        for f in alert.get("failures", {}).values()
+        # A failure the template fallback replaces is not a failed delivery (SPEC §5).
+        if f.get("round") == round_no and not f.get("replaced_by_fallback")
+    }
     return bool(attempted) and attempted <= failed
 
 

@@ -8,12 +8,14 @@ counted. AWS faults are not swallowed: the caller parks what could not be proces
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from lift_alerts.channels import Sighting, latest_sightings, needs_template_fallback
 from lift_alerts.choices import parse_button_id
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
@@ -46,17 +48,57 @@ class Report:
 def process_updates(
     updates: Sequence[Update], repo: AlertRepository, settings: Settings, now: datetime
 ) -> Report:
-    """Process a batch: updates for one alert or message in order, different ones in parallel."""
+    """Process a batch: updates for one alert or message in order, different ones in parallel.
+
+    Who wrote (and when) is recorded beside them, for the 24-hour window (SPEC §5).
+    """
     groups: dict[str, list[Update]] = defaultdict(list)
     for update in updates:
         groups[_ordering_key(update)].append(update)
-    if len(groups) <= 1:
-        return _process_group(next(iter(groups.values()), []), repo, settings, now)
+    tasks: list[Callable[[], Report]] = [
+        partial(_process_group, group, repo, settings, now) for group in groups.values()
+    ]
+    sightings = latest_sightings([s for s in map(_sighting, updates) if s is not None])
+    if sightings:
+        tasks.append(partial(_record_sightings, sightings, repo, settings, now))
+    if len(tasks) <= 1:
+        return tasks[0]() if tasks else Report()
     report = Report()
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(groups)), thread_name_prefix="updates") as pool:
-        for partial in pool.map(lambda group: _process_group(group, repo, settings, now), groups.values()):
-            report.merge(partial)
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(tasks)), thread_name_prefix="updates") as pool:
+        for partial_report in pool.map(lambda task: task(), tasks):
+            report.merge(partial_report)
     return report
+
+
+def _sighting(update: Update) -> Sighting | None:
+    if isinstance(update, Tap):
+        wa_id, user_id, at = update.wa_id, update.user_id, update.responded_at
+    elif isinstance(update, Ignored) and update.at is not None:
+        wa_id, user_id, at = update.wa_id, update.user_id, update.at
+    else:
+        return None
+    if not (wa_id or user_id):
+        return None
+    return Sighting(wa_id=wa_id, user_id=user_id, at=epoch(datetime.fromisoformat(at.replace("Z", "+00:00"))))
+
+
+def _record_sightings(
+    sightings: list[Sighting], repo: AlertRepository, settings: Settings, now: datetime
+) -> Report:
+    for sighting in sightings:
+        try:
+            repo.record_sighting(
+                sighting,
+                # The window is 24 hours: the record is of no use two days later.
+                expires_at=sighting.at + 2 * 86_400,
+                retention_expires_at=expiry(settings, now),
+            )
+        except Exception:
+            # Not parked: a window not recorded costs at most a template instead of an
+            # interactive message, never a lost alert or tap.
+            logger.warning("could not record when a person wrote", exc_info=True)
+            count("ContactWindowNotRecorded")
+    return Report()
 
 
 def _ordering_key(update: Update) -> str:
@@ -186,7 +228,7 @@ def record_status(update: StatusUpdate, repo: AlertRepository, settings: Setting
         if not (update.status == "failed" and message and message.get("delivery_status") == "failed"):
             return outcome
     if update.status == "failed" and message and message.get("alert_id"):
-        _record_delivery_failure(message, update, repo, now)
+        _record_delivery_failure(message, update, repo, settings, now)
     elif update.status == "failed":
         # Before the mapping: the send records the failure when it stores the mapping.
         logger.info("failed status before its mapping", extra={"message_id": update.message_id})
@@ -194,12 +236,23 @@ def record_status(update: StatusUpdate, repo: AlertRepository, settings: Setting
 
 
 def _record_delivery_failure(
-    message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, now: datetime
+    message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime
 ) -> None:
     alert_id = str(message["alert_id"])
     round_no = int(message.get("round_no", 0))
+    error = update.error or {}
+    # 131047 on a message that was not a template: the follow-up function resends it as the
+    # template; its failure is published only if that fails too (SPEC §5).
+    fallback = needs_template_fallback(
+        bool(settings.template_name), message.get("channel"), error.get("code")
+    )
     key, failure = failure_record(
-        alert_id, round_no, str(message.get("recipient")), update.message_id, update.error or {}
+        alert_id,
+        round_no,
+        str(message.get("recipient")),
+        update.message_id,
+        error,
+        replaced_by_fallback=fallback,
     )
     alert = repo.record_failure(alert_id, key, failure)
     if alert is None:

@@ -113,6 +113,10 @@ class StatusUpdate(BaseModel):
 class Ignored(BaseModel):
     kind: Literal["ignored"] = "ignored"
     reason: str
+    # A message that is not a tap still opens its sender's 24-hour window (SPEC §5).
+    wa_id: str | None = None
+    user_id: str | None = None
+    at: str | None = None
 
 
 Update = Tap | StatusUpdate | Ignored
@@ -199,7 +203,7 @@ def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
     elif message.type == "button" and message.button is not None:
         button_id, title = message.button.payload, message.button.text
     else:
-        return Ignored(reason=f"message:{str(message.type)[:40]}")
+        return _other_message(message, contacts)
     if not message.id:
         return Ignored(reason="tap_without_id")
     contact = _contact_for(message, contacts)
@@ -214,6 +218,16 @@ def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
         user_id=clean_foreign_text(message.from_user_id or (contact.user_id if contact else None), 128),
         name=clean_foreign_text(name, 128),
         responded_at=moment(message.timestamp),
+    )
+
+
+def _other_message(message: Message, contacts: list[Contact | None]) -> Ignored:
+    contact = _contact_for(message, contacts)
+    return Ignored(
+        reason=f"message:{str(message.type)[:40]}",
+        wa_id=clean_foreign_text(message.from_ or (contact.wa_id if contact else None), 32),
+        user_id=clean_foreign_text(message.from_user_id or (contact.user_id if contact else None), 128),
+        at=moment(message.timestamp),
     )
 
 

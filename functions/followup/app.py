@@ -1,0 +1,39 @@
+"""Follow-up: the table's stream -> messages a recorded fact calls for (SPEC §5 template fallback)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lift_alerts.clock import utc_now
+from lift_alerts.config import get_settings
+from lift_alerts.followup import follow_up_record
+from lift_alerts.observability import logger, metrics, tracer
+from lift_alerts.repository import AlertRepository
+from lift_alerts.sending import woosh_client
+
+# A failed record is reported (ReportBatchItemFailures) and retried from there by Lambda;
+# what it already sent is recorded on the alert, so the retry does not send it again.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def handle_record(record: DynamoDBRecord) -> list[str]:
+    settings = get_settings()
+    done = follow_up_record(
+        record.raw_event, AlertRepository(settings.alerts_table), woosh_client, settings, utc_now()
+    )
+    if done:
+        logger.info("follow-ups done", extra={"done": done})
+    return done
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,283 @@
+"""One step that sends a set of messages for an alert and records them (SPEC §4, §5, §9).
+
+Used by the first alert (round 0), every reminder round and the template fallbacks: choose
+each person's channel from their 24-hour window, send in parallel within a deadline, resend
+a 131047 refusal as the template at once, and store every message id -> alert mapping
+before anything else can fail, so a tap or status that races the send is never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lift_alerts.channels import Channel, alert_channel, needs_template_fallback
+from lift_alerts.clock import epoch
+from lift_alerts.config import Settings
+from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
+from lift_alerts.records import expiry, failure_record
+from lift_alerts.repository import AlertRepository
+from lift_alerts.woosh import SendResult, WooshClient
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """The facts a message is rendered from, as stored on the alert."""
+
+    ticket_id: str
+    lift_id: str
+    site: str
+    floor: str
+    note: str
+
+    @classmethod
+    def of(cls, alert: dict[str, Any]) -> StoredAlert:
+        return cls(
+            ticket_id=str(alert["ticket_id"]),
+            lift_id=str(alert["lift_id"]),
+            site=str(alert.get("site") or ""),
+            floor=str(alert.get("floor") or ""),
+            note=str(alert.get("note") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What sending one recipient's message of a round came to."""
+
+    to: str
+    result: SendResult
+    channel: Channel
+    # A `failed` status that reached us before the mapping was stored.
+    early_failure: dict[str, Any] | None = None
+    # The early failure is a 131047 the follow-up function resends as the template.
+    early_fallback: bool = False
+    # The interactive attempt Woosh refused with 131047 at send time, replaced by `result`.
+    replaced: SendResult | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What a round remembers per recipient right after the send (a retry skips them)."""
+        record: dict[str, Any] = {
+            "message_id": self.result.message_id,
+            "error": self.result.error() or self.early_failure,
+            "channel": self.channel,
+        }
+        if self.replaced is not None:
+            record["replaced_error"] = self.replaced.error()
+        if self.early_fallback:
+            record["early_fallback"] = True
+        return record
+
+    @classmethod
+    def from_record(cls, to: str, record: dict[str, Any]) -> Delivery:
+        error = record.get("error") or {}
+        message_id = record.get("message_id")
+        replaced_error = record.get("replaced_error")
+        return cls(
+            to=to,
+            result=SendResult(to, message_id, None if message_id else error.get("code"), error.get("title")),
+            channel=record.get("channel", "interactive"),
+            early_failure=error if message_id and error else None,
+            early_fallback=bool(record.get("early_fallback")),
+            replaced=SendResult(to, None, replaced_error.get("code"), replaced_error.get("title"))
+            if replaced_error
+            else None,
+        )
+
+
+@dataclass(frozen=True)
+class RoundRecords:
+    """A round's results as they are stored on the alert in one write."""
+
+    recipients: dict[str, dict[str, Any]]
+    messages: dict[str, dict[str, Any]]
+    failures: dict[str, dict[str, Any]]
+
+
+def message_body(
+    settings: Settings,
+    to: str,
+    facts: AlertFacts,
+    alert_id: str,
+    reminder: tuple[int, int] | None,
+    channel: Channel,
+) -> dict[str, Any]:
+    if channel == "template" and settings.template_name:
+        heading = f"REMINDER {reminder[0]}/{reminder[1]}" if reminder else "LIFT ALARM"
+        return template_body(
+            to,
+            facts,
+            alert_id,
+            name=settings.template_name,
+            language=settings.template_language,
+            heading=heading,
+        )
+    return interactive_body(to, alert_text(facts, reminder=reminder), alert_id)
+
+
+def choose_channels(
+    repo: AlertRepository, settings: Settings, recipients: list[str], now: datetime
+) -> dict[str, Channel]:
+    """Interactive for people who wrote within the window, the template for everyone else."""
+    if not settings.template_name:
+        return dict.fromkeys(recipients, "interactive")
+    seen = repo.last_inbound(recipients)
+    return {to: alert_channel(True, seen.get(to), epoch(now)) for to in recipients}
+
+
+def send_round(
+    repo: AlertRepository,
+    woosh: WooshClient,
+    settings: Settings,
+    *,
+    alert_id: str,
+    facts: AlertFacts,
+    recipients: list[str],
+    round_no: int,
+    reminder: tuple[int, int] | None,
+    now: datetime,
+    deadline: float,
+    on_sent: Callable[[Delivery], None] | None = None,
+    done: dict[str, Delivery] | None = None,
+    channel: Channel | None = None,
+    fallback_for: str | None = None,
+) -> list[Delivery]:
+    """Send one message per recipient not in `done` and store each message -> alert mapping.
+
+    `on_sent` runs for each new delivery before its mapping is stored: a run that dies after
+    it knows this recipient was sent to. `channel` forces one channel (a template fallback,
+    which then names the message it replaces in `fallback_for`).
+    """
+    done = done or {}
+    pending = [to for to in recipients if to not in done]
+    if channel is not None:
+        channels: dict[str, Channel] = dict.fromkeys(pending, channel)
+    else:
+        channels = choose_channels(repo, settings, pending, now) if pending else {}
+    bodies = [message_body(settings, to, facts, alert_id, reminder, channels[to]) for to in pending]
+    results = dict(zip(pending, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
+    replaced = _resend_refused_as_template(
+        woosh, settings, results, channels, facts, alert_id, reminder, deadline
+    )
+    expires_at = expiry(settings, now)
+
+    def store(to: str) -> Delivery:
+        delivery = done.get(to)
+        if delivery is None:
+            delivery = Delivery(to, results[to], channels[to], replaced=replaced.get(to))
+            if on_sent is not None:
+                on_sent(delivery)
+        message_id = delivery.result.message_id
+        if message_id is None or delivery.early_failure is not None:
+            return delivery
+        # Stored again for a delivery an earlier run recorded: it may have died before this.
+        message = repo.store_message(
+            message_id,
+            alert_id=alert_id,
+            recipient=to,
+            round_no=round_no,
+            expires_at=expires_at,
+            channel=delivery.channel,
+            fallback_for=fallback_for,
+        )
+        if message.get("delivery_status") != "failed":
+            return delivery
+        early = message.get("delivery_error") or {"code": "failed", "title": "delivery failed"}
+        fallback = needs_template_fallback(bool(settings.template_name), delivery.channel, early.get("code"))
+        return Delivery(to, delivery.result, delivery.channel, early, fallback, delivery.replaced)
+
+    if len(recipients) <= 1:
+        return [store(to) for to in recipients]
+    with ThreadPoolExecutor(max_workers=min(8, len(recipients)), thread_name_prefix="store") as pool:
+        # Every store runs even if another fails (pool.map would cancel those not started):
+        # a send Woosh accepted must be remembered, or a retry sends it again.
+        futures = [pool.submit(store, to) for to in recipients]
+    return [future.result() for future in futures]
+
+
+def _resend_refused_as_template(
+    woosh: WooshClient,
+    settings: Settings,
+    results: dict[str, SendResult],
+    channels: dict[str, Channel],
+    facts: AlertFacts,
+    alert_id: str,
+    reminder: tuple[int, int] | None,
+    deadline: float,
+) -> dict[str, SendResult]:
+    """Woosh refused an interactive message with 131047 at once: send the template now (SPEC §5).
+
+    Updates `results` and `channels` in place; returns the refused attempts by recipient.
+    """
+    refused = [
+        to
+        for to, result in results.items()
+        if needs_template_fallback(bool(settings.template_name), channels[to], result.error_code)
+    ]
+    if not refused:
+        return {}
+    bodies = [message_body(settings, to, facts, alert_id, reminder, "template") for to in refused]
+    replaced = {to: results[to] for to in refused}
+    for to, result in zip(refused, woosh.send_all(bodies, deadline=deadline), strict=True):
+        results[to] = result
+        channels[to] = "template"
+    return replaced
+
+
+def round_records(alert_id: str, round_no: int, deliveries: list[Delivery]) -> RoundRecords:
+    """The recipients, message mappings and failures one round adds to its alert."""
+    recipients: dict[str, dict[str, Any]] = {}
+    messages: dict[str, dict[str, Any]] = {}
+    failures: dict[str, dict[str, Any]] = {}
+    for delivery in deliveries:
+        to, result = delivery.to, delivery.result
+        error = result.error()
+        recipients[to] = {
+            "to": to,
+            "message_id": result.message_id,
+            "send_status": "accepted" if result.accepted else "failed",
+            "error": error,
+            "round": round_no,
+            "channel": delivery.channel,
+            "fallback": delivery.replaced is not None,
+        }
+        if result.message_id is not None:
+            messages[result.message_id] = {"to": to, "round": round_no, "channel": delivery.channel}
+        if delivery.replaced is not None:
+            # Recorded for the history, never published: the template went out instead.
+            key, record = failure_record(
+                alert_id, round_no, to, None, delivery.replaced.error() or {}, replaced_by_fallback=True
+            )
+            failures[key] = record
+        failure = error or delivery.early_failure
+        if failure is not None:
+            key, record = failure_record(
+                alert_id,
+                round_no,
+                to,
+                result.message_id,
+                failure,
+                replaced_by_fallback=delivery.early_fallback,
+                fallback=delivery.replaced is not None,
+            )
+            failures[key] = record
+    return RoundRecords(recipients, messages, failures)
+
+
+def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
+    """Monotonic deadline for Woosh: the configured budget, or less if the Lambda has less left."""
+    budget = settings.send_deadline_seconds
+    if remaining_ms is not None:
+        budget = min(budget, remaining_ms / 1000 - 3.0)
+    return time.monotonic() + max(budget, 1.0)
+
+
+def woosh_client() -> WooshClient:
+    """The Bridge client for this container's settings and secret."""
+    from lift_alerts.config import get_secrets, get_settings
+
+    return WooshClient(get_settings().woosh_base_url, get_secrets().woosh_api_key)
