@@ -17,7 +17,7 @@ from lift_alerts.observability import count, logger
 from lift_alerts.records import expiry
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone, outcome, state
-from lift_alerts.sending import Delivery, round_records, send_round
+from lift_alerts.sending import AlertContent, Delivery, round_records, send_messages
 from lift_alerts.woosh import WooshClient
 
 
@@ -98,15 +98,14 @@ def create_and_send(
     def remember(delivery: Delivery) -> None:
         repo.record_reminder(alert_id, 0, delivery.to, delivery.record())
 
-    deliveries = send_round(
+    deliveries = send_messages(
         repo,
         woosh(),
         settings,
         alert_id=alert_id,
-        facts=request,
+        content=AlertContent(settings, request, alert_id, None),
         recipients=request.recipients,
         round_no=0,
-        reminder=None,
         now=now,
         deadline=deadline,
         on_sent=remember,

@@ -24,17 +24,6 @@ def window_open(last_inbound: int | None, now: int) -> bool:
     return last_inbound is not None and now - last_inbound < WINDOW_SECONDS
 
 
-def alert_channel(template_configured: bool, last_inbound: int | None, now: int) -> Channel:
-    """An alert or reminder goes interactive inside the window; the template outside it.
-
-    Without a template there is no choice: interactive reaches only people who wrote in the
-    last 24 hours, which the README says plainly.
-    """
-    if not template_configured or window_open(last_inbound, now):
-        return "interactive"
-    return "template"
-
-
 def needs_template_fallback(template_configured: bool, channel: str | None, error_code: str | None) -> bool:
     """A non-template message that failed because the window was closed is resent as the template."""
     return template_configured and channel != "template" and error_code == OUTSIDE_WINDOW

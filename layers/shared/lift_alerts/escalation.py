@@ -24,7 +24,7 @@ from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone
-from lift_alerts.sending import Delivery, StoredAlert, round_records, send_round
+from lift_alerts.sending import AlertContent, Delivery, StoredAlert, round_records, send_messages
 from lift_alerts.woosh import WooshClient
 
 LEASE_SECONDS = 150  # longer than the timer function's timeout, so a live run is never overtaken
@@ -132,15 +132,14 @@ def _send_reminders(
     def remember(delivery: Delivery) -> None:
         repo.record_reminder(alert_id, round_no, delivery.to, delivery.record())
 
-    deliveries = send_round(
+    deliveries = send_messages(
         repo,
         woosh(),
         settings,
         alert_id=alert_id,
-        facts=StoredAlert.of(alert),
+        content=AlertContent(settings, StoredAlert.of(alert), alert_id, (round_no, max_rounds)),
         recipients=recipients,
         round_no=round_no,
-        reminder=(round_no, max_rounds),
         now=now,
         deadline=time.monotonic() + ROUND_SEND_SECONDS,
         on_sent=remember,

@@ -21,7 +21,7 @@ from lift_alerts.observability import count, logger
 from lift_alerts.records import failure_record
 from lift_alerts.repository import AlertRepository, from_item, is_alert_item
 from lift_alerts.rounds import all_deliveries_failed
-from lift_alerts.sending import StoredAlert, send_round
+from lift_alerts.sending import AlertContent, StoredAlert, send_messages
 from lift_alerts.woosh import WooshClient
 
 FALLBACK_SEND_SECONDS = 20.0
@@ -80,15 +80,16 @@ def send_template_fallback(
         return "fallback_skipped_closed"
     to, round_no = str(failure["recipient"]), int(failure["round"])
     max_rounds = int(alert["escalation"]["max_rounds"])
-    delivery = send_round(
+    delivery = send_messages(
         repo,
         woosh(),
         settings,
         alert_id=alert_id,
-        facts=StoredAlert.of(alert),
+        content=AlertContent(
+            settings, StoredAlert.of(alert), alert_id, (round_no, max_rounds) if round_no > 0 else None
+        ),
         recipients=[to],
         round_no=round_no,
-        reminder=(round_no, max_rounds) if round_no > 0 else None,
         now=now,
         deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
         channel="template",

@@ -279,24 +279,29 @@ class AlertRepository:
         *,
         alert_id: str,
         recipient: str,
-        round_no: int,
+        round_no: int | None,
         expires_at: int,
+        kind: str = "alert",
         channel: str = "interactive",
         fallback_for: str | None = None,
     ) -> dict[str, Any]:
         """Write the message -> alert mapping without losing a status that arrived first.
 
-        `channel` lets a later 131047 failure decide whether a template fallback is due;
-        `fallback_for` names the message a template fallback replaced.
+        `kind` says what the message was (alert, reminder, notice, …); `round_no` is set for
+        an alert's rounds; `channel` lets a later 131047 failure decide whether a template
+        fallback is due; `fallback_for` names the message a template fallback replaced.
         """
         expression = (
-            "SET alert_id = :a, recipient = :r, round_no = :n, expires_at = :exp, channel = :c, "
+            "SET alert_id = :a, recipient = :r, kind = :k, expires_at = :exp, channel = :c, "
             "delivery_status = if_not_exists(delivery_status, :accepted), "
             "status_rank = if_not_exists(status_rank, :zero)"
         )
         values = _values(
-            a=alert_id, r=recipient, n=round_no, exp=expires_at, c=channel, accepted="accepted", zero=0
+            a=alert_id, r=recipient, k=kind, exp=expires_at, c=channel, accepted="accepted", zero=0
         )
+        if round_no is not None:
+            expression += ", round_no = :n"
+            values.update(_values(n=round_no))
         if fallback_for is not None:
             expression += ", fallback_for = :f"
             values.update(_values(f=fallback_for))

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from lift_alerts.channels import Channel, alert_channel, needs_template_fallback
+from lift_alerts.channels import Channel, needs_template_fallback, window_open
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
@@ -51,13 +51,17 @@ class Delivery:
 
     to: str
     result: SendResult
-    channel: Channel
+    channel: Channel | None  # None: skipped, outside the window with no template for this kind
     # A `failed` status that reached us before the mapping was stored.
     early_failure: dict[str, Any] | None = None
     # The early failure is a 131047 the follow-up function resends as the template.
     early_fallback: bool = False
     # The interactive attempt Woosh refused with 131047 at send time, replaced by `result`.
     replaced: SendResult | None = None
+
+    @property
+    def skipped(self) -> bool:
+        return self.channel is None
 
     def record(self) -> dict[str, Any]:
         """What a round remembers per recipient right after the send (a retry skips them)."""
@@ -98,47 +102,83 @@ class RoundRecords:
     failures: dict[str, dict[str, Any]]
 
 
-def message_body(
-    settings: Settings,
-    to: str,
-    facts: AlertFacts,
-    alert_id: str,
-    reminder: tuple[int, int] | None,
-    channel: Channel,
-) -> dict[str, Any]:
-    if channel == "template" and settings.template_name:
-        heading = f"REMINDER {reminder[0]}/{reminder[1]}" if reminder else "LIFT ALARM"
-        return template_body(
-            to,
-            facts,
-            alert_id,
-            name=settings.template_name,
-            language=settings.template_language,
-            heading=heading,
-        )
-    return interactive_body(to, alert_text(facts, reminder=reminder), alert_id)
+class Content(Protocol):
+    """What one kind of message says, in the form each channel needs (SPEC §5, §10).
+
+    `inside` is the channel for a person whose 24-hour window is open; `outside` the channel
+    for everyone else (a template), or None when no template is configured for this kind:
+    then such a person is skipped, and the caller counts the skip.
+    """
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def inside(self) -> Channel: ...
+    @property
+    def outside(self) -> Channel | None: ...
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """The alert itself (round 0) or a reminder: the three buttons, or the alert template."""
+
+    settings: Settings
+    facts: AlertFacts
+    alert_id: str
+    reminder: tuple[int, int] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "reminder" if self.reminder else "alert"
+
+    @property
+    def inside(self) -> Channel:
+        return "interactive"
+
+    @property
+    def outside(self) -> Channel:
+        # Without a template, interactive is all there is: it reaches only people who wrote
+        # in the last 24 hours (the README says so plainly).
+        return "template" if self.settings.template_name else "interactive"
+
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
+        if channel == "template":
+            if not self.settings.template_name:
+                return None
+            heading = f"REMINDER {self.reminder[0]}/{self.reminder[1]}" if self.reminder else "LIFT ALARM"
+            return template_body(
+                to,
+                self.facts,
+                self.alert_id,
+                name=self.settings.template_name,
+                language=self.settings.template_language,
+                heading=heading,
+            )
+        return interactive_body(to, alert_text(self.facts, reminder=self.reminder), self.alert_id)
 
 
 def choose_channels(
-    repo: AlertRepository, settings: Settings, recipients: list[str], now: datetime
-) -> dict[str, Channel]:
-    """Interactive for people who wrote within the window, the template for everyone else."""
-    if not settings.template_name:
-        return dict.fromkeys(recipients, "interactive")
+    repo: AlertRepository, content: Content, recipients: list[str], now: datetime
+) -> dict[str, Channel | None]:
+    """`content.inside` for people who wrote within the window, `content.outside` for the rest."""
+    if content.inside == content.outside:
+        return dict.fromkeys(recipients, content.inside)
     seen = repo.last_inbound(recipients)
-    return {to: alert_channel(True, seen.get(to), epoch(now)) for to in recipients}
+    return {
+        to: content.inside if window_open(seen.get(to), epoch(now)) else content.outside for to in recipients
+    }
 
 
-def send_round(
+def send_messages(
     repo: AlertRepository,
     woosh: WooshClient,
     settings: Settings,
     *,
     alert_id: str,
-    facts: AlertFacts,
+    content: Content,
     recipients: list[str],
-    round_no: int,
-    reminder: tuple[int, int] | None,
+    round_no: int | None,
     now: datetime,
     deadline: float,
     on_sent: Callable[[Delivery], None] | None = None,
@@ -146,29 +186,33 @@ def send_round(
     channel: Channel | None = None,
     fallback_for: str | None = None,
 ) -> list[Delivery]:
-    """Send one message per recipient not in `done` and store each message -> alert mapping.
+    """Send `content` to every recipient not in `done` and store each message -> alert mapping.
 
     `on_sent` runs for each new delivery before its mapping is stored: a run that dies after
     it knows this recipient was sent to. `channel` forces one channel (a template fallback,
-    which then names the message it replaces in `fallback_for`).
+    which then names the message it replaces in `fallback_for`). A person outside the window
+    with no template for this kind is skipped (`Delivery.skipped`), never sent to.
     """
     done = done or {}
     pending = [to for to in recipients if to not in done]
     if channel is not None:
-        channels: dict[str, Channel] = dict.fromkeys(pending, channel)
+        channels: dict[str, Channel | None] = dict.fromkeys(pending, channel)
     else:
-        channels = choose_channels(repo, settings, pending, now) if pending else {}
-    bodies = [message_body(settings, to, facts, alert_id, reminder, channels[to]) for to in pending]
-    results = dict(zip(pending, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
-    replaced = _resend_refused_as_template(
-        woosh, settings, results, channels, facts, alert_id, reminder, deadline
-    )
+        channels = choose_channels(repo, content, pending, now) if pending else {}
+    skipped = {to for to in pending if channels[to] is None}
+    sendable = [to for to in pending if to not in skipped]
+    chosen: dict[str, Channel] = {to: c for to, c in channels.items() if c is not None}
+    bodies = [content.body(to, chosen[to]) or {} for to in sendable]
+    results = dict(zip(sendable, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
+    replaced = _resend_refused_as_template(woosh, content, results, chosen, deadline)
     expires_at = expiry(settings, now)
 
     def store(to: str) -> Delivery:
         delivery = done.get(to)
+        if delivery is None and to in skipped:
+            return Delivery(to, SendResult(to, None, "outside_window", "no template for this message"), None)
         if delivery is None:
-            delivery = Delivery(to, results[to], channels[to], replaced=replaced.get(to))
+            delivery = Delivery(to, results[to], chosen[to], replaced=replaced.get(to))
             if on_sent is not None:
                 on_sent(delivery)
         message_id = delivery.result.message_id
@@ -180,14 +224,17 @@ def send_round(
             alert_id=alert_id,
             recipient=to,
             round_no=round_no,
+            kind=content.kind,
             expires_at=expires_at,
-            channel=delivery.channel,
+            channel=delivery.channel or "interactive",
             fallback_for=fallback_for,
         )
         if message.get("delivery_status") != "failed":
             return delivery
         early = message.get("delivery_error") or {"code": "failed", "title": "delivery failed"}
-        fallback = needs_template_fallback(bool(settings.template_name), delivery.channel, early.get("code"))
+        fallback = needs_template_fallback(
+            content.body(to, "template") is not None, delivery.channel, early.get("code")
+        )
         return Delivery(to, delivery.result, delivery.channel, early, fallback, delivery.replaced)
 
     if len(recipients) <= 1:
@@ -201,28 +248,26 @@ def send_round(
 
 def _resend_refused_as_template(
     woosh: WooshClient,
-    settings: Settings,
+    content: Content,
     results: dict[str, SendResult],
     channels: dict[str, Channel],
-    facts: AlertFacts,
-    alert_id: str,
-    reminder: tuple[int, int] | None,
     deadline: float,
 ) -> dict[str, SendResult]:
-    """Woosh refused an interactive message with 131047 at once: send the template now (SPEC §5).
+    """Woosh refused a non-template message with 131047 at once: send the template now (SPEC §5).
 
     Updates `results` and `channels` in place; returns the refused attempts by recipient.
     """
-    refused = [
-        to
+    templates = {
+        to: content.body(to, "template")
         for to, result in results.items()
-        if needs_template_fallback(bool(settings.template_name), channels[to], result.error_code)
-    ]
+        if needs_template_fallback(True, channels[to], result.error_code)
+    }
+    refused = [to for to, body in templates.items() if body is not None]
     if not refused:
         return {}
-    bodies = [message_body(settings, to, facts, alert_id, reminder, "template") for to in refused]
     replaced = {to: results[to] for to in refused}
-    for to, result in zip(refused, woosh.send_all(bodies, deadline=deadline), strict=True):
+    sent = woosh.send_all([templates[to] or {} for to in refused], deadline=deadline)
+    for to, result in zip(refused, sent, strict=True):
         results[to] = result
         channels[to] = "template"
     return replaced
@@ -242,11 +287,15 @@ def round_records(alert_id: str, round_no: int, deliveries: list[Delivery]) -> R
             "send_status": "accepted" if result.accepted else "failed",
             "error": error,
             "round": round_no,
-            "channel": delivery.channel,
+            "channel": delivery.channel or "interactive",
             "fallback": delivery.replaced is not None,
         }
         if result.message_id is not None:
-            messages[result.message_id] = {"to": to, "round": round_no, "channel": delivery.channel}
+            messages[result.message_id] = {
+                "to": to,
+                "round": round_no,
+                "channel": delivery.channel or "interactive",
+            }
         if delivery.replaced is not None:
             # Recorded for the history, never published: the template went out instead.
             key, record = failure_record(
