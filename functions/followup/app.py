@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_settings
-from lift_alerts.followup import follow_up_record
+from lift_alerts.followup import FollowUpContext, follow_up_record
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import woosh_client
@@ -22,9 +22,8 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def handle_record(record: DynamoDBRecord) -> list[str]:
     settings = get_settings()
-    done = follow_up_record(
-        record.raw_event, AlertRepository(settings.alerts_table), woosh_client, settings, utc_now()
-    )
+    context = FollowUpContext(AlertRepository(settings.alerts_table), woosh_client, settings, utc_now())
+    done = follow_up_record(record.raw_event, context)
     if done:
         logger.info("follow-ups done", extra={"done": done})
     return done

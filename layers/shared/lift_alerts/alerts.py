@@ -70,6 +70,8 @@ def create_and_send(
         "responses": [],
         "failures": {},
         "fallbacks": {},
+        # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
+        "notices_skipped": {},
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from lift_alerts.observability import count, logger
 from lift_alerts.records import failure_record
 from lift_alerts.repository import AlertRepository, from_item, is_alert_item
 from lift_alerts.rounds import all_deliveries_failed
-from lift_alerts.sending import AlertContent, StoredAlert, send_messages
+from lift_alerts.sending import AlertContent, Content, Delivery, StoredAlert, send_messages
 from lift_alerts.woosh import WooshClient
 
 FALLBACK_SEND_SECONDS = 20.0
@@ -42,23 +43,95 @@ def fallbacks_due(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
     ]
 
 
-def follow_up_record(
-    record: dict[str, Any],
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-) -> list[str]:
+@dataclass(frozen=True)
+class FollowUpContext:
+    """What every reaction needs: data access, the Bridge (created on first use), settings, time."""
+
+    repo: AlertRepository
+    woosh: Callable[[], WooshClient]
+    settings: Settings
+    now: datetime
+
+
+# A reaction looks at what one write changed on an alert (old and new image) and sends what
+# that calls for; it returns what it did (for logs and tests). Each must be idempotent: a
+# stream record can be delivered again.
+Reaction = Callable[[FollowUpContext, dict[str, Any], dict[str, Any]], list[str]]
+
+
+def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [
+        send_template_fallback(
+            str(new["alert_id"]), original_id, failure, ctx.repo, ctx.woosh, ctx.settings, ctx.now
+        )
+        for original_id, failure in fallbacks_due(old, new)
+    ]
+
+
+REACTIONS: tuple[Reaction, ...] = (template_fallbacks,)
+
+
+def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
     """Act on one stream record of the table; returns what was done, for logs and tests."""
     image = record.get("dynamodb", {})
     new = from_item(image["NewImage"]) if "NewImage" in image else None
     old = from_item(image["OldImage"]) if "OldImage" in image else None
     if new is None or not is_alert_item(new):
         return []
-    return [
-        send_template_fallback(str(new["alert_id"]), original_id, failure, repo, woosh, settings, now)
-        for original_id, failure in fallbacks_due(old, new)
-    ]
+    done: list[str] = []
+    for reaction in REACTIONS:
+        done += reaction(ctx, old or {}, new)
+    return done
+
+
+def send_once(
+    ctx: FollowUpContext,
+    alert_id: str,
+    *,
+    ledger: str,
+    targets: dict[str, str],
+    content: Content,
+) -> dict[str, Delivery]:
+    """Send `content` to each person in `targets` (phone -> ledger key) not yet in the alert's
+    `ledger` map, and record one entry per key (acknowledgements, notices, critical messages).
+
+    The ledger is read consistently before the send and each entry written after it only if
+    absent, so a re-delivered stream record sends nothing twice; a run that dies between the
+    send and the record sends again on the retry (a duplicate notice is safer than none).
+    A person outside the window with no template for this kind is skipped and counted in the
+    alert's `notices_skipped`. The ledger map must exist on the alert (created with it).
+    """
+    alert = ctx.repo.get_alert(alert_id)
+    if alert is None:
+        return {}
+    recorded = alert.get(ledger, {})
+    pending = {to: key for to, key in targets.items() if key not in recorded}
+    if not pending:
+        return {}
+    deliveries = send_messages(
+        ctx.repo,
+        ctx.woosh(),
+        ctx.settings,
+        alert_id=alert_id,
+        content=content,
+        recipients=list(pending),
+        round_no=None,
+        now=ctx.now,
+        deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
+    )
+    entries = {
+        pending[d.to]: {"to": d.to, "kind": content.kind, "sent_at": iso(ctx.now), **d.record()}
+        for d in deliveries
+        if not d.skipped
+    }
+    skipped = [d.to for d in deliveries if d.skipped]
+    ctx.repo.record_ledger(alert_id, ledger, entries, skipped=skipped)
+    if skipped:
+        count("NoticeSkipped", len(skipped))
+        logger.info(
+            "people outside the window skipped", extra={"kind": content.kind, "skipped": len(skipped)}
+        )
+    return {d.to: d for d in deliveries}
 
 
 def send_template_fallback(

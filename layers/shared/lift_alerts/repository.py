@@ -406,6 +406,39 @@ class AlertRepository:
             return None
         return from_item(response["Attributes"])
 
+    def record_ledger(
+        self, alert_id: str, ledger: str, entries: dict[str, dict[str, Any]], *, skipped: list[str]
+    ) -> None:
+        """Record follow-up messages under `ledger.<key>` (first write wins) and count skips.
+
+        `ledger` is one of the alert's follow-up maps (created with the alert); `skipped` are
+        people outside the window with no template for the message, counted per person.
+        """
+        if not entries and not skipped:
+            return
+        names: dict[str, str] = {"#ledger": ledger}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for index, (key, entry) in enumerate(entries.items()):
+            names[f"#k{index}"] = key
+            values[f":v{index}"] = _serializer.serialize(entry)
+            sets.append(f"#ledger.#k{index} = if_not_exists(#ledger.#k{index}, :v{index})")
+        if skipped:
+            values[":zero"] = _serializer.serialize(0)
+            values[":one"] = _serializer.serialize(1)
+        for index, to in enumerate(dict.fromkeys(skipped)):
+            names[f"#s{index}"] = to
+            path = f"notices_skipped.#s{index}"
+            sets.append(f"{path} = if_not_exists({path}, :zero) + :one")
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=alert_key(alert_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
     # -- 24-hour windows (SPEC §5) -------------------------------------------------------------
 
     def record_sighting(self, sighting: Sighting, *, expires_at: int, retention_expires_at: int) -> None:
