@@ -158,33 +158,53 @@ def test_neither_meta_nor_bridge_is_400(service: Service, body: Any) -> None:
 # -- the same status in Meta's payload and in the wrapper: processed once ---------------------------
 
 
-def assert_one_failure(service: Service, alert: dict[str, Any], mid: str, code: str) -> None:
+def assert_one_failure(
+    service: Service, alert: dict[str, Any], mid: str, code: str, title: str = "Re-engagement message"
+) -> None:
+    """One stored status, one failure record (the first one received), one published event."""
     (failed,) = service.details("Alert Delivery Failed")
-    assert (failed["message_id"], failed["error"]["code"]) == (mid, code)
+    assert (failed["message_id"], failed["error"]) == (mid, {"code": code, "title": title})
     failures = service.stored_alert(alert["alert_id"])["failures"]
     assert list(failures) == [mid]
+    assert failures[mid]["error"] == {"code": code, "title": title}
     message = stored_message(service, mid)
-    assert (message["delivery_status"], message["delivery_error"]["code"]) == ("failed", code)
+    assert (message["delivery_status"], message["delivery_error"]) == (
+        "failed",
+        {"code": code, "title": title},
+    )
     line = recipient_line(service, alert)
-    assert (line["delivery_status"], line["error"]["code"]) == ("failed", code)
+    assert (line["delivery_status"], line["error"]) == ("failed", {"code": code, "title": title})
+
+
+def delivery_failures_logged(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(r.getMessage() == "delivery failed" for r in caplog.records)
 
 
 @pytest.mark.parametrize("meta_first", [True, False], ids=["meta-then-wrapper", "wrapper-then-meta"])
-def test_failed_in_both_forms_in_two_posts_is_processed_once(service: Service, meta_first: bool) -> None:
+def test_failed_in_both_forms_in_two_posts_is_processed_once(
+    service: Service, meta_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="lift-alerts")
     alert = service.send_alert([TECH])
     mid = message_id(alert)
+    # The two forms word the error differently: the first received is the one kept.
     meta = meta_status(service, mid, "failed", error_code=131047, error_title="Re-engagement message")
-    bridge = wrapper(mid, "failed", code=131047)
+    bridge = wrapper(mid, "failed", code=131047, title="Re-engagement message (Bridge)")
     first, second = (meta, bridge) if meta_first else (bridge, meta)
     assert service.webhook(first).json()["outcomes"] == {"status_recorded": 1}
     assert service.webhook(second).json()["outcomes"] == {"status_stale": 1}
-    assert_one_failure(service, alert, mid, "131047")
+    title = "Re-engagement message" if meta_first else "Re-engagement message (Bridge)"
+    assert_one_failure(service, alert, mid, "131047", title)
     # Both senders retry too: still once.
     assert service.webhook(first).status == service.webhook(second).status == 200
-    assert_one_failure(service, alert, mid, "131047")
+    assert_one_failure(service, alert, mid, "131047", title)
+    assert delivery_failures_logged(caplog) == 1  # and counted once (DeliveryFailed)
 
 
-def test_failed_twice_in_one_post_is_processed_once(service: Service) -> None:
+def test_failed_twice_in_one_post_is_processed_once(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="lift-alerts")
     alert = service.send_alert([TECH])
     mid = message_id(alert)
     body = meta_status(service, mid, "failed", error_code=131047, error_title="Re-engagement message")
@@ -192,6 +212,7 @@ def test_failed_twice_in_one_post_is_processed_once(service: Service) -> None:
     result = service.webhook(body)
     assert result.json()["outcomes"] == {"status_recorded": 1, "status_stale": 1}
     assert_one_failure(service, alert, mid, "131047")
+    assert delivery_failures_logged(caplog) == 1
 
 
 def test_failed_in_both_forms_at_the_same_moment_is_processed_once(service: Service) -> None:
