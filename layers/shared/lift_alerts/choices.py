@@ -48,6 +48,20 @@ def parse_button_id(value: str | None) -> ButtonRef | None:
     return ButtonRef(alert_id=match.group(1), choice=Choice(match.group(2)))
 
 
+# A template with static payloads sends the button's label as `button.payload` (SPEC §5, §6).
+_CHOICE_BY_LABEL: dict[str, Choice] = {label.casefold(): choice for choice, label in BUTTONS}
+
+
+def parse_button_label(value: str | None) -> Choice | None:
+    """The choice a static-payload quick reply names: just a label, any case, spaces around ignored.
+
+    It names no alert: the caller must take the alert from `context.id` and nowhere else.
+    """
+    if not value:
+        return None
+    return _CHOICE_BY_LABEL.get(value.strip().casefold())
+
+
 def most_severe(choices: Iterable[str]) -> str | None:
     best: Choice | None = None
     for raw in choices:

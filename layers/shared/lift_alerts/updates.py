@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from lift_alerts.channels import Sighting, latest_sightings, needs_template_fallback
-from lift_alerts.choices import parse_button_id
+from lift_alerts.choices import Choice, parse_button_id, parse_button_label
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
@@ -104,7 +104,12 @@ def _record_sightings(
 def _ordering_key(update: Update) -> str:
     if isinstance(update, Tap):
         ref = parse_button_id(update.button_id)
-        return f"alert:{ref.alert_id}" if ref else f"tap:{update.tap_id}"
+        if ref:
+            return f"alert:{ref.alert_id}"
+        if update.context_id and parse_button_label(update.button_id):
+            # A label names no alert; taps on one message (a changed answer) keep their order.
+            return f"context:{update.context_id}"
+        return f"tap:{update.tap_id}"
     if isinstance(update, StatusUpdate):
         return f"msg:{update.message_id}"
     return "ignored"
@@ -155,11 +160,17 @@ def _response(tap: Tap, choice: str, matched_by: str, original_message_id: str |
 
 
 def record_tap(tap: Tap, repo: AlertRepository) -> str:
-    """Match by context.id first; fall back to the alert named in the button id (SPEC §6)."""
+    """Match by context.id first; fall back to the alert named in the button id (SPEC §6).
+
+    A payload that is just a label (a template with static payloads) matches by context.id only.
+    """
     ref = parse_button_id(tap.button_id)
     log = {"tap_id": tap.tap_id, "context_id": tap.context_id}
     if ref is None:
-        return _unmatched("unknown_button", log)
+        label_choice = parse_button_label(tap.button_id)
+        if label_choice is None:
+            return _unmatched("unknown_button", log)
+        return _record_label_tap(tap, label_choice, repo, log)
     log["alert_id"] = ref.alert_id
     choice = ref.choice.value
 
@@ -184,6 +195,21 @@ def record_tap(tap: Tap, repo: AlertRepository) -> str:
     # No usable context: the alert and choice encoded in the button id.
     result = repo.record_tap(ref.alert_id, _response(tap, choice, "button", tap.context_id))
     return _after_fallback(result, "button", log)
+
+
+def _record_label_tap(tap: Tap, choice: Choice, repo: AlertRepository, log: dict[str, Any]) -> str:
+    """A static-payload quick reply: the alert comes from `context.id` only (SPEC §6).
+
+    Never guessed from the sender's other open alerts: with two emergencies open for one
+    person, any guess may put an entrapment on the wrong lift.
+    """
+    message = repo.find_message(tap.context_id) if tap.context_id else None
+    owner = message.get("alert_id") if message else None
+    if not owner:
+        return _unmatched("no_alert_reference", log)
+    log["alert_id"] = str(owner)
+    result = repo.record_tap(str(owner), _response(tap, choice.value, "context", tap.context_id))
+    return _after_fallback(result, "context", log)
 
 
 def _after_fallback(result: TapRecorded | TapRejected, matched_by: str, log: dict[str, Any]) -> str:

@@ -8,9 +8,16 @@ never hides the rest of a batch (client libraries that read only `entry[0]...[0]
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from lift_alerts.clock import iso
 from lift_alerts.repository import STATUS_RANK
@@ -72,19 +79,62 @@ class StatusError(_Lenient):
     message: str | None = None
 
 
+def _none_if_malformed(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A part we only read for detail must never make a status unreadable: a `failed` lost
+    # because its `errors` or `pricing` changed shape would be a failure nobody hears of.
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
 class Status(_Lenient):
     id: str | None = None
     status: str | None = None
     timestamp: str | int | None = None
     recipient_id: str | None = None
-    errors: list[StatusError] | None = None
+    errors: Annotated[list[StatusError] | None, WrapValidator(_none_if_malformed)] = None
 
 
 class WooshStatusCallback(_Lenient):
+    """The Bridge's older simplified status callback: `wa_id` is the message id."""
+
     wa_id: str
     status: str
     to: str | None = None
     timestamp: str | int | None = None
+
+
+class ConversationOrigin(_Lenient):
+    type: str | None = None
+
+
+class Conversation(_Lenient):
+    id: str | None = None
+    origin: ConversationOrigin | None = None
+
+
+class Pricing(_Lenient):
+    billable: bool | None = None
+    pricing_model: str | None = None
+    category: str | None = None
+
+
+class WooshStatusData(Status):
+    """Meta's status object as the Bridge's wrapper carries it in `data`."""
+
+    conversation: Annotated[Conversation | None, WrapValidator(_none_if_malformed)] = None
+    pricing: Annotated[Pricing | None, WrapValidator(_none_if_malformed)] = None
+
+
+class WooshStatusWrapper(_Lenient):
+    """The Bridge's own status dispatch (`type: "message.status"`), sent besides Meta's payload."""
+
+    type: str
+    wa_id: str | None = None  # the message id (wamid), not a phone number
+    event_ts: str | None = None
+    tenant_id: str | None = None
+    data: WooshStatusData
 
 
 # -- the updates the service acts on ---------------------------------------------------------
@@ -141,8 +191,15 @@ def extract_updates(payload: Any) -> list[Update]:
     """Every tap, status and ignored item in a webhook body, in the order they came."""
     if not isinstance(payload, dict):
         raise NotAWebhookPayload("the body must be a JSON object")
-    if "entry" not in payload and "wa_id" in payload and "status" in payload:
-        return [_woosh_status(payload)]
+    if "entry" not in payload:
+        bridge_event = payload.get("type")
+        if bridge_event == "message.status" and isinstance(payload.get("data"), dict):
+            return [_woosh_wrapped_status(payload)]
+        if "wa_id" in payload and "status" in payload:
+            return [_woosh_status(payload)]
+        if isinstance(bridge_event, str) and isinstance(payload.get("data"), dict):
+            # Another event in the Bridge's wrapper: ours to accept, nothing to act on.
+            return [Ignored(reason=f"bridge:{bridge_event[:40]}")]
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise NotAWebhookPayload("a WhatsApp webhook body has an `entry` list")
@@ -163,6 +220,20 @@ def _woosh_status(payload: dict[str, Any]) -> Update:
     except ValidationError:
         return Ignored(reason="malformed_status")
     return _status_update(callback.wa_id, callback.status, callback.timestamp, None)
+
+
+def _woosh_wrapped_status(payload: dict[str, Any]) -> Update:
+    try:
+        wrapper = WooshStatusWrapper.model_validate(payload)
+    except ValidationError:
+        return Ignored(reason="malformed_status")
+    status = wrapper.data
+    message_id = status.id or wrapper.wa_id
+    if not message_id or not status.status:
+        return Ignored(reason="malformed_status")
+    first_error = status.errors[0] if status.errors else None
+    timestamp = status.timestamp if status.timestamp is not None else wrapper.event_ts
+    return _status_update(message_id, status.status, timestamp, first_error)
 
 
 def _change_updates(change: Any) -> list[Update]:
