@@ -231,7 +231,7 @@ class HttpApiApp:
         request = Request(environ)
         response = self.handle(request)
         response.headers["apigw-requestid"] = response.headers.get("apigw-requestid") or uuid.uuid4().hex[:16]
-        return response(environ, start_response)  # type: ignore[no-any-return]
+        return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         length = request.content_length

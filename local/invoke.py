@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     result = invoker.invoke(args.function, event, overrides)
                 except Exception as exc:
-                    failure = error_payload(exc)
+                    failure: dict[str, Any] | None = error_payload(exc)
                 else:
                     failure = None
     except (InvokeError, TemplateError) as exc:

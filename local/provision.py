@@ -138,7 +138,7 @@ class LocalStackResources:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LocalStackResources:
         attributes = {tuple(k.split(".", 1)): v for k, v in data["attributes"].items()}
-        return cls(data["refs"], attributes, data["types"], data.get("events_queue_url"))  # type: ignore[arg-type]
+        return cls(data["refs"], attributes, data["types"], data.get("events_queue_url"))
 
 
 def base_refs(template: Template, parameters: dict[str, str] | None = None) -> dict[str, str]:

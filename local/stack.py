@@ -96,7 +96,7 @@ def _log(message: str) -> None:
 
 
 def moto_app() -> Any:
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     return DomainDispatcherApplication(create_backend_app)
 
@@ -144,7 +144,7 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        from moto.server import MotoRequestHandler
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
 
         from local.moto_atomic import make_moto_dynamodb_atomic
 
