@@ -54,14 +54,14 @@ def message_body(
     settings: Settings, to: str, facts: AlertFacts, alert_id: str, reminder: tuple[int, int] | None
 ) -> dict[str, Any]:
     if settings.template_name:
-        heading = f"REMINDER {reminder[0]}/{reminder[1]}" if reminder else "LIFT ALARM"
         return template_body(
             to,
             facts,
             alert_id,
             name=settings.template_name,
             language=settings.template_language,
-            heading=heading,
+            params=settings.template_params,
+            reminder=reminder,
         )
     return interactive_body(to, alert_text(facts, reminder=reminder), alert_id)
 
