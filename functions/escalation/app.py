@@ -13,6 +13,11 @@ from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.woosh import WooshClient
 
+# Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
+# variable) fails the cold start with its message instead of failing every send. Requests
+# read get_settings() again: it is cached, and tests that change the environment reset it.
+get_settings()
+
 
 def woosh() -> WooshClient:
     return WooshClient(get_settings().woosh_base_url, get_secrets().woosh_api_key)

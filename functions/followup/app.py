@@ -15,6 +15,10 @@ from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import woosh_client
 
+# Read at init: a configuration error (e.g. an unknown ALERT_TEMPLATE_PARAMS name) fails the
+# cold start, naming it, instead of every fallback.
+get_settings()
+
 # A failed record is reported (ReportBatchItemFailures) and retried from there by Lambda;
 # what it already sent is recorded on the alert, so the retry does not send it again.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

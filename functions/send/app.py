@@ -38,6 +38,11 @@ from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import remaining_deadline
 from lift_alerts.woosh import WooshClient
 
+# Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
+# variable) fails the cold start with its message instead of failing every send. Requests
+# read get_settings() again: it is cached, and tests that change the environment reset it.
+get_settings()
+
 MAX_BODY = 64 * 1024
 ROUTES = {"/alerts": {"POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
 _ALERT_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from lift_alerts.outbound import DEFAULT_TEMPLATE_PARAMS, TEMPLATE_PARAM_NAMES
+
 
 class ConfigurationError(RuntimeError):
     """The function environment or the secret is missing something the service needs."""
@@ -27,6 +29,26 @@ def _int_env(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _template_params_env() -> tuple[str, ...]:
+    """ALERT_TEMPLATE_PARAMS: comma-separated names of what fills the template's body variables.
+
+    An unknown name is a configuration error (the function fails at cold start naming it),
+    never a send Meta refuses later.
+    """
+    raw = os.environ.get("ALERT_TEMPLATE_PARAMS", "").strip()
+    if not raw:
+        return DEFAULT_TEMPLATE_PARAMS
+    names = tuple(name.strip() for name in raw.split(","))
+    unknown = [name for name in names if name not in TEMPLATE_PARAM_NAMES]
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown)
+        raise ConfigurationError(
+            f"ALERT_TEMPLATE_PARAMS: unknown template parameter {shown} in {raw!r} "
+            f"(known: {', '.join(TEMPLATE_PARAM_NAMES)})"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class Settings:
     alerts_table: str
@@ -35,6 +57,8 @@ class Settings:
     app_secret_id: str
     template_name: str | None
     template_language: str
+    # Names of what fills the template's body variables {{1}}, {{2}}, … (SPEC §5).
+    template_params: tuple[str, ...]
     parked_queue_url: str | None
     retention_days: int
     escalation_after_seconds: int
@@ -58,6 +82,7 @@ class Settings:
             app_secret_id=os.environ["APP_SECRET_ID"],
             template_name=template,
             template_language=os.environ.get("ALERT_TEMPLATE_LANGUAGE", "").strip() or "en",
+            template_params=_template_params_env(),
             parked_queue_url=os.environ.get("PARKED_QUEUE_URL", "").strip() or None,
             retention_days=_int_env("RETENTION_DAYS", 90, 1, 3650),
             escalation_after_seconds=_int_env("ESCALATION_AFTER_SECONDS", 120, 1, 3600),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from lift_alerts.choices import BUTTONS, button_id
@@ -20,10 +22,14 @@ class AlertFacts(Protocol):
     def note(self) -> str: ...
 
 
+def heading(reminder: tuple[int, int] | None) -> str:
+    return f"REMINDER {reminder[0]}/{reminder[1]}" if reminder is not None else "LIFT ALARM"
+
+
 def alert_text(alert: AlertFacts, *, reminder: tuple[int, int] | None = None) -> str:
     lines = []
     if reminder is not None:
-        lines.append(f"REMINDER {reminder[0]}/{reminder[1]}")
+        lines.append(heading(reminder))
     lines.append(f"LIFT ALARM - ticket {alert.ticket_id}")
     if alert.site:
         lines.append(f"Site: {alert.site}")
@@ -54,18 +60,67 @@ def interactive_body(to: str, text: str, alert_id: str) -> dict[str, Any]:
     }
 
 
-def template_body(
-    to: str, alert: AlertFacts, alert_id: str, *, name: str, language: str, heading: str
-) -> dict[str, Any]:
-    """Template mode: body variables {{1}} heading, {{2}} ticket, {{3}} site, {{4}} lift, {{5}} floor.
+def location(alert: AlertFacts) -> str:
+    """Site, lift and floor as one phrase: "Sandton Office Park, LIFT-A, floor 3"."""
+    parts = [alert.site, alert.lift_id, f"floor {alert.floor}" if alert.floor else ""]
+    return ", ".join(part for part in parts if part)
 
-    The approved template must declare those five variables and three quick-reply buttons,
-    Test, Maintenance, Entrapment, in that order (indexes 0, 1, 2).
+
+# What may fill a template's body variables (ALERT_TEMPLATE_PARAMS, SPEC §5), by name.
+_TEMPLATE_VALUES: dict[str, Callable[[AlertFacts, tuple[int, int] | None], str]] = {
+    "heading": lambda _alert, reminder: heading(reminder),
+    "ticket_id": lambda alert, _reminder: alert.ticket_id,
+    "site": lambda alert, _reminder: alert.site,
+    "lift_id": lambda alert, _reminder: alert.lift_id,
+    "floor": lambda alert, _reminder: alert.floor,
+    "note": lambda alert, _reminder: alert.note,
+    "location": lambda alert, _reminder: location(alert),
+    "text": lambda alert, reminder: alert_text(alert, reminder=reminder),
+}
+TEMPLATE_PARAM_NAMES: tuple[str, ...] = tuple(_TEMPLATE_VALUES)
+DEFAULT_TEMPLATE_PARAMS: tuple[str, ...] = ("heading", "ticket_id", "site", "lift_id", "floor")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def template_param_text(value: str) -> str:
+    """A value Meta accepts as a template parameter.
+
+    Meta refuses (132018) a parameter with a newline, a tab or more than four spaces in a row,
+    and an empty one: lines are joined with " · ", every run of whitespace becomes one space,
+    and nothing at all becomes "-".
     """
-    values = [heading, alert.ticket_id, alert.site or "-", alert.lift_id, alert.floor or "-"]
-    components: list[dict[str, Any]] = [
-        {"type": "body", "parameters": [{"type": "text", "text": value} for value in values]}
-    ]
+    lines = (_WHITESPACE.sub(" ", line).strip() for line in value.splitlines())
+    return " · ".join(line for line in lines if line) or "-"
+
+
+def template_params(
+    alert: AlertFacts, params: tuple[str, ...], reminder: tuple[int, int] | None = None
+) -> list[str]:
+    """The body variables {{1}}, {{2}}, … in the order ALERT_TEMPLATE_PARAMS names them."""
+    return [template_param_text(_TEMPLATE_VALUES[name](alert, reminder)) for name in params]
+
+
+def template_body(
+    to: str,
+    alert: AlertFacts,
+    alert_id: str,
+    *,
+    name: str,
+    language: str,
+    params: tuple[str, ...],
+    reminder: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Template mode: body variables filled as `params` names them (ALERT_TEMPLATE_PARAMS).
+
+    The approved template must declare exactly that many body variables (Meta refuses any
+    other number with 132000) and three quick-reply buttons, Test, Maintenance, Entrapment,
+    in that order (indexes 0, 1, 2). `language` is always sent: without it the Bridge asks
+    for `en_US` (132001 when only `en` is approved).
+    """
+    values = template_params(alert, params, reminder)
+    components: list[dict[str, Any]] = []
+    if values:
+        components.append({"type": "body", "parameters": [{"type": "text", "text": v} for v in values]})
     components += [
         {
             "type": "button",

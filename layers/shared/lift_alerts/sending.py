@@ -146,14 +146,14 @@ class AlertContent:
         if channel == "template":
             if not self.settings.template_name:
                 return None
-            heading = f"REMINDER {self.reminder[0]}/{self.reminder[1]}" if self.reminder else "LIFT ALARM"
             return template_body(
                 to,
                 self.facts,
                 self.alert_id,
                 name=self.settings.template_name,
                 language=self.settings.template_language,
-                heading=heading,
+                params=self.settings.template_params,
+                reminder=self.reminder,
             )
         return interactive_body(to, alert_text(self.facts, reminder=self.reminder), self.alert_id)
 
