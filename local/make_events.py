@@ -2,7 +2,8 @@
 
 Each HTTP case is a request turned into the API Gateway HTTP API 2.0 event exactly as the
 local API (local/apigw.py) builds it for the template's route, so every file is an event
-`sam local invoke` accepts; webhook bodies are signed with the local webhook secret.
+`sam local invoke` accepts; webhook bodies are signed with the local webhook secret, or carry
+the local callback token as `Authorization: Bearer …` the way the real Woosh Bridge forwards.
 `events/expected.json` maps each file to its function and the status it must answer
 (null for events that are not HTTP requests).
 """
@@ -59,6 +60,15 @@ def _signed(body: bytes, secret: str | None = None) -> tuple[tuple[str, str], ..
         ("Content-Type", "application/json"),
         ("User-Agent", "Woosh-Bridge-Webhooks/1.0"),
         ("X-Hub-Signature-256", signature_header(body, secret or LOCAL_SECRET_VALUES["webhook_secret"])),
+    )
+
+
+def _bearer(token: str | None = None) -> tuple[tuple[str, str], ...]:
+    """Headers of a tap as Woosh Bridge forwards it: its callback token, no Meta signature."""
+    return (
+        ("Content-Type", "application/json"),
+        ("User-Agent", "node"),
+        ("Authorization", f"Bearer {token or LOCAL_SECRET_VALUES['callback_token']}"),
     )
 
 
@@ -206,6 +216,15 @@ def cases() -> list[Case]:
             interactive,
             (("Content-Type", "application/octet-stream"), _signed(interactive)[2]),
         ),
+        Case(
+            "webhook_tap_bearer.json",
+            "POST",
+            "/webhook",
+            200,
+            t := _json(_tap("interactive", tap_id="wamid.TAP0004")),
+            _bearer(),
+        ),
+        Case("webhook_bad_bearer.json", "POST", "/webhook", 401, t, _bearer("not-the-callback-token")),
     ]
 
 
@@ -257,7 +276,11 @@ def main() -> int:
     for name, spec in sorted(expected.items()):
         status = spec["status"] if spec["status"] is not None else "-"
         print(f"events/{name:<40} {spec['function']:<20} {status}")
-    print(f"{len(expected)} events written (signed with the local webhook secret)", file=sys.stderr)
+    print(
+        f"{len(expected)} events written (signed with the local webhook secret or carrying the local"
+        " callback token)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -29,6 +29,7 @@ EVENTS_RULE_NAME = f"{STACK_NAME}-copy-all-events"
 # The documented local secret (README): never used outside the local stack and tests.
 LOCAL_SECRET_VALUES: dict[str, str] = {
     "woosh_api_key": "local-woosh-key",
+    "callback_token": "local-callback-token",
     "webhook_secret": "local-webhook-secret",
     "verify_token": "local-verify-token",
 }

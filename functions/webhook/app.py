@@ -19,7 +19,8 @@ from lift_alerts.repository import AlertRepository
 
 ROUTES = {"/webhook": {"GET", "POST"}}
 
-app = APIGatewayHttpResolver()
+# debug=False: POWERTOOLS_DEV would otherwise print every event, Authorization header included.
+app = APIGatewayHttpResolver(debug=False)
 
 
 @app.get("/webhook")
@@ -38,7 +39,7 @@ def receive() -> Response[str]:
     settings = get_settings()
     answer = webhook.receive(
         raw_body(app.current_event),
-        app.current_event.headers.get("x-hub-signature-256"),
+        app.current_event.headers,  # case-insensitive; the credentials are checked in the layer
         secrets=get_secrets(),
         repo=AlertRepository(settings.alerts_table),
         parking=lambda: ParkingLot(settings.parked_queue_url, client("sqs")),
@@ -66,7 +67,11 @@ def unexpected(exc: Exception) -> Response[str]:
     return json_response(503, {"message": "temporarily unavailable, please retry"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False: never the raw event, whatever POWERTOOLS_LOGGER_LOG_EVENT says, because its
+# headers carry the callback token (SPEC §6).
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

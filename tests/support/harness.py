@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 LOCAL_SECRET = {
     "woosh_api_key": "test-woosh-key",
+    # Both webhook credentials: the Bridge's Bearer token (the documented local value) and the
+    # HMAC secret that Meta-style signatures in the tests are made with.
+    "callback_token": "local-callback-token",
     "webhook_secret": "test-webhook-secret",
     "verify_token": "test-verify-token",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import io
 import json
 import logging
@@ -20,11 +21,14 @@ from lift_alerts import config
 from lift_alerts.aws import client
 from lift_alerts.config import AppSecrets, ConfigurationError, reset_caches
 from lift_alerts.observability import logger, mask_phone
-from tests.support.harness import LOCAL_SECRET, http_event
+from tests.support.harness import LOCAL_SECRET, ROOT, LambdaContext, http_event, to_result
 
 PHONE = "27824537125"
 OTHER = "27831234567"
 PREVIOUS = "the-previous-webhook-secret"
+UNAUTHENTICATED = (
+    "missing or invalid credentials (Authorization: Bearer, X-Hub-Signature-256 or X-Woosh-Signature)"
+)
 
 
 def sign(raw: bytes, secret: str = LOCAL_SECRET["webhook_secret"]) -> str:
@@ -253,7 +257,7 @@ def test_bad_signature_is_401_and_nothing_is_read_or_written(
     headers = {"X-Hub-Signature-256": value} if value is not None else {}
     result = service.webhook(raw, sign=False, headers=headers)
     assert result.status == 401
-    assert result.json() == {"message": "missing or invalid X-Hub-Signature-256"}
+    assert result.json() == {"message": UNAUTHENTICATED}
     assert table_items(service) == before
     assert parked(service) == 0
     assert service.get_alert(alert_id).json()["responses"] == []
@@ -424,3 +428,468 @@ def test_secret_repr_hides_values() -> None:
     for value in [*LOCAL_SECRET.values(), PREVIOUS]:
         assert value not in repr(secrets)
         assert value not in str(secrets)
+
+
+# ---------------------------------------------------------------------------- webhook credentials (SPEC §6)
+
+TOKEN = LOCAL_SECRET["callback_token"]
+NEW_TOKEN = "the-new-callback-token"
+WOOSH_OWN = "woosh-own-signing-secret"
+WEBHOOK_KEYS_ONLY = {k: v for k, v in LOCAL_SECRET.items() if k not in ("callback_token", "webhook_secret")}
+
+
+def sample_tap(message_id: str, button_id: str, tap_id: str) -> bytes:
+    """/work/shared/samples/tap_interactive.json, with the ids our send really used."""
+    sample = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "27123456789",
+                                "phone_number_id": "753321277868753",
+                            },
+                            "contacts": [{"profile": {"name": "John Smith"}, "wa_id": PHONE}],
+                            "messages": [
+                                {
+                                    "from": PHONE,
+                                    "id": tap_id,
+                                    "timestamp": str(int(datetime.now(UTC).timestamp())),
+                                    "type": "interactive",
+                                    "interactive": {
+                                        "type": "button_reply",
+                                        "button_reply": {"id": button_id, "title": "Entrapment"},
+                                    },
+                                    "context": {"from": "27123456789", "id": message_id},
+                                }
+                            ],
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(sample, indent=2).encode()
+
+
+@pytest.fixture
+def bridge_tap(service: Any) -> tuple[str, bytes]:
+    """An alert sent to one person and the Entrapment tap the Bridge would forward for it."""
+    sent = service.send_alert([PHONE])
+    message_id = sent["messages"][0]["message_id"]
+    entrapment = service.woosh.message(message_id).buttons[2][0]
+    return sent["alert_id"], sample_tap(message_id, entrapment, "wamid.TAP0001")
+
+
+def bearer(token: str = TOKEN, scheme: str = "Bearer") -> dict[str, str]:
+    return {"Authorization": f"{scheme} {token}"}
+
+
+def aws_calls() -> list[str]:
+    """Every DynamoDB and SQS call the functions make from now on (a 401 makes none)."""
+    calls: list[str] = []
+    for name in ("dynamodb", "sqs"):
+        client(name).meta.events.register(  # type: ignore[call-overload]
+            "before-call", lambda model, **_: calls.append(model.name)
+        )
+    return calls
+
+
+def assert_answered(service: Any, alert_id: str) -> None:
+    alert = service.get_alert(alert_id).json()
+    assert alert["first_response"]["choice"] == "entrapment"
+    assert [e["alert_id"] for e in service.details("Alert Response Received")] == [alert_id]
+
+
+def assert_untouched(service: Any, alert_id: str, items: list[dict[str, Any]], calls: list[str]) -> None:
+    assert calls == []  # nothing read, nothing written, nothing parked
+    assert table_items(service) == items
+    assert parked(service) == 0
+    assert service.get_alert(alert_id).json()["responses"] == []
+    assert service.events("Alert Response Received") == []
+
+
+def metric_names(out: str) -> list[str]:
+    """Names of the metrics in the EMF blobs Powertools printed, one per request and name."""
+    names: list[str] = []
+    for line in out.splitlines():
+        if line.startswith('{"_aws"'):
+            blob = json.loads(line)
+            names += [m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    return names
+
+
+def test_bearer_token_alone_is_accepted_like_the_real_bridge_sends_it(
+    service: Any, bridge_tap: tuple[str, bytes], capfd: pytest.CaptureFixture[str]
+) -> None:
+    alert_id, raw = bridge_tap
+    capfd.readouterr()
+    headers = {**bearer(), "User-Agent": "node", "Content-Type": "application/json"}
+    result = service.webhook(raw, sign=False, headers=headers)
+    assert result.status == 200, result.text
+    assert result.json()["outcomes"] == {"tap_matched_context": 1}
+    names = metric_names(capfd.readouterr().out)
+    assert names.count("CredentialVerifiedBearer") == 1
+    assert "CredentialVerifiedHubSignature" not in names
+    assert_answered(service, alert_id)
+
+
+def test_each_verified_credential_kind_is_counted(
+    service: Any, bridge_tap: tuple[str, bytes], capfd: pytest.CaptureFixture[str]
+) -> None:
+    _alert_id, raw = bridge_tap
+    capfd.readouterr()
+    headers = {**bearer(), "X-Woosh-Signature": sign(raw)}
+    assert service.webhook(raw, headers=headers).status == 200
+    assert service.webhook(raw, sign=False, headers=bearer("wrong")).status == 401
+    names = metric_names(capfd.readouterr().out)
+    for kind in ("Bearer", "HubSignature", "WooshSignature"):
+        assert names.count(f"CredentialVerified{kind}") == 1, names
+    assert names.count("SignatureRejected") == 1
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer", "bEaReR"])
+def test_bearer_scheme_name_in_any_case(service: Any, bridge_tap: tuple[str, bytes], scheme: str) -> None:
+    alert_id, raw = bridge_tap
+    result = service.webhook(raw, sign=False, headers={"authorization": f"{scheme} {TOKEN}"})
+    assert result.status == 200, result.text
+    assert_answered(service, alert_id)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(f"Bearer {TOKEN}x", id="token-plus-a-character"),
+        pytest.param(f"Bearer {TOKEN[:-1]}", id="token-prefix"),
+        pytest.param(f"Bearer {TOKEN.upper()}", id="token-other-case"),
+        pytest.param("Bearer not-the-callback-token", id="another-token"),
+        pytest.param("Bearer", id="scheme-without-token"),
+        pytest.param(f"Bearer {LOCAL_SECRET['webhook_secret']}", id="the-webhook-secret-as-token"),
+        pytest.param("Bearer ü", id="non-ascii"),
+    ],
+)
+def test_wrong_bearer_is_401_even_with_a_valid_hub_signature(
+    service: Any, bridge_tap: tuple[str, bytes], authorization: str
+) -> None:
+    alert_id, raw = bridge_tap
+    items = table_items(service)
+    calls = aws_calls()
+    headers = {"Authorization": authorization, "X-Hub-Signature-256": sign(raw)}
+    result = service.webhook(raw, sign=False, headers=headers)
+    assert result.status == 401
+    assert result.json() == {"message": UNAUTHENTICATED}
+    assert_untouched(service, alert_id, items, calls)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param("Basic " + base64.b64encode(f"woosh:{TOKEN}".encode()).decode(), id="basic"),
+        pytest.param(f"Token {TOKEN}", id="the-right-token-under-another-scheme"),
+        pytest.param(TOKEN, id="the-token-without-a-scheme"),
+        pytest.param(f"Bearer,{TOKEN}", id="no-space-after-the-scheme"),
+    ],
+)
+def test_another_authorization_scheme_is_not_a_credential(
+    service: Any, bridge_tap: tuple[str, bytes], authorization: str
+) -> None:
+    alert_id, raw = bridge_tap
+    # Alone it proves nothing: 401, nothing read or written.
+    items = table_items(service)
+    calls = aws_calls()
+    alone = service.webhook(raw, sign=False, headers={"Authorization": authorization})
+    assert alone.status == 401
+    assert_untouched(service, alert_id, items, calls)
+    # Beside a valid signature it is ignored, not held against the request.
+    signed = service.webhook(raw, headers={"Authorization": authorization})
+    assert signed.status == 200, signed.text
+    assert_answered(service, alert_id)
+
+
+def test_bearer_and_valid_signature_together_are_accepted(
+    service: Any, bridge_tap: tuple[str, bytes]
+) -> None:
+    alert_id, raw = bridge_tap
+    assert service.webhook(raw, headers=bearer()).status == 200
+    assert_answered(service, alert_id)
+
+
+def test_valid_bearer_with_a_wrong_signature_is_401(service: Any, bridge_tap: tuple[str, bytes]) -> None:
+    alert_id, raw = bridge_tap
+    items = table_items(service)
+    calls = aws_calls()
+    for name in ("X-Hub-Signature-256", "X-Woosh-Signature"):
+        headers = {**bearer(), name: sign(raw, "not-the-secret")}
+        assert service.webhook(raw, sign=False, headers=headers).status == 401, name
+    assert_untouched(service, alert_id, items, calls)
+
+
+def woosh_signed(raw: bytes, secret: str) -> dict[str, str]:
+    return {"X-Woosh-Signature": sign(raw, secret), "X-Woosh-Event": "message.status"}
+
+
+def test_woosh_signature_with_the_woosh_signing_secret(service: Any, bridge_tap: tuple[str, bytes]) -> None:
+    alert_id, raw = bridge_tap
+    put_secret({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
+    items = table_items(service)
+    calls = aws_calls()
+    # With its own secret configured, the webhook secret no longer signs X-Woosh-Signature.
+    for secret in (LOCAL_SECRET["webhook_secret"], "not-the-secret"):
+        assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
+    assert_untouched(service, alert_id, items, calls)
+    accepted = service.webhook(raw, sign=False, headers={"x-woosh-signature": sign(raw, WOOSH_OWN)})
+    assert accepted.status == 200, accepted.text
+    assert_answered(service, alert_id)
+
+
+def test_woosh_signature_falls_back_to_the_webhook_secret(
+    service: Any, bridge_tap: tuple[str, bytes]
+) -> None:
+    alert_id, raw = bridge_tap
+    items = table_items(service)
+    calls = aws_calls()
+    for secret in (WOOSH_OWN, "not-the-secret"):
+        assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
+    assert_untouched(service, alert_id, items, calls)
+    headers = woosh_signed(raw, LOCAL_SECRET["webhook_secret"])
+    accepted = service.webhook(raw, sign=False, headers=headers)
+    assert accepted.status == 200, accepted.text
+    assert_answered(service, alert_id)
+
+
+def rotating_token(until: str | None) -> dict[str, Any]:
+    value: dict[str, Any] = {**LOCAL_SECRET, "callback_token": NEW_TOKEN, "previous_callback_token": TOKEN}
+    if until is not None:
+        value["previous_callback_token_valid_until"] = until
+    return value
+
+
+def test_callback_token_rotation_accepts_the_previous_token_until_valid_until_never_after(
+    service: Any, bridge_tap: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id, raw = bridge_tap
+    deadline = datetime.now(UTC) + timedelta(hours=1)
+    put_secret(rotating_token(iso(deadline)))
+
+    # Before valid_until: the Bridge may still send the previous token, or already the new one.
+    assert service.webhook(raw, sign=False, headers=bearer(TOKEN)).status == 200
+    assert service.webhook(raw, sign=False, headers=bearer(NEW_TOKEN)).status == 200
+    assert_answered(service, alert_id)
+
+    # From valid_until on (the cached secret is re-evaluated on each call): refused.
+    FrozenDatetime.moment = deadline + timedelta(seconds=1)
+    monkeypatch.setattr(config, "datetime", FrozenDatetime)
+    message_id = service.woosh.sent[0].message_id
+    later = sample_tap(message_id, service.woosh.message(message_id).buttons[0][0], "wamid.TAP0002")
+    items = table_items(service)
+    calls = aws_calls()
+    assert service.webhook(later, sign=False, headers=bearer(TOKEN)).status == 401
+    assert table_items(service) == items
+    assert calls == []
+    assert service.webhook(later, sign=False, headers=bearer(NEW_TOKEN)).status == 200
+
+
+def test_previous_callback_token_without_a_deadline_or_after_it_is_refused(
+    service: Any, bridge_tap: tuple[str, bytes]
+) -> None:
+    _alert_id, raw = bridge_tap
+    for secret in (rotating_token(None), rotating_token(iso(datetime.now(UTC) - timedelta(minutes=1)))):
+        put_secret(secret)
+        assert service.webhook(raw, sign=False, headers=bearer(TOKEN)).status == 401
+    assert service.webhook(raw, sign=False, headers=bearer(NEW_TOKEN)).status == 200
+
+
+def test_callback_token_rotation_in_the_secret_model() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    for until, accepted in [
+        ("2026-01-01T12:00:01Z", (NEW_TOKEN, TOKEN)),
+        ("2026-01-01T12:00:00Z", (NEW_TOKEN,)),  # valid until then, never after
+        ("2026-01-01T14:00:00+02:00", (NEW_TOKEN,)),
+        (None, (NEW_TOKEN,)),
+    ]:
+        assert AppSecrets.from_json(rotating_token(until), now=now).callback_tokens == accepted, until
+    # A previous token belongs to a rotation of the current one: alone it authenticates nothing.
+    orphan = {
+        **WEBHOOK_KEYS_ONLY,
+        "previous_callback_token": TOKEN,
+        "previous_callback_token_valid_until": "2999-01-01",
+    }
+    assert AppSecrets.from_json(orphan, now=now).callback_tokens == ()
+    assert not AppSecrets.from_json(orphan, now=now).webhook_credentials_configured
+    with pytest.raises(ConfigurationError, match="previous_callback_token_valid_until"):
+        AppSecrets.from_json(rotating_token("soon"), now=now)
+
+
+def test_secret_model_keys_and_the_woosh_signature_key() -> None:
+    only_token = AppSecrets.from_json({**WEBHOOK_KEYS_ONLY, "callback_token": TOKEN})
+    assert (only_token.callback_tokens, only_token.webhook_secrets) == ((TOKEN,), ())
+    assert only_token.webhook_credentials_configured
+    assert only_token.woosh_signature_secrets == ()
+    both = AppSecrets.from_json(LOCAL_SECRET)
+    assert both.woosh_signature_secrets == (LOCAL_SECRET["webhook_secret"],)
+    own = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
+    assert own.woosh_signature_secrets == (WOOSH_OWN,)
+    # Neither webhook key is not a configuration error: the send API still works (below).
+    assert not AppSecrets.from_json(WEBHOOK_KEYS_ONLY).webhook_credentials_configured
+    for required in ("woosh_api_key", "verify_token"):
+        with pytest.raises(ConfigurationError, match=required):
+            AppSecrets.from_json({k: v for k, v in LOCAL_SECRET.items() if k != required})
+
+
+def test_neither_callback_token_nor_webhook_secret_is_503_and_logged_by_key_name(
+    service: Any, bridge_tap: tuple[str, bytes], log_output: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    alert_id, raw = bridge_tap
+    put_secret({**WEBHOOK_KEYS_ONLY, "callback_token": "", "woosh_signing_secret": WOOSH_OWN})
+    items = table_items(service)
+    calls = aws_calls()
+    for headers in (bearer(), {"X-Hub-Signature-256": sign(raw)}, woosh_signed(raw, WOOSH_OWN), {}):
+        result = service.webhook(raw, sign=False, headers=headers)
+        assert result.status == 503, headers  # the sender keeps the tap and retries
+        assert result.json() == {"message": "temporarily unavailable, please retry"}
+    assert_untouched(service, alert_id, items, calls)
+
+    lines = log_lines(log_output.getvalue())
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert len(errors) == 5  # the cold-start error at the first read, then one per POST
+    for line in errors:
+        assert "callback_token" in line["message"]
+        assert "webhook_secret" in line["message"]
+        assert line["missing_keys"] == ["callback_token", "webhook_secret"]
+    assert [line.get("secret_first_read") for line in errors] == [True, None, None, None, None]
+    out = log_output.getvalue() + capfd.readouterr().out
+    for value in [*WEBHOOK_KEYS_ONLY.values(), TOKEN, WOOSH_OWN]:
+        assert value not in out
+
+    # The send API needs neither key and keeps working; the handshake too.
+    assert service.send_alert([OTHER])["messages"][0]["status"] == "accepted"
+    assert handshake(service, GOOD).status == 200
+
+
+def test_the_cold_start_error_is_logged_at_the_first_read_of_the_secret(
+    service: Any, log_output: io.StringIO
+) -> None:
+    put_secret(WEBHOOK_KEYS_ONLY)
+    for _ in range(3):
+        assert handshake(service, GOOD).status == 200  # any first read, not only a POST
+    service.send_alert([PHONE])
+    errors = [line for line in log_lines(log_output.getvalue()) if line["level"] == "ERROR"]
+    assert [(e["missing_keys"], e["secret_first_read"]) for e in errors] == [
+        (["callback_token", "webhook_secret"], True)
+    ]
+
+
+def test_only_callback_token_configured_refuses_signatures_and_accepts_bearer(
+    service: Any, bridge_tap: tuple[str, bytes]
+) -> None:
+    alert_id, raw = bridge_tap
+    put_secret({**WEBHOOK_KEYS_ONLY, "callback_token": TOKEN})
+    items = table_items(service)
+    calls = aws_calls()
+    webhook_secret = LOCAL_SECRET["webhook_secret"]
+    for headers in (
+        {"X-Hub-Signature-256": sign(raw, webhook_secret)},
+        woosh_signed(raw, webhook_secret),
+        # A signature nothing can check is not a credential that verifies: refused, not skipped.
+        {**bearer(), "X-Hub-Signature-256": sign(raw, webhook_secret)},
+    ):
+        assert service.webhook(raw, sign=False, headers=headers).status == 401, headers
+    assert_untouched(service, alert_id, items, calls)
+    result = service.webhook(raw, sign=False, headers=bearer())
+    assert result.status == 200, result.text
+    assert_answered(service, alert_id)
+
+
+def test_only_webhook_secret_configured_refuses_bearer_and_accepts_signatures(
+    service: Any, bridge_tap: tuple[str, bytes]
+) -> None:
+    alert_id, raw = bridge_tap
+    put_secret({**WEBHOOK_KEYS_ONLY, "webhook_secret": LOCAL_SECRET["webhook_secret"]})
+    items = table_items(service)
+    calls = aws_calls()
+    assert service.webhook(raw, sign=False, headers=bearer()).status == 401
+    assert_untouched(service, alert_id, items, calls)
+    assert service.webhook(raw).status == 200
+    assert_answered(service, alert_id)
+
+
+def test_credential_check_is_pure_and_names_kinds() -> None:
+    """authenticate() over header maps as API Gateway or any client may spell them."""
+    from lift_alerts.webhook import Credential, authenticate
+
+    raw = b'{"entry": []}'
+    secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
+    hub, woosh = sign(raw), sign(raw, WOOSH_OWN)
+    cases: list[tuple[dict[str, str], tuple[Credential, ...], tuple[Credential, ...], bool]] = [
+        ({}, (), (), False),
+        ({"AUTHORIZATION": f"Bearer {TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"  bearer   {TOKEN}  "}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Bearer\t{TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Basic {TOKEN}"}, (), (), False),
+        ({"Authorization": ""}, (), (), False),
+        ({"X-HUB-SIGNATURE-256": hub}, (Credential.HUB_SIGNATURE,), (), True),
+        ({"x-woosh-signature": woosh}, (Credential.WOOSH_SIGNATURE,), (), True),
+        ({"X-Woosh-Signature": hub}, (), (Credential.WOOSH_SIGNATURE,), False),
+        ({"X-Hub-Signature-256": ""}, (), (Credential.HUB_SIGNATURE,), False),
+        (
+            {"Authorization": f"Bearer {TOKEN}", "X-Hub-Signature-256": hub, "X-Woosh-Signature": woosh},
+            (Credential.BEARER, Credential.HUB_SIGNATURE, Credential.WOOSH_SIGNATURE),
+            (),
+            True,
+        ),
+        (
+            {"Authorization": "Bearer x", "X-Hub-Signature-256": hub},
+            (Credential.HUB_SIGNATURE,),
+            (Credential.BEARER,),
+            False,
+        ),
+    ]
+    for headers, verified, wrong, authentic in cases:
+        result = authenticate(raw, headers, secrets)
+        assert (result.verified, result.wrong, result.authentic) == (verified, wrong, authentic), headers
+    assert authenticate(raw, {"Authorization": f"Basic {TOKEN}"}, secrets).other_scheme_ignored
+
+
+def test_bearer_post_never_logs_the_token_nor_the_event(
+    service: Any,
+    bridge_tap: tuple[str, bytes],
+    log_output: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Even with Powertools told to log events and to run in dev mode (it would print them)."""
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    spec = importlib.util.spec_from_file_location("webhook_app_log_event", ROOT / "functions/webhook/app.py")
+    assert spec
+    assert spec.loader
+    handler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handler)
+    caplog.set_level(logging.DEBUG)  # every logger, restored after the test
+    caplog.set_level(logging.DEBUG, logger=logger.name)
+
+    alert_id, raw = bridge_tap
+    wrong = "Bearer a-wrong-token-somebody-guessed"
+    for authorization, status in [(f"Bearer {TOKEN}", 200), (wrong, 401), (f"Bearer {TOKEN}", 200)]:
+        event = http_event(
+            "POST", "/webhook", body=raw, headers={"Authorization": authorization, "User-Agent": "node"}
+        )
+        result = to_result(handler.lambda_handler(event, LambdaContext(function_name="webhook")))
+        assert result.status == status, result.text
+    assert_answered(service, alert_id)
+
+    own = log_output.getvalue() + capfd.readouterr().out  # the service's log lines and metrics
+    for secret in (TOKEN, "a-wrong-token-somebody-guessed"):
+        assert secret not in own + caplog.text  # nor in any library's debug output
+    # Neither the event nor its headers: botocore's own signed requests are the only other
+    # "Authorization" in caplog, so the header name is checked in the service's lines only.
+    assert "authorization" not in own.lower().replace("other_authorization_scheme_ignored", "")
+    assert "button_reply" not in own
+    processed = [line for line in log_lines(log_output.getvalue()) if line["message"] == "webhook processed"]
+    assert [line["credential"] for line in processed] == ["bearer", "bearer"]

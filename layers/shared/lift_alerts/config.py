@@ -97,6 +97,14 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
+# The keys that can authenticate POST /webhook (SPEC §6): at least one must be set.
+WEBHOOK_CREDENTIAL_KEYS = ("callback_token", "webhook_secret")
+MISSING_WEBHOOK_CREDENTIALS = (
+    "the app secret has neither callback_token nor webhook_secret: "
+    "every POST /webhook is answered 503 until one of them is set"
+)
+
+
 @dataclass(frozen=True)
 class AppSecrets:
     """The JSON secret named by APP_SECRET_ID. Never logged: repr hides every value."""
@@ -105,40 +113,90 @@ class AppSecrets:
     verify_token: str = field(repr=False)
     # The current webhook secret first; during a rotation the previous one is still accepted
     # until `previous_webhook_secret_valid_until`, so a rotation never drops taps.
-    webhook_secrets: tuple[str, ...] = field(repr=False)
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # The Bearer token Woosh Bridge sends (`Authorization: Bearer <callback token>`), with the
+    # previous one during a rotation, on the same terms as the webhook secret.
+    callback_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # Woosh's own key for `X-Woosh-Signature`, when its status dispatcher signs with one.
+    woosh_signing_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def webhook_credentials_configured(self) -> bool:
+        """False when neither `callback_token` nor `webhook_secret` is set: no POST can be
+        authenticated, so the webhook answers 503 and the sender keeps its events."""
+        return bool(self.callback_tokens or self.webhook_secrets)
+
+    @property
+    def woosh_signature_secrets(self) -> tuple[str, ...]:
+        """Keys for `X-Woosh-Signature`: Woosh's own when set, else the webhook secret(s)."""
+        return (self.woosh_signing_secret,) if self.woosh_signing_secret else self.webhook_secrets
 
     @classmethod
     def from_json(cls, value: Any, now: datetime | None = None) -> AppSecrets:
         data = json.loads(value) if isinstance(value, str | bytes) else value
         if not isinstance(data, dict):
             raise ConfigurationError("the app secret must be a JSON object")
-        missing = [k for k in ("woosh_api_key", "webhook_secret", "verify_token") if not data.get(k)]
+        missing = [k for k in ("woosh_api_key", "verify_token") if not data.get(k)]
         if missing:
             raise ConfigurationError(f"the app secret lacks: {', '.join(missing)}")
-        secrets = [str(data["webhook_secret"])]
-        previous = data.get("previous_webhook_secret")
-        until = data.get("previous_webhook_secret_valid_until")
-        if previous and until:
-            try:
-                deadline = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise ConfigurationError("previous_webhook_secret_valid_until is not ISO 8601") from exc
-            if deadline.tzinfo is None:
-                deadline = deadline.replace(tzinfo=UTC)
-            if (now or datetime.now(UTC)) < deadline:
-                secrets.append(str(previous))
+        # Missing webhook credentials are not an error here: the send API and the timer need
+        # only the Woosh key, and the webhook answers 503 itself (SPEC §6).
+        moment = now or datetime.now(UTC)
+        signing = data.get("woosh_signing_secret")
         return cls(
             woosh_api_key=str(data["woosh_api_key"]),
             verify_token=str(data["verify_token"]),
-            webhook_secrets=tuple(secrets),
+            webhook_secrets=_current_and_previous(data, "webhook_secret", moment),
+            callback_tokens=_current_and_previous(data, "callback_token", moment),
+            woosh_signing_secret=str(signing) if signing else None,
         )
+
+
+def _current_and_previous(data: dict[str, Any], key: str, now: datetime) -> tuple[str, ...]:
+    """`key`'s value, then `previous_<key>` while `previous_<key>_valid_until` is in the future.
+
+    The previous value belongs to a rotation of the current one: without a current value it
+    is ignored, and without a deadline it is never accepted (no open-ended grace). The
+    deadline is compared with `now` on every call, so a cached secret still expires on time.
+    """
+    current = data.get(key)
+    if not current:
+        return ()
+    values = [str(current)]
+    previous = data.get(f"previous_{key}")
+    until = data.get(f"previous_{key}_valid_until")
+    if previous and until:
+        try:
+            deadline = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConfigurationError(f"previous_{key}_valid_until is not ISO 8601") from exc
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=UTC)
+        if now < deadline:
+            values.append(str(previous))
+    return tuple(values)
 
 
 def get_secrets() -> AppSecrets:
     """Read through Powertools parameters, which caches the value for `secret_max_age_seconds`."""
     settings = get_settings()
     raw = _secrets_provider().get(settings.app_secret_id, max_age=settings.secret_max_age_seconds)
-    return AppSecrets.from_json(raw)
+    secrets = AppSecrets.from_json(raw)
+    if not secrets.webhook_credentials_configured:
+        _report_missing_webhook_credentials()
+    return secrets
+
+
+@cache
+def _report_missing_webhook_credentials() -> None:
+    """Once per container (at its first read of the secret): the webhook will refuse every
+    POST with 503 until the secret holds a credential. Names the keys, never a value."""
+    from lift_alerts.observability import logger
+
+    logger.error(
+        MISSING_WEBHOOK_CREDENTIALS,
+        extra={"missing_keys": list(WEBHOOK_CREDENTIAL_KEYS), "secret_first_read": True},
+    )
 
 
 @cache
@@ -156,4 +214,5 @@ def reset_caches() -> None:
 
     get_settings.cache_clear()
     _secrets_provider.cache_clear()
+    _report_missing_webhook_credentials.cache_clear()
     reset_clients()
