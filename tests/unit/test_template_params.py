@@ -4,15 +4,24 @@ values Meta accepts. Pure: settings from the environment, message bodies built i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from lift_alerts.alerts import message_body
 from lift_alerts.config import ConfigurationError, Settings
 from lift_alerts.outbound import alert_text, template_body, template_param_text
+from lift_alerts.sending import AlertContent
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"
 TO = "27824537125"
+
+
+def message_body(
+    settings: Any, to: str, facts: Any, alert_id: str, reminder: tuple[int, int] | None
+) -> dict[str, Any]:
+    """The body a person outside the 24-hour window gets (the template when one is configured)."""
+    content = AlertContent(settings, facts, alert_id, reminder)
+    return content.body(to, content.outside) or {}
 
 
 @dataclass(frozen=True)
