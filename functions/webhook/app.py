@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import webhook
-from lift_alerts.api import BadRequest, json_response, raw_body, route_not_found
+from lift_alerts.api import json_response, raw_body, register_http_errors
 from lift_alerts.aws import client
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_secrets, get_settings
@@ -21,6 +21,11 @@ ROUTES = {"/webhook": {"GET", "POST"}}
 
 # debug=False: POWERTOOLS_DEV would otherwise print every event, Authorization header included.
 app = APIGatewayHttpResolver(debug=False)
+# An escaping fault is answered 503 (reached only when even the secret cannot be read): the
+# sender retries. Malformed bodies never get that far: the layer answers them 400.
+register_http_errors(
+    app, ROUTES, validation_is_bad_input=False, fault_message="webhook failed before anything was processed"
+)
 
 
 @app.get("/webhook")
@@ -47,24 +52,6 @@ def receive() -> Response[str]:
         now=utc_now(),
     )
     return json_response(answer.status_code, answer.body)
-
-
-@app.not_found
-def not_found(_exc: Exception) -> Response[str]:
-    return route_not_found(app.current_event.path, ROUTES)
-
-
-@app.exception_handler(BadRequest)
-def bad_request(exc: BadRequest) -> Response[str]:
-    # A body API Gateway marked base64 that does not decode: bad input, never a 5xx.
-    return json_response(exc.status_code, exc.body)
-
-
-@app.exception_handler(Exception)
-def unexpected(exc: Exception) -> Response[str]:
-    # Reached only when even the secret cannot be read: the sender must retry.
-    logger.exception("webhook failed before anything was processed")
-    return json_response(503, {"message": "temporarily unavailable, please retry"})
 
 
 # log_event=False: never the raw event, whatever POWERTOOLS_LOGGER_LOG_EVENT says, because its

@@ -10,14 +10,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lift_alerts.clock import epoch, iso, iso_from_epoch
+from lift_alerts import idempotency
+from lift_alerts.clock import epoch, iso, iso_from_epoch, utc_now
 from lift_alerts.config import Settings
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
 from lift_alerts.records import expiry
 from lift_alerts.repository import AlertRepository
 from lift_alerts.rounds import all_deliveries_failed, everyone, outcome, state
-from lift_alerts.sending import AlertContent, Delivery, round_records, send_messages
+from lift_alerts.sending import AlertContent, Delivery, round_records, send_messages, woosh_client
 from lift_alerts.woosh import WooshClient
 
 
@@ -25,6 +26,32 @@ from lift_alerts.woosh import WooshClient
 class SendOutcome:
     status_code: int
     body: dict[str, Any]
+
+
+def post_alert(
+    request: AlertRequest,
+    payload: Any,
+    *,
+    idempotency_key: str | None,
+    settings: Settings,
+    deadline: float,
+) -> SendOutcome:
+    """POST /alerts: create and send once per Idempotency-Key and body (SPEC §4)."""
+
+    def create(alert_id: str | None) -> dict[str, Any]:
+        outcome = create_and_send(
+            request,
+            alert_id=alert_id,
+            repo=AlertRepository(settings.alerts_table),
+            woosh=woosh_client,
+            settings=settings,
+            now=utc_now(),
+            deadline=deadline,
+        )
+        return {"status_code": outcome.status_code, "body": outcome.body}
+
+    answer = idempotency.once(settings.alerts_table, idempotency_key, payload, create)
+    return SendOutcome(int(answer["status_code"]), answer["body"])
 
 
 def create_and_send(

@@ -8,9 +8,11 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
+
+from lift_alerts.observability import logger
 
 
 class BadRequest(Exception):
@@ -90,3 +92,37 @@ def route_not_found(path: str, routes: dict[str, set[str]]) -> Response[str]:
     return json_response(
         405, {"message": "Method Not Allowed"}, headers={"Allow": ", ".join(sorted(methods))}
     )
+
+
+def register_http_errors(
+    app: APIGatewayHttpResolver,
+    routes: dict[str, set[str]],
+    *,
+    validation_is_bad_input: bool,
+    fault_message: str,
+) -> None:
+    """One set of HTTP error answers for both APIs: 404/405, 4xx for bad input, 503 for faults.
+
+    `validation_is_bad_input`: a pydantic ValidationError escaping a route is the caller's
+    bad input (400 naming each field). The webhook says False: there, one escaping is our
+    fault, and a 503 makes the sender retry rather than drop a tap.
+    """
+
+    def not_found(_exc: Exception) -> Response[str]:
+        return route_not_found(app.current_event.path, routes)
+
+    def bad_request(exc: BadRequest) -> Response[str]:
+        return json_response(exc.status_code, exc.body)
+
+    def invalid(exc: ValidationError) -> Response[str]:
+        return json_response(400, validation_errors(exc))
+
+    def unexpected(_exc: Exception) -> Response[str]:
+        logger.exception(fault_message)
+        return json_response(503, {"message": "temporarily unavailable, please retry"})
+
+    app.not_found(not_found)
+    app.exception_handler(BadRequest)(bad_request)
+    if validation_is_bad_input:
+        app.exception_handler(ValidationError)(invalid)
+    app.exception_handler(Exception)(unexpected)
