@@ -186,10 +186,12 @@ class WooshStandIn:
         self.status_form: StatusForm = status_form
         self.enforce_window = enforce_window
         self.window_failure_delay = max(0.0, window_failure_delay)
-        self._templates = template_registry(templates)
+        self.templates = template_registry(templates)
         self._default_texts = tuple(template_button_texts)
-        limits = RateLimits() if rate_limits is True else rate_limits or None
-        self._limiter = RateLimiter(limits) if limits else None
+        self.rate_limits: RateLimits | None = (
+            rate_limits if isinstance(rate_limits, RateLimits) else RateLimits() if rate_limits else None
+        )
+        self._limiter = RateLimiter(self.rate_limits) if self.rate_limits else None
         self._windows = ReplyWindows()
         self._lock = threading.Lock()
         self._sent: list[SentMessage] = []
@@ -615,7 +617,7 @@ class WooshStandIn:
 
         try:
             to = validate_to(body)
-            buttons = validate_message(body, self._templates, self._default_texts)
+            buttons = validate_message(body, self.templates, self._default_texts)
         except Rejected as rejected:
             return self._answer_error(to, body, headers, rejected)
 
@@ -717,7 +719,11 @@ def _parser() -> argparse.ArgumentParser:
         default=env("WOOSH_STANDIN_SIGNING_SECRET") or None,
         help="add X-Woosh-Signature to status dispatches (WOOSH_STANDIN_SIGNING_SECRET)",
     )
-    parser.add_argument("--tenant-id", default=env("WOOSH_STANDIN_TENANT_ID") or DEFAULT_TENANT_ID)
+    parser.add_argument(
+        "--tenant-id",
+        default=env("WOOSH_STANDIN_TENANT_ID") or DEFAULT_TENANT_ID,
+        help="X-Woosh-Tenant and tenant_id of status wrappers (WOOSH_STANDIN_TENANT_ID)",
+    )
     parser.add_argument(
         "--status-form",
         choices=STATUS_FORMS,
@@ -726,7 +732,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--enforce-window",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=_env_flag("WOOSH_STANDIN_ENFORCE_WINDOW"),
         help="fail session messages outside the 24-hour window with 131047 (WOOSH_STANDIN_ENFORCE_WINDOW=1)",
     )
@@ -743,9 +749,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate-limits",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=_env_flag("WOOSH_STANDIN_RATE_LIMITS"),
         help="10 a second and 100 a minute per API key (WOOSH_STANDIN_RATE_LIMITS=1)",
+    )
+    parser.add_argument(
+        "--rate-per-second",
+        type=int,
+        default=int(env("WOOSH_STANDIN_RATE_PER_SECOND") or 10),
+        help="burst limit (WOOSH_STANDIN_RATE_PER_SECOND)",
+    )
+    parser.add_argument(
+        "--rate-per-minute",
+        type=int,
+        default=int(env("WOOSH_STANDIN_RATE_PER_MINUTE") or 100),
+        help="messages in any 60 s (WOOSH_STANDIN_RATE_PER_MINUTE)",
     )
     parser.add_argument(
         "--rate-time-scale",
@@ -771,7 +789,9 @@ def standin_from_args(argv: Sequence[str] | None = None) -> WooshStandIn:
         status_form=args.status_form,
         enforce_window=args.enforce_window,
         window_failure_delay=args.window_failure_delay,
-        rate_limits=RateLimits(time_scale=args.rate_time_scale) if args.rate_limits else False,
+        rate_limits=RateLimits(args.rate_per_second, args.rate_per_minute, args.rate_time_scale)
+        if args.rate_limits
+        else False,
     )
 
 
