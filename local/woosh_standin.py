@@ -56,13 +56,10 @@ unreachable 502):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hmac
 import itertools
 import json
-import os
-import signal
 import threading
 import time
 import uuid
@@ -77,10 +74,10 @@ from werkzeug.wrappers import Request, Response
 
 from local.serving import LOOPBACK, BackgroundServer
 from local.woosh.control import ControlEndpoints
+from local.woosh.delivery import DelayedCalls, WebhookDelivery
 from local.woosh.errors import ERROR_MESSAGE, ERROR_STATUS, Rejected
 from local.woosh.limits import RateLimiter, RateLimits, ReplyWindows, retry_after_header
 from local.woosh.payloads import (
-    BRIDGE_USER_AGENT,
     BUSINESS_NUMBER,
     DEFAULT_FAILED_STATUS_ERROR,
     DEFAULT_TENANT_ID,
@@ -195,13 +192,12 @@ class WooshStandIn:
         self._windows = ReplyWindows()
         self._lock = threading.Lock()
         self._sent: list[SentMessage] = []
-        self._dispatched: list[Dispatch] = []
         self._faults: list[_Fault] = []
-        self._timers: set[threading.Timer] = set()
         self._delay = 0.0
         self._stopping = threading.Event()
         self._inbound_counter = itertools.count(1)
-        self._session = requests.Session()
+        self._delivery = WebhookDelivery()
+        self._later = DelayedCalls()
         self._server = BackgroundServer(self._wsgi, name="woosh stand-in", host=host, port=port)
         self._control = ControlEndpoints(self)
         self._routes = Map([Rule(SEND_PATH, endpoint="send", methods=["POST"]), *ControlEndpoints.rules()])
@@ -215,9 +211,9 @@ class WooshStandIn:
 
     def stop(self) -> None:
         self._stopping.set()  # wakes sends that are sleeping on a programmed delay
-        self._cancel_timers()
+        self._later.cancel_all()
         self._server.stop()
-        self._session.close()
+        self._delivery.close()
 
     def __enter__(self) -> WooshStandIn:
         return self.start()
@@ -248,8 +244,7 @@ class WooshStandIn:
     @property
     def dispatched(self) -> list[Dispatch]:
         """A snapshot of every webhook POST made (taps, replies, statuses), oldest first."""
-        with self._lock:
-            return list(self._dispatched)
+        return self._delivery.dispatched
 
     @property
     def rate_limited_count(self) -> int:
@@ -313,10 +308,10 @@ class WooshStandIn:
             self._delay = max(0.0, seconds)
 
     def reset(self) -> None:
-        self._cancel_timers()
+        self._later.cancel_all()
+        self._delivery.reset()
         with self._lock:
             self._sent.clear()
-            self._dispatched.clear()
             self._faults.clear()
             self._delay = 0.0
         self._windows.reset()
@@ -476,10 +471,8 @@ class WooshStandIn:
         """
         if not self.webhook_url:
             raise RuntimeError("the stand-in has no webhook_url to post to")
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        if not sign:
-            sent_headers = {"Content-Type": "application/json", "User-Agent": BRIDGE_USER_AGENT}
-        else:
+        credentials: WebhookCredentials | None = None
+        if sign:
             credentials = (
                 WebhookCredentials(callback_token=token, webhook_secret=secret)
                 if secret is not None or token is not None
@@ -487,11 +480,7 @@ class WooshStandIn:
             )
             if credentials.callback_token is None and credentials.webhook_secret is None:
                 raise RuntimeError("no webhook secret to sign with")
-            sent_headers = credentials.headers(raw)
-        sent_headers.update(headers or {})
-        return self._post(
-            "raw", payload if isinstance(payload, dict) else raw.decode(errors="replace"), raw, sent_headers
-        )
+        return self._delivery.post_raw(self.webhook_url, payload, credentials, headers)
 
     def _deliver(
         self,
@@ -502,61 +491,24 @@ class WooshStandIn:
         *,
         status_dispatch: bool = False,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = {"payload": payload, "status": None, "body": None}
         if not post:
-            return result
-        raw = json.dumps(payload).encode()
-        if not self.webhook_url:
-            self._record_dispatch(Dispatch(kind, payload, dict(extra_headers or {}), False, at=time.time()))
-            return result
-        headers = self.credentials.headers(raw, status_dispatch=status_dispatch)
-        headers.update(extra_headers or {})
-        response = self._post(kind, payload, raw, headers)
-        result["status"], result["body"] = response.status_code, response.text
-        return result
-
-    def _post(self, kind: str, payload: Any, raw: bytes, headers: dict[str, str]) -> requests.Response:
-        assert self.webhook_url is not None
-        try:
-            response = self._session.post(self.webhook_url, data=raw, headers=headers, timeout=30)
-        except requests.RequestException as exc:
-            self._record_dispatch(Dispatch(kind, payload, headers, True, error=str(exc), at=time.time()))
-            raise
-        self._record_dispatch(
-            Dispatch(kind, payload, headers, True, response.status_code, response.text, at=time.time())
+            return {"payload": payload, "status": None, "body": None}
+        return self._delivery.deliver(
+            self.webhook_url, self.credentials, kind, payload, extra_headers, status_dispatch=status_dispatch
         )
-        return response
-
-    def _record_dispatch(self, dispatch: Dispatch) -> None:
-        with self._lock:
-            self._dispatched.append(dispatch)
 
     def _new_inbound_id(self, kind: str) -> str:
         return f"wamid.{kind}{next(self._inbound_counter):04d}{uuid.uuid4().hex[:12].upper()}"
 
     # -- delayed failures (the 24-hour rule) -------------------------------------------------------
 
-    def _schedule_failure(self, message_id: str, code: int, title: str) -> None:
-        def fire() -> None:
-            with self._lock:
-                self._timers.discard(timer)
-            if self._stopping.is_set():
-                return
+    def _fail_later(self, message_id: str, code: int, title: str) -> None:
+        def fail() -> None:
             # An unreachable webhook is recorded in `dispatched`; a message forgotten by reset() is gone.
             with contextlib.suppress(requests.RequestException, KeyError, RuntimeError):
                 self.status(message_id, "failed", error_code=code, error_title=title)
 
-        timer = threading.Timer(self.window_failure_delay, fire)
-        timer.daemon = True
-        with self._lock:
-            self._timers.add(timer)
-        timer.start()
-
-    def _cancel_timers(self) -> None:
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
+        self._later.schedule(self.window_failure_delay, fail)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -633,7 +585,7 @@ class WooshStandIn:
             )
         self._record(message)
         if outside_window:
-            self._schedule_failure(message_id, *REENGAGEMENT_ERROR)
+            self._fail_later(message_id, *REENGAGEMENT_ERROR)
         return accepted_answer(message_id, to)
 
     def _take_fault(self, to: str) -> _Fault | None:
@@ -678,144 +630,11 @@ def _wait_for(read: Callable[[], list[_T]], count: int, timeout: float, what: st
         time.sleep(0.02)
 
 
-# -- command line ------------------------------------------------------------------------------
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _load_templates(value: str | None) -> dict[str, TemplateSpec] | None:
-    """Inline JSON or `@path`: `{"name": {"body_params", "buttons", "static_payloads", "language"}}`."""
-    if not value:
-        return None
-    if value.startswith("@"):
-        with open(value[1:], encoding="utf-8") as file:
-            value = file.read()
-    data = json.loads(value)
-    if not isinstance(data, dict) or not all(isinstance(shape, dict) for shape in data.values()):
-        raise ValueError("templates must be a JSON object of name -> shape object")
-    return {name: TemplateShape.from_json(shape) for name, shape in data.items()}
-
-
-def _parser() -> argparse.ArgumentParser:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] if __doc__ else None,
-        epilog="Every option also reads the WOOSH_STANDIN_* environment variable named in its help.",
-    )
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--api-key", default="local-woosh-key")
-    parser.add_argument("--webhook-url")
-    parser.add_argument("--webhook-secret", default="local-webhook-secret")
-    parser.add_argument(
-        "--callback-token",
-        default=env("WOOSH_STANDIN_CALLBACK_TOKEN") or None,
-        help="forward with 'Authorization: Bearer TOKEN' instead of signing (WOOSH_STANDIN_CALLBACK_TOKEN; "
-        "the local stack's value is local-callback-token)",
-    )
-    parser.add_argument(
-        "--signing-secret",
-        default=env("WOOSH_STANDIN_SIGNING_SECRET") or None,
-        help="add X-Woosh-Signature to status dispatches (WOOSH_STANDIN_SIGNING_SECRET)",
-    )
-    parser.add_argument(
-        "--tenant-id",
-        default=env("WOOSH_STANDIN_TENANT_ID") or DEFAULT_TENANT_ID,
-        help="X-Woosh-Tenant and tenant_id of status wrappers (WOOSH_STANDIN_TENANT_ID)",
-    )
-    parser.add_argument(
-        "--status-form",
-        choices=STATUS_FORMS,
-        default=env("WOOSH_STANDIN_STATUS_FORM") or "meta",
-        help="statuses as Meta's payload, the Bridge's wrapper, or both (WOOSH_STANDIN_STATUS_FORM)",
-    )
-    parser.add_argument(
-        "--enforce-window",
-        action=argparse.BooleanOptionalAction,
-        default=_env_flag("WOOSH_STANDIN_ENFORCE_WINDOW"),
-        help="fail session messages outside the 24-hour window with 131047 (WOOSH_STANDIN_ENFORCE_WINDOW=1)",
-    )
-    parser.add_argument(
-        "--window-failure-delay",
-        type=float,
-        default=float(env("WOOSH_STANDIN_WINDOW_FAILURE_DELAY") or DEFAULT_WINDOW_FAILURE_DELAY),
-        help="seconds before the 131047 status (WOOSH_STANDIN_WINDOW_FAILURE_DELAY)",
-    )
-    parser.add_argument(
-        "--templates",
-        default=env("WOOSH_STANDIN_TEMPLATES") or None,
-        help="approved template shapes as JSON or @file (WOOSH_STANDIN_TEMPLATES); default: any template",
-    )
-    parser.add_argument(
-        "--rate-limits",
-        action=argparse.BooleanOptionalAction,
-        default=_env_flag("WOOSH_STANDIN_RATE_LIMITS"),
-        help="10 a second and 100 a minute per API key (WOOSH_STANDIN_RATE_LIMITS=1)",
-    )
-    parser.add_argument(
-        "--rate-per-second",
-        type=int,
-        default=int(env("WOOSH_STANDIN_RATE_PER_SECOND") or 10),
-        help="burst limit (WOOSH_STANDIN_RATE_PER_SECOND)",
-    )
-    parser.add_argument(
-        "--rate-per-minute",
-        type=int,
-        default=int(env("WOOSH_STANDIN_RATE_PER_MINUTE") or 100),
-        help="messages in any 60 s (WOOSH_STANDIN_RATE_PER_MINUTE)",
-    )
-    parser.add_argument(
-        "--rate-time-scale",
-        type=float,
-        default=float(env("WOOSH_STANDIN_RATE_TIME_SCALE") or 1.0),
-        help="multiply the rate windows (0.1: 0.1 s and 6 s) (WOOSH_STANDIN_RATE_TIME_SCALE)",
-    )
-    return parser
-
-
-def standin_from_args(argv: Sequence[str] | None = None) -> WooshStandIn:
-    """The stand-in `main()` would run for these arguments (and environment), not started."""
-    args = _parser().parse_args(argv)
-    return WooshStandIn(
-        api_key=args.api_key,
-        webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
-        port=args.port,
-        templates=_load_templates(args.templates),
-        callback_token=args.callback_token,
-        signing_secret=args.signing_secret,
-        tenant_id=args.tenant_id,
-        status_form=args.status_form,
-        enforce_window=args.enforce_window,
-        window_failure_delay=args.window_failure_delay,
-        rate_limits=RateLimits(args.rate_per_second, args.rate_per_minute, args.rate_time_scale)
-        if args.rate_limits
-        else False,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the stand-in alone: `python -m local.woosh_standin --port 8081 --webhook-url ...`."""
-    from local.serving import PortInUseError
+    """Run the stand-in alone: `python -m local.woosh_standin --port 8081 --webhook-url ...` (`--help`)."""
+    from local.woosh.cli import run
 
-    standin = standin_from_args(argv)
-    try:
-        standin.start()
-    except PortInUseError as exc:
-        print(f"error: {exc}")
-        return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"Woosh stand-in on {standin.base_url} (Ctrl-C stops)", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.stop()
-    return 0
+    return run(argv)
 
 
 if __name__ == "__main__":

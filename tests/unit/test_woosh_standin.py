@@ -19,10 +19,12 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from local.serving import BackgroundServer, PortInUseError
+from local.woosh.cli import standin_from_args
+from local.woosh.delivery import DelayedCalls
 from local.woosh.errors import Rejected
 from local.woosh.limits import REPLY_WINDOW_SECONDS, RateLimiter, RateLimits, ReplyWindows
 from local.woosh.templates import TemplateShape, validate_template
-from local.woosh_standin import WooshStandIn, standin_from_args
+from local.woosh_standin import WooshStandIn
 
 API_KEY = "test-woosh-key"
 SECRET = "test-webhook-secret"
@@ -740,6 +742,17 @@ def test_reset_cancels_pending_failures(receiver: WebhookReceiver) -> None:
         time.sleep(0.6)
         assert woosh.dispatched == []
     assert receiver.requests == []
+
+
+def test_delayed_calls_run_once_unless_cancelled() -> None:
+    calls: list[str] = []
+    later = DelayedCalls()
+    later.schedule(0.05, lambda: calls.append("kept"))
+    time.sleep(0.3)
+    later.schedule(0.05, lambda: calls.append("cancelled"))
+    later.cancel_all()
+    time.sleep(0.3)
+    assert calls == ["kept"]
 
 
 def test_reply_windows_are_24_hours() -> None:
