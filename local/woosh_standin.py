@@ -1,32 +1,71 @@
-"""A stand-in Woosh Bridge on loopback: records sends, answers like the real one, simulates taps.
+"""A stand-in Woosh Bridge on loopback: records sends, answers like the real one, simulates webhooks.
 
-Send API (as Woosh documents it): `POST /api/messages/send` with `X-Api-Key`; interactive
-button messages, templates with quick-reply buttons and plain text, validated against
-WhatsApp's limits; `200 {"ok": true, "wa_id": "wamid.…", "to": "…", "accepted": true}` or
-`{"ok": false, "error": "<code>", "message": "…"}` with Woosh's status codes.
+Send API (as Woosh documents it, SPEC §5): `POST /api/messages/send` with `X-Api-Key`;
+interactive button messages, templates with quick-reply buttons and plain text, validated
+against WhatsApp's limits; `200 {"ok": true, "wa_id": "wamid.…", "to": "…", "accepted":
+true}`, `{"ok": false, "error": "<code>", "message": "…"}` with Woosh's status codes, or
+when Meta refuses a template `502 {"ok": false, "error": "(#132000) …", "code": 132000,
+"detail": {"error": {…}}}`.
 
-Simulation: `tap()` and `status()` build the WhatsApp webhook payload (Meta's format, as
-Woosh forwards it) for a recorded send, sign the raw body with the webhook secret and POST
-it to the webhook URL. `fail_next()` and `set_delay()` program faults. The same controls
-are served over HTTP for other processes: `GET /_sent`, `POST /_tap`, `POST /_status`,
-`POST /_woosh_status`, `POST /_fail_next`, `POST /_delay`, `POST /_reset`, `GET /_health`.
+Behaviours of the real Bridge, each switched by a constructor option (and a `main()` flag):
+- `callback_token`: webhook POSTs carry `Authorization: Bearer <token>`, `User-Agent: node`
+  and no `X-Hub-Signature-256`; without it they are signed with `webhook_secret` instead.
+  `signing_secret` adds `X-Woosh-Signature: sha256=<hex HMAC of the raw body>` to status
+  dispatches.
+- `status_form`: statuses go as Meta's `statuses[]` payload (`meta`, the default), in the
+  Bridge's `message.status` wrapper with `X-Woosh-Event`, `X-Woosh-WAID`, `X-Woosh-Tenant`
+  (`wrapper`), or both, the Meta payload first (`both`, as the real Bridge duplicates).
+- `enforce_window`: an interactive or text message to a person who has not written in the
+  last 24 hours is accepted, then a `failed` status with error 131047 is dispatched after
+  `window_failure_delay` seconds. Templates are always delivered. Taps and replies the
+  stand-in simulates open the sender's window; `wrote()` says someone wrote earlier.
+- `templates`: approved template shapes (`TemplateShape`): unknown name 400
+  `template_not_found`, wrong number of body parameters 502/132000, language not the
+  approved one (none sent means `en_US`) 502/132001, a parameter with a newline, a tab or
+  five spaces in a row 502/132018; with static payloads a tap carries the label as payload.
+  Without a registry any template name is accepted.
+- `rate_limits`: 10 messages a second and 100 in any 60 s per API key, else `429
+  rate_limited` with `Retry-After`; `RateLimits(time_scale=0.1)` shrinks both windows.
+
+Control endpoints (JSON in and out; unknown message id 404, bad arguments 400, webhook
+unreachable 502):
+- `GET /_health` → `{"ok": true}`.
+- `GET /_sent` → every send received, oldest first (`to`, `body`, `headers`, `message_id`,
+  `status_code`, `buttons`, `error`, `received_at`, `fails_with`).
+- `GET /_dispatched` → every webhook POST made (`kind`, `payload`, `headers` with the token
+  redacted, `posted`, `status_code`, `response_body`, `error`, `at`), oldest first.
+- `GET /_stats` → `{"sent", "accepted", "rate_limited", "dispatched", "window_failures"}`.
+- `POST /_tap {"message_id", "choice_index", "from"?, "name"?, "with_context"?, "tap_id"?,
+  "user_id_only"?, "timestamp"?, "post"?}` → `{"payload", "status", "body"}` (the webhook's
+  answer); opens the tapper's window.
+- `POST /_reply {"from", "text", "context_id"?, "name"?, "message_id"?, "user_id_only"?,
+  "timestamp"?, "post"?}`: a text reply; with `"type"` and `"content"` (e.g. `{"type":
+  "image", "content": {"id": "…", "mime_type": "image/jpeg"}}`) any other message type.
+  Opens the sender's window.
+- `POST /_status {"message_id", "status", "error_code"?, "error_title"?, "timestamp"?,
+  "form"?: "meta" | "wrapper" | "both", "post"?}` → the first POST's `{"payload", "status",
+  "body"}` plus `"deliveries"` (all of them).
+- `POST /_woosh_status {"message_id", "status", "post"?}`: Woosh's older simplified callback.
+- `POST /_wrote {"from", "seconds_ago"?}`: that person wrote that long ago (default now) →
+  `{"ok": true, "window_open": …}`.
+- `POST /_fail_next {"to"?, "error"?, "status"?, "times"?, "delay"?, "raw_body"?}`: the next
+  sends fail (see `fail_next()`).
+- `POST /_delay {"seconds"}`: every send waits that long before answering.
+- `POST /_reset`: forgets sends, dispatches, faults, windows, rate counts and pending failures.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
+import contextlib
 import hmac
 import itertools
 import json
-import re
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import requests
 from werkzeug.exceptions import HTTPException, NotFound
@@ -34,85 +73,69 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from local.serving import LOOPBACK, BackgroundServer
+from local.woosh.control import ControlEndpoints
+from local.woosh.delivery import DelayedCalls, WebhookDelivery
+from local.woosh.errors import ERROR_MESSAGE, ERROR_STATUS, Rejected
+from local.woosh.limits import RateLimiter, RateLimits, ReplyWindows, retry_after_header
+from local.woosh.payloads import (
+    BUSINESS_NUMBER,
+    DEFAULT_FAILED_STATUS_ERROR,
+    DEFAULT_TENANT_ID,
+    PHONE_NUMBER_ID,
+    REENGAGEMENT_ERROR,
+    STATUS_FORMS,
+    WABA_ID,
+    Dispatch,
+    StatusForm,
+    WebhookCredentials,
+    inbound_message,
+    signature_header,
+    simple_status,
+    status_entry,
+    status_wrapper,
+    status_wrapper_headers,
+    tap_content,
+    webhook_envelope,
+)
+from local.woosh.send_api import (
+    SEND_PATH,
+    SentMessage,
+    accepted_answer,
+    digits,
+    json_response,
+    validate_message,
+    validate_to,
+)
+from local.woosh.templates import (
+    DEFAULT_TEMPLATE_BUTTON_TEXTS,
+    TemplateShape,
+    TemplateSpec,
+    template_registry,
+)
 
-SEND_PATH = "/api/messages/send"
-BUSINESS_NUMBER = "27123456789"
-PHONE_NUMBER_ID = "753321277868753"
-WABA_ID = "102290129340398"
-DEFAULT_TEMPLATE_BUTTON_TEXTS = ("Test", "Maintenance", "Entrapment")
+__all__ = [
+    "BUSINESS_NUMBER",
+    "DEFAULT_FAILED_STATUS_ERROR",
+    "DEFAULT_TEMPLATE_BUTTON_TEXTS",
+    "ERROR_MESSAGE",
+    "ERROR_STATUS",
+    "PHONE_NUMBER_ID",
+    "SEND_PATH",
+    "WABA_ID",
+    "Dispatch",
+    "RateLimits",
+    "SentMessage",
+    "StatusForm",
+    "TemplateShape",
+    "WooshStandIn",
+    "main",
+    "signature_header",
+    "webhook_envelope",
+]
 
-ERROR_STATUS = {
-    "invalid_api_key": 401,
-    "invalid_phone": 400,
-    "message_too_long": 400,
-    "template_not_found": 400,
-    "unsupported_payload": 400,
-    "rate_limited": 429,
-    "server_error": 500,
-}
-ERROR_MESSAGE = {
-    "invalid_api_key": "Invalid or missing API key",
-    "invalid_phone": "The phone number is not a valid WhatsApp number",
-    "message_too_long": "The message is too long",
-    "template_not_found": "Template not found",
-    "unsupported_payload": "Unsupported message payload",
-    "rate_limited": "Rate limit exceeded",
-    "server_error": "Internal server error",
-}
-DEFAULT_FAILED_STATUS_ERROR = (131026, "Message undeliverable")
-
-_PHONE = re.compile(r"\+?(\d{8,15})")
-_MAX_INTERACTIVE_BODY = 1024
-_MAX_TEXT_BODY = 4096
-_MAX_BUTTONS = 3
-_MAX_TITLE = 20
-_MAX_BUTTON_ID = 256
-_MAX_HEADER_FOOTER = 60
-_MAX_CONTROL_DELAY = 120.0
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """One request to the send endpoint, accepted or not, as received."""
-
-    to: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-    message_id: str | None
-    status_code: int
-    buttons: list[tuple[str, str]]
-    error: str | None = None
-    received_at: float = field(default_factory=time.time)
-
-    @property
-    def accepted(self) -> bool:
-        return self.message_id is not None
-
-    @property
-    def kind(self) -> str | None:
-        value = self.body.get("type")
-        return value if isinstance(value, str) else None
-
-    @property
-    def text(self) -> str | None:
-        """The body text of an interactive or text message (None for templates)."""
-        if self.kind == "interactive":
-            return _dig(self.body, "interactive", "body", "text")
-        if self.kind == "text":
-            return _dig(self.body, "text", "body")
-        return None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "to": self.to,
-            "body": self.body,
-            "headers": self.headers,
-            "message_id": self.message_id,
-            "status_code": self.status_code,
-            "buttons": [list(button) for button in self.buttons],
-            "error": self.error,
-            "received_at": self.received_at,
-        }
+DEFAULT_WINDOW_FAILURE_DELAY = 0.3
+_WINDOWED_KINDS = ("interactive", "text")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -123,78 +146,6 @@ class _Fault:
     remaining: int
     delay: float
     raw_body: str | None
-
-
-class _Rejected(Exception):
-    def __init__(self, code: str, message: str | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message or ERROR_MESSAGE.get(code, code)
-
-
-def _dig(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _digits(value: str) -> str:
-    return value[1:] if value.startswith("+") else value
-
-
-def signature_header(raw: bytes, secret: str) -> str:
-    """The `X-Hub-Signature-256` header value for `raw`."""
-    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-
-
-def _validate_to(body: dict[str, Any]) -> str:
-    to = body.get("to")
-    if not isinstance(to, str) or not _PHONE.fullmatch(to):
-        raise _Rejected("invalid_phone", "'to' must be a phone number with 8 to 15 digits")
-    return _digits(to)
-
-
-def _validate_interactive(body: dict[str, Any]) -> list[tuple[str, str]]:
-    interactive = body.get("interactive")
-    if not isinstance(interactive, dict) or interactive.get("type") != "button":
-        raise _Rejected("unsupported_payload", "only interactive messages of type 'button' are supported")
-    text = _dig(interactive, "body", "text")
-    if not isinstance(text, str) or not text:
-        raise _Rejected("unsupported_payload", "interactive.body.text is required")
-    if len(text) > _MAX_INTERACTIVE_BODY:
-        raise _Rejected("message_too_long", f"interactive body is over {_MAX_INTERACTIVE_BODY} characters")
-    for part in ("header", "footer"):
-        part_text = _dig(interactive, part, "text")
-        if part_text is not None and (not isinstance(part_text, str) or len(part_text) > _MAX_HEADER_FOOTER):
-            raise _Rejected("message_too_long", f"interactive {part} is over {_MAX_HEADER_FOOTER} characters")
-    buttons = _dig(interactive, "action", "buttons")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= _MAX_BUTTONS:
-        raise _Rejected("unsupported_payload", f"an interactive message needs 1 to {_MAX_BUTTONS} buttons")
-    result: list[tuple[str, str]] = []
-    for button in buttons:
-        reply = _dig(button, "reply")
-        button_id, title = _dig(reply, "id"), _dig(reply, "title")
-        if not isinstance(button, dict) or button.get("type") != "reply":
-            raise _Rejected("unsupported_payload", "buttons must be of type 'reply'")
-        if not isinstance(button_id, str) or not 1 <= len(button_id) <= _MAX_BUTTON_ID:
-            raise _Rejected("unsupported_payload", f"button id must have 1 to {_MAX_BUTTON_ID} characters")
-        if not isinstance(title, str) or not 1 <= len(title) <= _MAX_TITLE:
-            raise _Rejected("unsupported_payload", f"button title must have 1 to {_MAX_TITLE} characters")
-        result.append((button_id, title))
-    if len({button_id for button_id, _ in result}) != len(result):
-        raise _Rejected("unsupported_payload", "button ids must be unique within a message")
-    return result
-
-
-def _validate_text(body: dict[str, Any]) -> list[tuple[str, str]]:
-    text = _dig(body, "text", "body")
-    if not isinstance(text, str) or not text:
-        raise _Rejected("unsupported_payload", "text.body is required")
-    if len(text) > _MAX_TEXT_BODY:
-        raise _Rejected("message_too_long", f"text is over {_MAX_TEXT_BODY} characters")
-    return []
 
 
 class WooshStandIn:
@@ -208,37 +159,48 @@ class WooshStandIn:
         webhook_secret: str | None = None,
         host: str = LOOPBACK,
         port: int = 0,
-        templates: dict[str, Sequence[str]] | None = None,
+        templates: Mapping[str, TemplateSpec] | None = None,
         template_button_texts: Sequence[str] = DEFAULT_TEMPLATE_BUTTON_TEXTS,
+        callback_token: str | None = None,
+        signing_secret: str | None = None,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        status_form: StatusForm = "meta",
+        enforce_window: bool = False,
+        window_failure_delay: float = DEFAULT_WINDOW_FAILURE_DELAY,
+        rate_limits: RateLimits | bool = False,
     ) -> None:
-        """`templates` maps approved template names to their quick-reply button texts (by
-        index); when None any template name is accepted with `template_button_texts`."""
+        """`templates` maps approved template names to a `TemplateShape` (or just their quick-reply
+        labels by index); when None any template name is accepted with `template_button_texts`.
+        `rate_limits=True` applies Woosh's limits as documented; the module docstring has the rest."""
+        if status_form not in STATUS_FORMS:
+            raise ValueError(f"status_form must be one of {', '.join(STATUS_FORMS)}")
         self.api_key = api_key
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
-        self._templates = {name: tuple(texts) for name, texts in templates.items()} if templates else None
+        self.callback_token = callback_token
+        self.signing_secret = signing_secret
+        self.tenant_id = tenant_id
+        self.status_form: StatusForm = status_form
+        self.enforce_window = enforce_window
+        self.window_failure_delay = max(0.0, window_failure_delay)
+        self.templates = template_registry(templates)
         self._default_texts = tuple(template_button_texts)
+        self.rate_limits: RateLimits | None = (
+            rate_limits if isinstance(rate_limits, RateLimits) else RateLimits() if rate_limits else None
+        )
+        self._limiter = RateLimiter(self.rate_limits) if self.rate_limits else None
+        self._windows = ReplyWindows()
         self._lock = threading.Lock()
         self._sent: list[SentMessage] = []
         self._faults: list[_Fault] = []
         self._delay = 0.0
         self._stopping = threading.Event()
-        self._tap_counter = itertools.count(1)
-        self._session = requests.Session()
+        self._inbound_counter = itertools.count(1)
+        self._delivery = WebhookDelivery()
+        self._later = DelayedCalls()
         self._server = BackgroundServer(self._wsgi, name="woosh stand-in", host=host, port=port)
-        self._routes = Map(
-            [
-                Rule(SEND_PATH, endpoint="send", methods=["POST"]),
-                Rule("/_sent", endpoint="control_sent", methods=["GET"]),
-                Rule("/_tap", endpoint="control_tap", methods=["POST"]),
-                Rule("/_status", endpoint="control_status", methods=["POST"]),
-                Rule("/_woosh_status", endpoint="control_woosh_status", methods=["POST"]),
-                Rule("/_fail_next", endpoint="control_fail_next", methods=["POST"]),
-                Rule("/_delay", endpoint="control_delay", methods=["POST"]),
-                Rule("/_reset", endpoint="control_reset", methods=["POST"]),
-                Rule("/_health", endpoint="control_health", methods=["GET"]),
-            ]
-        )
+        self._control = ControlEndpoints(self)
+        self._routes = Map([Rule(SEND_PATH, endpoint="send", methods=["POST"]), *ControlEndpoints.rules()])
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -249,8 +211,9 @@ class WooshStandIn:
 
     def stop(self) -> None:
         self._stopping.set()  # wakes sends that are sleeping on a programmed delay
+        self._later.cancel_all()
         self._server.stop()
-        self._session.close()
+        self._delivery.close()
 
     def __enter__(self) -> WooshStandIn:
         return self.start()
@@ -266,6 +229,10 @@ class WooshStandIn:
     def port(self) -> int:
         return self._server.port
 
+    @property
+    def credentials(self) -> WebhookCredentials:
+        return WebhookCredentials(self.callback_token, self.webhook_secret, self.signing_secret)
+
     # -- records and faults --------------------------------------------------------------------
 
     @property
@@ -274,8 +241,28 @@ class WooshStandIn:
         with self._lock:
             return list(self._sent)
 
+    @property
+    def dispatched(self) -> list[Dispatch]:
+        """A snapshot of every webhook POST made (taps, replies, statuses), oldest first."""
+        return self._delivery.dispatched
+
+    @property
+    def rate_limited_count(self) -> int:
+        """How many sends were answered `429 rate_limited` by the rate limits (not by `fail_next`)."""
+        return self._limiter.refused if self._limiter is not None else 0
+
+    def stats(self) -> dict[str, int]:
+        sent = self.sent
+        return {
+            "sent": len(sent),
+            "accepted": sum(1 for m in sent if m.accepted),
+            "rate_limited": self.rate_limited_count,
+            "dispatched": len(self.dispatched),
+            "window_failures": sum(1 for m in sent if m.fails_with == REENGAGEMENT_ERROR[0]),
+        }
+
     def accepted(self, to: str | None = None) -> list[SentMessage]:
-        wanted = _digits(to) if to else None
+        wanted = digits(to) if to else None
         return [m for m in self.sent if m.accepted and (wanted is None or m.to == wanted)]
 
     def message(self, message_id: str) -> SentMessage:
@@ -286,14 +273,11 @@ class WooshStandIn:
 
     def wait_for_sent(self, count: int, *, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until at least `count` sends were received; returns them (raises TimeoutError)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            snapshot = self.sent
-            if len(snapshot) >= count:
-                return snapshot
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(snapshot)} sends received, {count} expected")
-            time.sleep(0.02)
+        return _wait_for(lambda: self.sent, count, timeout, "sends received")
+
+    def wait_for_dispatched(self, count: int, *, timeout: float = 10.0) -> list[Dispatch]:
+        """Wait until at least `count` webhook POSTs were made; returns them (raises TimeoutError)."""
+        return _wait_for(lambda: self.dispatched, count, timeout, "webhook POSTs made")
 
     def fail_next(
         self,
@@ -314,7 +298,7 @@ class WooshStandIn:
         if times < 1:
             raise ValueError("times must be at least 1")
         code = status if status is not None else ERROR_STATUS.get(error or "", 200 if error is None else 500)
-        fault = _Fault(_digits(to) if to else None, error, code, times, max(0.0, delay), raw_body)
+        fault = _Fault(digits(to) if to else None, error, code, times, max(0.0, delay), raw_body)
         with self._lock:
             self._faults.append(fault)
 
@@ -324,10 +308,24 @@ class WooshStandIn:
             self._delay = max(0.0, seconds)
 
     def reset(self) -> None:
+        self._later.cancel_all()
+        self._delivery.reset()
         with self._lock:
             self._sent.clear()
             self._faults.clear()
             self._delay = 0.0
+        self._windows.reset()
+        if self._limiter is not None:
+            self._limiter.reset()
+
+    # -- the 24-hour window ----------------------------------------------------------------------
+
+    def wrote(self, phone: str, seconds_ago: float = 0) -> None:
+        """`phone` wrote to the business `seconds_ago` seconds ago (opens its window if under 24 h)."""
+        self._windows.wrote(digits(phone), time.time() - seconds_ago)
+
+    def window_open(self, phone: str) -> bool:
+        return self._windows.is_open(digits(phone))
 
     # -- simulated webhooks --------------------------------------------------------------------
 
@@ -348,30 +346,76 @@ class WooshStandIn:
         sent = self.message(message_id)
         if not 0 <= choice_index < len(sent.buttons):
             raise IndexError(f"message {message_id} has {len(sent.buttons)} buttons, no index {choice_index}")
-        key, label = sent.buttons[choice_index]
-        sender = _digits(from_) if from_ else sent.to
-        message: dict[str, Any] = {
-            "id": tap_id or self._new_tap_id(),
-            "timestamp": str(timestamp if timestamp is not None else int(time.time())),
-        }
-        contact: dict[str, Any] = {"profile": {"name": name}}
-        if user_id_only:
-            user_id = f"ZA.{sender}"
-            message["from_user_id"] = user_id
-            contact["user_id"] = user_id
-        else:
-            message["from"] = sender
-            contact["wa_id"] = sender
-        if with_context:
-            message["context"] = {"from": BUSINESS_NUMBER, "id": message_id}
-        if sent.kind == "template":
-            message["type"] = "button"
-            message["button"] = {"payload": key, "text": label}
-        else:
-            message["type"] = "interactive"
-            message["interactive"] = {"type": "button_reply", "button_reply": {"id": key, "title": label}}
-        payload = webhook_envelope({"contacts": [contact], "messages": [message]})
-        return self._deliver(payload, post)
+        payload_or_id, label = sent.buttons[choice_index]
+        message_type, content = tap_content(sent.kind == "template", payload_or_id, label)
+        return self.inbound(
+            from_ or sent.to,
+            message_type,
+            content,
+            context_id=message_id if with_context else None,
+            name=name,
+            message_id=tap_id or self._new_inbound_id("TAP"),
+            user_id_only=user_id_only,
+            timestamp=timestamp,
+            post=post,
+            kind="tap",
+        )
+
+    def reply(
+        self,
+        from_: str,
+        text: str,
+        *,
+        context_id: str | None = None,
+        name: str = "Test User",
+        message_id: str | None = None,
+        user_id_only: bool = False,
+        timestamp: int | None = None,
+        post: bool = True,
+    ) -> dict[str, Any]:
+        """A text from `from_`, quoting `context_id` when given (samples/reply_text_with_context.json)."""
+        return self.inbound(
+            from_,
+            "text",
+            {"body": text},
+            context_id=context_id,
+            name=name,
+            message_id=message_id,
+            user_id_only=user_id_only,
+            timestamp=timestamp,
+            post=post,
+        )
+
+    def inbound(
+        self,
+        from_: str,
+        message_type: str,
+        content: dict[str, Any],
+        *,
+        context_id: str | None = None,
+        name: str = "Test User",
+        message_id: str | None = None,
+        user_id_only: bool = False,
+        timestamp: int | None = None,
+        post: bool = True,
+        kind: str = "message",
+    ) -> dict[str, Any]:
+        """Any message from `from_` (`image`, `location`, …, with that type's `content`), forwarded
+        as Meta's payload. Like every message from a person, it opens their 24-hour window."""
+        sender = digits(from_)
+        moment = timestamp if timestamp is not None else int(time.time())
+        self._windows.wrote(sender, float(moment))
+        payload = inbound_message(
+            sender,
+            message_id or self._new_inbound_id(message_type.upper()),
+            moment,
+            message_type,
+            content,
+            name=name,
+            context_id=context_id,
+            user_id_only=user_id_only,
+        )
+        return self._deliver(kind, payload, post)
 
     def status(
         self,
@@ -381,58 +425,90 @@ class WooshStandIn:
         error_code: int | None = None,
         error_title: str | None = None,
         timestamp: int | None = None,
+        form: StatusForm | None = None,
         post: bool = True,
     ) -> dict[str, Any]:
-        """A `statuses[]` update for a recorded send (Meta's format)."""
+        """A status update for a recorded send, in `form` (default: the stand-in's `status_form`).
+
+        Returns the first POST's `payload`, `status` and `body`, and `deliveries`: all of them.
+        """
         sent = self.message(message_id)
-        entry: dict[str, Any] = {
-            "id": message_id,
-            "status": status,
-            "timestamp": str(timestamp if timestamp is not None else int(time.time())),
-            "recipient_id": sent.to,
-        }
-        if status == "failed" or error_code is not None:
-            code = error_code if error_code is not None else DEFAULT_FAILED_STATUS_ERROR[0]
-            title = error_title or DEFAULT_FAILED_STATUS_ERROR[1]
-            error = {"code": code, "title": title, "message": title, "error_data": {"details": title}}
-            entry["errors"] = [error]
-        return self._deliver(webhook_envelope({"statuses": [entry]}), post)
+        moment = timestamp if timestamp is not None else int(time.time())
+        entry = status_entry(
+            message_id, status, sent.to, moment, error_code=error_code, error_title=error_title
+        )
+        chosen = form or self.status_form
+        deliveries = []
+        if chosen in ("meta", "both"):
+            deliveries.append(self._deliver("status", webhook_envelope({"statuses": [entry]}), post))
+        if chosen in ("wrapper", "both"):
+            wrapper = status_wrapper(entry, self.tenant_id)
+            extra = status_wrapper_headers(message_id, self.tenant_id)
+            deliveries.append(self._deliver("message.status", wrapper, post, extra, status_dispatch=True))
+        return {**deliveries[0], "deliveries": deliveries}
 
     def woosh_status(self, message_id: str, status: str, *, post: bool = True) -> dict[str, Any]:
         """Woosh's own simplified status callback for a recorded send."""
         sent = self.message(message_id)
-        payload = {
-            "wa_id": message_id,
-            "to": sent.to,
-            "status": status,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        return self._deliver(payload, post)
+        return self._deliver(
+            "woosh_status", simple_status(message_id, sent.to, status), post, status_dispatch=True
+        )
 
     def post_webhook(
-        self, payload: dict[str, Any] | bytes, *, sign: bool = True, secret: str | None = None
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        sign: bool = True,
+        secret: str | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """POST a payload (dict or raw bytes) to the webhook URL, signed unless `sign` is False."""
+        """POST a payload (dict or raw bytes) to the webhook URL.
+
+        With `sign` it carries the stand-in's credentials (Bearer token, else the
+        `X-Hub-Signature-256` of `webhook_secret`); `secret` signs with another secret and
+        `token` sends another Bearer token instead; `headers` are added last.
+        """
         if not self.webhook_url:
             raise RuntimeError("the stand-in has no webhook_url to post to")
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "woosh-standin"}
+        credentials: WebhookCredentials | None = None
         if sign:
-            key = secret if secret is not None else self.webhook_secret
-            if key is None:
+            credentials = (
+                WebhookCredentials(callback_token=token, webhook_secret=secret)
+                if secret is not None or token is not None
+                else self.credentials
+            )
+            if credentials.callback_token is None and credentials.webhook_secret is None:
                 raise RuntimeError("no webhook secret to sign with")
-            headers["X-Hub-Signature-256"] = signature_header(raw, key)
-        return self._session.post(self.webhook_url, data=raw, headers=headers, timeout=30)
+        return self._delivery.post_raw(self.webhook_url, payload, credentials, headers)
 
-    def _deliver(self, payload: dict[str, Any], post: bool) -> dict[str, Any]:
-        result: dict[str, Any] = {"payload": payload, "status": None, "body": None}
-        if post and self.webhook_url:
-            response = self.post_webhook(payload)
-            result["status"], result["body"] = response.status_code, response.text
-        return result
+    def _deliver(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        post: bool,
+        extra_headers: Mapping[str, str] | None = None,
+        *,
+        status_dispatch: bool = False,
+    ) -> dict[str, Any]:
+        if not post:
+            return {"payload": payload, "status": None, "body": None}
+        return self._delivery.deliver(
+            self.webhook_url, self.credentials, kind, payload, extra_headers, status_dispatch=status_dispatch
+        )
 
-    def _new_tap_id(self) -> str:
-        return f"wamid.TAP{next(self._tap_counter):04d}{uuid.uuid4().hex[:12].upper()}"
+    def _new_inbound_id(self, kind: str) -> str:
+        return f"wamid.{kind}{next(self._inbound_counter):04d}{uuid.uuid4().hex[:12].upper()}"
+
+    # -- delayed failures (the 24-hour rule) -------------------------------------------------------
+
+    def _fail_later(self, message_id: str, code: int, title: str) -> None:
+        def fail() -> None:
+            # An unreachable webhook is recorded in `dispatched`; a message forgotten by reset() is gone.
+            with contextlib.suppress(requests.RequestException, KeyError, RuntimeError):
+                self.status(message_id, "failed", error_code=code, error_title=title)
+
+        self._later.schedule(self.window_failure_delay, fail)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -440,13 +516,16 @@ class WooshStandIn:
         request = Request(environ)
         try:
             endpoint, _args = self._routes.bind_to_environ(environ).match()
-            response = getattr(self, f"_http_{endpoint}")(request)
+            if endpoint == "send":
+                response = self._http_send(request)
+            else:
+                response = self._control.handle(endpoint, request)
         except NotFound:
-            response = _json({"ok": False, "error": "not_found", "message": "Not found"}, 404)
+            response = json_response({"ok": False, "error": "not_found", "message": "Not found"}, 404)
         except HTTPException as exc:
             error = {"ok": False, "error": "bad_request", "message": exc.description}
-            response = _json(error, exc.code or 400)
-        return response(environ, start_response)  # type: ignore[no-any-return]
+            response = json_response(error, exc.code or 400)
+        return response(environ, start_response)
 
     def _http_send(self, request: Request) -> Response:
         raw = request.get_data(cache=False)
@@ -457,17 +536,26 @@ class WooshStandIn:
             parsed = None
         body = parsed if isinstance(parsed, dict) else {}
         to_field = body.get("to")
-        to = _digits(to_field) if isinstance(to_field, str) else ""
+        to = digits(to_field) if isinstance(to_field, str) else ""
 
         with self._lock:
             delay = self._delay
         if delay:
             self._stopping.wait(delay)
 
-        if not hmac.compare_digest(request.headers.get("X-Api-Key", "").encode(), self.api_key.encode()):
-            return self._answer_error(to, body, headers, "invalid_api_key")
+        api_key = request.headers.get("X-Api-Key", "")
+        if not hmac.compare_digest(api_key.encode(), self.api_key.encode()):
+            return self._answer_error(to, body, headers, Rejected("invalid_api_key"))
+        if self._limiter is not None:
+            wait = self._limiter.admit(api_key)
+            if wait is not None:
+                response = self._answer_error(to, body, headers, Rejected("rate_limited"))
+                response.headers["Retry-After"] = retry_after_header(wait)
+                return response
         if parsed is None or not isinstance(parsed, dict):
-            return self._answer_error(to, body, headers, "unsupported_payload", "body must be a JSON object")
+            return self._answer_error(
+                to, body, headers, Rejected("unsupported_payload", "body must be a JSON object")
+            )
 
         fault = self._take_fault(to)
         if fault is not None:
@@ -477,63 +565,28 @@ class WooshStandIn:
                 self._record(SentMessage(to, body, headers, None, fault.status, [], "raw_body"))
                 return Response(fault.raw_body, status=fault.status, content_type="text/plain")
             if fault.error is not None:
-                return self._answer_error(to, body, headers, fault.error, status=fault.status)
+                return self._answer_error(to, body, headers, Rejected(fault.error), status=fault.status)
 
         try:
-            to = _validate_to(body)
-            buttons = self._validate_message(body)
-        except _Rejected as rejected:
-            return self._answer_error(to, body, headers, rejected.code, rejected.message)
+            to = validate_to(body)
+            buttons = validate_message(body, self.templates, self._default_texts)
+        except Rejected as rejected:
+            return self._answer_error(to, body, headers, rejected)
 
         message_id = f"wamid.{uuid.uuid4().hex.upper()}"
-        self._record(SentMessage(to, body, headers, message_id, 200, buttons))
-        return _json({"ok": True, "wa_id": message_id, "to": to, "accepted": True}, 200)
-
-    def _validate_message(self, body: dict[str, Any]) -> list[tuple[str, str]]:
-        kind = body.get("type")
-        if kind == "interactive":
-            return _validate_interactive(body)
-        if kind == "template":
-            return self._validate_template(body)
-        if kind == "text":
-            return _validate_text(body)
-        raise _Rejected("unsupported_payload", f"unsupported message type {kind!r}")
-
-    def _validate_template(self, body: dict[str, Any]) -> list[tuple[str, str]]:
-        template = body.get("template")
-        name = _dig(template, "name")
-        language = _dig(template, "language", "code")
-        if not isinstance(name, str) or not name or not isinstance(language, str) or not language:
-            raise _Rejected("unsupported_payload", "template.name and template.language.code are required")
-        if self._templates is not None and name not in self._templates:
-            raise _Rejected("template_not_found", f"template {name!r} is not approved")
-        texts = self._templates[name] if self._templates is not None else self._default_texts
-        components = _dig(template, "components") or []
-        if not isinstance(components, list):
-            raise _Rejected("unsupported_payload", "template.components must be a list")
-        by_index: dict[int, str] = {}
-        for component in components:
-            if not isinstance(component, dict) or component.get("type") != "button":
-                continue
-            if component.get("sub_type") != "quick_reply":
-                raise _Rejected("unsupported_payload", "only quick_reply template buttons are supported")
-            try:
-                index = int(component.get("index", ""))
-            except (TypeError, ValueError):
-                raise _Rejected("unsupported_payload", "quick_reply button needs a numeric index") from None
-            payloads = [
-                p.get("payload")
-                for p in component.get("parameters") or []
-                if isinstance(p, dict) and p.get("type") == "payload"
-            ]
-            if not 0 <= index < len(texts) or index in by_index:
-                raise _Rejected("unsupported_payload", f"no quick_reply button {index} in {name!r}")
-            if len(payloads) != 1 or not isinstance(payloads[0], str) or not payloads[0]:
-                raise _Rejected("unsupported_payload", "quick_reply button needs exactly one payload")
-            if len(payloads[0]) > _MAX_BUTTON_ID:
-                raise _Rejected("unsupported_payload", f"payload is over {_MAX_BUTTON_ID} characters")
-            by_index[index] = payloads[0]
-        return [(by_index[index], texts[index]) for index in sorted(by_index)]
+        message = SentMessage(to, body, headers, message_id, 200, buttons)
+        # WhatsApp accepts a session message outside the 24-hour window and fails it a moment later.
+        outside_window = (
+            self.enforce_window and message.kind in _WINDOWED_KINDS and not self._windows.is_open(to)
+        )
+        if outside_window:
+            message = SentMessage(
+                to, body, headers, message_id, 200, buttons, fails_with=REENGAGEMENT_ERROR[0]
+            )
+        self._record(message)
+        if outside_window:
+            self._fail_later(message_id, *REENGAGEMENT_ERROR)
+        return accepted_answer(message_id, to)
 
     def _take_fault(self, to: str) -> _Fault | None:
         with self._lock:
@@ -554,184 +607,34 @@ class WooshStandIn:
         to: str,
         body: dict[str, Any],
         headers: dict[str, str],
-        code: str,
-        message: str | None = None,
+        rejected: Rejected,
         *,
         status: int | None = None,
     ) -> Response:
-        http_status = status if status is not None else ERROR_STATUS.get(code, 400)
-        self._record(SentMessage(to, body, headers, None, http_status, [], code))
-        error = {"ok": False, "error": code, "message": message or ERROR_MESSAGE.get(code, code)}
-        response = _json(error, http_status)
+        http_status = status if status is not None else rejected.status
+        self._record(SentMessage(to, body, headers, None, http_status, [], rejected.recorded_error))
+        response = json_response(rejected.answer(), http_status)
         if http_status == 429:
             response.headers["Retry-After"] = "1"
         return response
 
-    # -- control endpoints ---------------------------------------------------------------------
 
-    def _http_control_health(self, request: Request) -> Response:
-        return _json({"ok": True}, 200)
-
-    def _http_control_sent(self, request: Request) -> Response:
-        return _json([message.to_json() for message in self.sent], 200)
-
-    def _http_control_tap(self, request: Request) -> Response:
-        args = _control_args(request)
-        return self._control_call(
-            lambda: self.tap(
-                _required(args, "message_id"),
-                int(_required(args, "choice_index")),
-                from_=args.get("from") or args.get("from_"),
-                name=str(args.get("name", "Test User")),
-                with_context=bool(args.get("with_context", True)),
-                tap_id=args.get("tap_id"),
-                user_id_only=bool(args.get("user_id_only", False)),
-                timestamp=args.get("timestamp"),
-                post=bool(args.get("post", True)),
-            )
-        )
-
-    def _http_control_status(self, request: Request) -> Response:
-        args = _control_args(request)
-        return self._control_call(
-            lambda: self.status(
-                _required(args, "message_id"),
-                _required(args, "status"),
-                error_code=args.get("error_code"),
-                error_title=args.get("error_title"),
-                timestamp=args.get("timestamp"),
-                post=bool(args.get("post", True)),
-            )
-        )
-
-    def _http_control_woosh_status(self, request: Request) -> Response:
-        args = _control_args(request)
-        return self._control_call(
-            lambda: self.woosh_status(
-                _required(args, "message_id"), _required(args, "status"), post=bool(args.get("post", True))
-            )
-        )
-
-    def _http_control_fail_next(self, request: Request) -> Response:
-        args = _control_args(request)
-
-        def program() -> dict[str, Any]:
-            self.fail_next(
-                args.get("to"),
-                error=args.get("error", "server_error"),
-                status=args.get("status"),
-                times=int(args.get("times", 1)),
-                delay=min(float(args.get("delay", 0.0)), _MAX_CONTROL_DELAY),
-                raw_body=args.get("raw_body"),
-            )
-            return {"ok": True}
-
-        return self._control_call(program)
-
-    def _http_control_delay(self, request: Request) -> Response:
-        args = _control_args(request)
-
-        def program() -> dict[str, Any]:
-            self.set_delay(min(float(args.get("seconds", 0.0)), _MAX_CONTROL_DELAY))
-            return {"ok": True}
-
-        return self._control_call(program)
-
-    def _http_control_reset(self, request: Request) -> Response:
-        self.reset()
-        return _json({"ok": True}, 200)
-
-    @staticmethod
-    def _control_call(action: Any) -> Response:
-        try:
-            return _json(action(), 200)
-        except KeyError as exc:
-            return _json({"ok": False, "error": "not_found", "message": str(exc)}, 404)
-        except (TypeError, ValueError, IndexError) as exc:
-            return _json({"ok": False, "error": "bad_request", "message": str(exc)}, 400)
-        except requests.RequestException as exc:
-            return _json({"ok": False, "error": "webhook_unreachable", "message": str(exc)}, 502)
-
-
-def webhook_envelope(value: dict[str, Any]) -> dict[str, Any]:
-    """A WhatsApp webhook body with one `messages` change carrying `value` (contacts, messages, statuses)."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": WABA_ID,
-                "changes": [
-                    {
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": BUSINESS_NUMBER,
-                                "phone_number_id": PHONE_NUMBER_ID,
-                            },
-                            **value,
-                        },
-                        "field": "messages",
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def _json(data: Any, status: int) -> Response:
-    return Response(json.dumps(data), status=status, content_type="application/json")
-
-
-def _control_args(request: Request) -> dict[str, Any]:
-    try:
-        args = json.loads(request.get_data(cache=False) or b"{}")
-    except ValueError:
-        args = None
-    if not isinstance(args, dict):
-        raise _BadControlBody
-    return args
-
-
-def _required(args: dict[str, Any], key: str) -> str:
-    if key not in args or args[key] is None:
-        raise ValueError(f"{key!r} is required")
-    return str(args[key])
-
-
-class _BadControlBody(HTTPException):
-    code = 400
-    description = "control body must be a JSON object"
+def _wait_for(read: Callable[[], list[_T]], count: int, timeout: float, what: str) -> list[_T]:
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = read()
+        if len(snapshot) >= count:
+            return snapshot
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{len(snapshot)} {what}, {count} expected")
+        time.sleep(0.02)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the stand-in alone: `python -m local.woosh_standin --port 8081 --webhook-url ...`."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--api-key", default="local-woosh-key")
-    parser.add_argument("--webhook-url")
-    parser.add_argument("--webhook-secret", default="local-webhook-secret")
-    args = parser.parse_args(argv)
-    from local.serving import PortInUseError
+    """Run the stand-in alone: `python -m local.woosh_standin --port 8081 --webhook-url ...` (`--help`)."""
+    from local.woosh.cli import run
 
-    standin = WooshStandIn(
-        api_key=args.api_key, webhook_url=args.webhook_url, webhook_secret=args.webhook_secret, port=args.port
-    )
-    try:
-        standin.start()
-    except PortInUseError as exc:
-        print(f"error: {exc}")
-        return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"Woosh stand-in on {standin.base_url} (Ctrl-C stops)", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.stop()
-    return 0
+    return run(argv)
 
 
 if __name__ == "__main__":

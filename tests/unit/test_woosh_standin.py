@@ -6,28 +6,39 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from local.serving import BackgroundServer, PortInUseError
+from local.woosh.cli import standin_from_args
+from local.woosh.delivery import DelayedCalls
+from local.woosh.errors import Rejected
+from local.woosh.limits import REPLY_WINDOW_SECONDS, RateLimiter, RateLimits, ReplyWindows
+from local.woosh.templates import TemplateShape, validate_template
 from local.woosh_standin import WooshStandIn
 
 API_KEY = "test-woosh-key"
 SECRET = "test-webhook-secret"
+TOKEN = "test-callback-token"
+SIGNING = "test-signing-secret"
 PHONE = "+27824537125"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 
 class WebhookReceiver:
     """Records every POST it gets: raw body and headers."""
 
     def __init__(self, status: int = 200) -> None:
-        self.requests: list[tuple[bytes, dict[str, str]]] = []
+        self.requests: list[tuple[bytes, Headers]] = []
         self.status = status
         self._lock = threading.Lock()
         self.server = BackgroundServer(self._app, name="webhook receiver")
@@ -35,8 +46,19 @@ class WebhookReceiver:
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         with self._lock:
-            self.requests.append((request.get_data(), dict(request.headers.items())))
+            # Headers, not a dict: header names are case-insensitive (X-Woosh-WAID arrives as X-Woosh-Waid).
+            self.requests.append((request.get_data(), Headers(list(request.headers.items()))))
         return Response("ok", status=self.status)(environ, start_response)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[bytes, Headers]]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(self.requests) >= count, f"{len(self.requests)} webhook POSTs, {count} expected"
+        return list(self.requests)
+
+    def payloads(self) -> list[Any]:
+        return [json.loads(raw) for raw, _ in self.requests]
 
 
 @pytest.fixture
@@ -264,7 +286,7 @@ def _swallow(action: Any) -> None:
         action()
 
 
-def _verify(raw: bytes, headers: dict[str, str]) -> None:
+def _verify(raw: bytes, headers: Headers) -> None:
     expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
     assert headers["X-Hub-Signature-256"] == expected
 
@@ -434,3 +456,653 @@ def test_port_in_use_is_a_one_line_error(woosh: WooshStandIn) -> None:
     with pytest.raises(PortInUseError, match="already in use") as caught:
         WooshStandIn(api_key=API_KEY, port=woosh.port).start()
     assert "\n" not in str(caught.value)
+
+
+# -- the real Bridge's behaviours (SPEC §5, §6, §8) ----------------------------------------------
+
+
+@contextlib.contextmanager
+def bridge(receiver: WebhookReceiver | None = None, **options: Any) -> Iterator[WooshStandIn]:
+    """A stand-in with some of the real Bridge's behaviours switched on."""
+    url = f"{receiver.server.base_url}/webhook" if receiver is not None else None
+    with WooshStandIn(api_key=API_KEY, webhook_url=url, webhook_secret=SECRET, **options) as standin:
+        yield standin
+
+
+def sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())
+
+
+def value_of(payload: dict[str, Any]) -> dict[str, Any]:
+    value: dict[str, Any] = payload["entry"][0]["changes"][0]["value"]
+    return value
+
+
+def hmac_hex(secret: str, raw: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+# a. Authentication of what the stand-in posts
+
+
+def test_with_a_callback_token_forwards_with_bearer_and_no_meta_signature(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, callback_token=TOKEN) as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        woosh.tap(message_id, 0)
+        woosh.reply(PHONE, "On my way", context_id=message_id)
+        woosh.status(message_id, "delivered")
+
+    assert len(receiver.requests) == 3
+    for _raw, headers in receiver.requests:
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["User-Agent"] == "node"
+        assert "X-Hub-Signature-256" not in headers
+        assert "X-Woosh-Signature" not in headers
+
+
+def test_without_a_callback_token_signs_like_meta(woosh: WooshStandIn, receiver: WebhookReceiver) -> None:
+    message_id = send(woosh, interactive()).json()["wa_id"]
+    woosh.reply(PHONE, "hello")
+    woosh.status(message_id, "read", form="wrapper")
+
+    for raw, headers in receiver.requests:
+        assert headers["X-Hub-Signature-256"] == hmac_hex(SECRET, raw)
+        assert "Authorization" not in headers
+        assert headers["User-Agent"] == "node"
+
+
+def test_signing_secret_adds_x_woosh_signature_to_status_dispatches_only(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, callback_token=TOKEN, signing_secret=SIGNING, status_form="both") as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        woosh.status(message_id, "delivered")
+        woosh.tap(message_id, 1)
+
+    (_, meta_headers), (wrapper_raw, wrapper_headers), (_, tap_headers) = receiver.requests
+    assert wrapper_headers["X-Woosh-Signature"] == hmac_hex(SIGNING, wrapper_raw)
+    assert wrapper_headers["Authorization"] == f"Bearer {TOKEN}"
+    # Meta's own payloads are forwarded as they came: the dispatcher's signature is not on them.
+    assert "X-Woosh-Signature" not in meta_headers
+    assert "X-Woosh-Signature" not in tap_headers
+
+
+def test_post_webhook_with_another_token(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, callback_token=TOKEN) as woosh:
+        woosh.post_webhook({"a": 1}, token="wrong-token")
+        woosh.post_webhook({"a": 1}, sign=False)
+
+    assert receiver.requests[0][1]["Authorization"] == "Bearer wrong-token"
+    assert "Authorization" not in receiver.requests[1][1]
+    assert "X-Hub-Signature-256" not in receiver.requests[1][1]
+
+
+# b. The Bridge's status wrapper
+
+
+def test_status_wrapper_has_the_bridges_shape_and_headers(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, callback_token=TOKEN, status_form="wrapper", tenant_id="tenant-0001") as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        result = woosh.status(message_id, "failed", error_code=131047, timestamp=1759315000)
+
+    [(raw, headers)] = receiver.requests
+    wrapper = json.loads(raw)
+    assert wrapper == result["payload"]
+    expected = sample("woosh_status_wrapper.json")
+    assert set(wrapper) == set(expected)
+    assert set(wrapper["data"]) == set(expected["data"])
+    assert wrapper["type"] == "message.status"
+    assert wrapper["wa_id"] == message_id
+    assert wrapper["tenant_id"] == "tenant-0001"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", wrapper["event_ts"])
+    data = wrapper["data"]
+    assert (data["id"], data["status"], data["timestamp"], data["recipient_id"]) == (
+        message_id,
+        "failed",
+        "1759315000",
+        "27824537125",
+    )
+    assert data["errors"] == expected["data"]["errors"]
+    assert set(data["conversation"]) == set(expected["data"]["conversation"])
+    assert set(data["pricing"]) == set(expected["data"]["pricing"])
+    assert headers["X-Woosh-Event"] == "message.status"
+    assert headers["X-Woosh-WAID"] == message_id
+    assert headers["X-Woosh-Tenant"] == "tenant-0001"
+    assert "entry" not in wrapper
+
+
+def test_status_wrapper_without_errors_when_not_failed(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, status_form="wrapper") as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        payload = woosh.status(message_id, "delivered")["payload"]
+    assert payload["data"]["status"] == "delivered"
+    assert "errors" not in payload["data"]
+
+
+def test_both_forms_send_the_same_status_twice_meta_first(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, status_form="both") as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        result = woosh.status(message_id, "read")
+
+    meta, wrapper = receiver.payloads()
+    [entry] = value_of(meta)["statuses"]
+    assert wrapper["data"]["id"] == entry["id"] == message_id
+    assert wrapper["data"]["status"] == entry["status"] == "read"
+    assert wrapper["data"]["timestamp"] == entry["timestamp"]
+    assert [d["payload"] for d in result["deliveries"]] == [meta, wrapper]
+    assert [d.kind for d in woosh.dispatched] == ["status", "message.status"]
+
+
+def test_status_form_per_call_and_over_http(woosh: WooshStandIn, receiver: WebhookReceiver) -> None:
+    message_id = send(woosh, interactive()).json()["wa_id"]
+
+    woosh.status(message_id, "sent", form="wrapper")
+    answer = requests.post(
+        f"{woosh.base_url}/_status",
+        json={"message_id": message_id, "status": "delivered", "form": "both"},
+        timeout=5,
+    )
+    bad = requests.post(
+        f"{woosh.base_url}/_status", json={"message_id": message_id, "status": "read", "form": "x"}, timeout=5
+    )
+
+    assert answer.status_code == 200
+    assert len(answer.json()["deliveries"]) == 2
+    assert bad.status_code == 400
+    kinds = ["message.status" if "type" in p else "meta" for p in receiver.payloads()]
+    assert kinds == ["message.status", "meta", "message.status"]
+
+
+def test_unknown_status_form_is_refused() -> None:
+    with pytest.raises(ValueError, match="status_form"):
+        WooshStandIn(api_key=API_KEY, status_form="nope")  # type: ignore[arg-type]
+
+
+# c. WhatsApp's 24-hour window
+
+
+def failed_statuses(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    return [s for p in receiver.payloads() if "entry" in p for s in value_of(p).get("statuses", [])]
+
+
+def test_interactive_outside_the_window_is_accepted_then_fails_with_131047(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.2) as woosh:
+        answer = send(woosh, interactive())
+        assert answer.status_code == 200
+        assert answer.json()["ok"] is True
+        message_id = answer.json()["wa_id"]
+        assert receiver.requests == []  # not at once: WhatsApp fails it a moment later
+        receiver.wait_for(1)
+        stats = woosh.stats()
+
+    [status] = failed_statuses(receiver)
+    assert status["id"] == message_id
+    assert status["status"] == "failed"
+    assert status["recipient_id"] == "27824537125"
+    assert status["errors"][0]["code"] == 131047
+    assert status["errors"][0]["title"] == "Re-engagement message"
+    assert woosh.message(message_id).fails_with == 131047
+    assert stats["window_failures"] == 1
+
+
+def test_text_outside_the_window_fails_in_the_wrapper_when_so_configured(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.05, status_form="wrapper") as woosh:
+        message_id = send(woosh, {"to": PHONE, "text": "Are you on site?"}).json()["wa_id"]
+        [(_, headers)] = receiver.wait_for(1)
+
+    [wrapper] = receiver.payloads()
+    assert wrapper["data"]["id"] == message_id
+    assert wrapper["data"]["errors"][0]["code"] == 131047
+    assert headers["X-Woosh-WAID"] == message_id
+
+
+def test_templates_are_delivered_outside_the_window(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.05) as woosh:
+        send(woosh, template())
+        send(woosh, interactive())  # a marker: its failure comes after the template's would have
+        receiver.wait_for(1)
+        time.sleep(0.2)
+
+    [status] = failed_statuses(receiver)
+    assert status["id"] == woosh.sent[1].message_id
+    assert woosh.sent[0].fails_with is None
+
+
+def test_a_tap_or_a_reply_opens_the_window(receiver: WebhookReceiver) -> None:
+    other = "+27831234567"
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.05) as woosh:
+        woosh.tap(send(woosh, template()).json()["wa_id"], 0)
+        woosh.reply(other, "hello")
+        send(woosh, interactive())
+        send(woosh, {"to": other, "type": "text", "text": {"body": "thanks"}})
+        time.sleep(0.3)
+
+    assert failed_statuses(receiver) == []
+    assert all(m.fails_with is None for m in woosh.sent)
+
+
+def test_wrote_this_morning_and_wrote_yesterday(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.05) as woosh:
+        woosh.wrote(PHONE, seconds_ago=3600)
+        woosh.wrote("27831234567", seconds_ago=25 * 3600)
+        inside = send(woosh, interactive()).json()["wa_id"]
+        outside = send(woosh, interactive(to="27831234567")).json()["wa_id"]
+        receiver.wait_for(1)
+        time.sleep(0.2)
+
+    assert [s["id"] for s in failed_statuses(receiver)] == [outside]
+    assert inside != outside
+
+
+def test_wrote_over_http(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True) as woosh:
+        base = woosh.base_url
+        answer = requests.post(f"{base}/_wrote", json={"from": "27824537125", "seconds_ago": 3600}, timeout=5)
+        old = requests.post(f"{base}/_wrote", json={"from": "27831234567", "seconds_ago": 90000}, timeout=5)
+        missing = requests.post(f"{base}/_wrote", json={"seconds_ago": 1}, timeout=5)
+        assert woosh.window_open(PHONE)
+
+    assert answer.json() == {"ok": True, "window_open": True}
+    assert old.json() == {"ok": True, "window_open": False}
+    assert missing.status_code == 400
+
+
+def test_window_failure_without_a_webhook_url_is_recorded() -> None:
+    with bridge(None, enforce_window=True, window_failure_delay=0.05) as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        [dispatch] = woosh.wait_for_dispatched(1)
+        over_http = requests.get(f"{woosh.base_url}/_dispatched", timeout=5).json()
+
+    assert dispatch.posted is False
+    assert dispatch.kind == "status"
+    assert value_of(dispatch.payload)["statuses"][0]["id"] == message_id
+    assert over_http[0]["payload"] == dispatch.payload
+
+
+def test_window_is_not_enforced_by_default(woosh: WooshStandIn, receiver: WebhookReceiver) -> None:
+    assert woosh.enforce_window is False
+    send(woosh, interactive())
+    time.sleep(0.5)
+    assert receiver.requests == []
+    assert woosh.sent[0].fails_with is None
+
+
+def test_the_default_failure_delay_is_a_moment(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True) as woosh:
+        sent_at = time.monotonic()
+        send(woosh, interactive())
+        receiver.wait_for(1)
+        took = time.monotonic() - sent_at
+    assert 0.25 <= took < 3
+
+
+def test_reset_cancels_pending_failures(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, enforce_window=True, window_failure_delay=0.3) as woosh:
+        send(woosh, interactive())
+        woosh.reset()
+        time.sleep(0.6)
+        assert woosh.dispatched == []
+    assert receiver.requests == []
+
+
+def test_delayed_calls_run_once_unless_cancelled() -> None:
+    calls: list[str] = []
+    later = DelayedCalls()
+    later.schedule(0.05, lambda: calls.append("kept"))
+    time.sleep(0.3)
+    later.schedule(0.05, lambda: calls.append("cancelled"))
+    later.cancel_all()
+    time.sleep(0.3)
+    assert calls == ["kept"]
+
+
+def test_reply_windows_are_24_hours() -> None:
+    now = [1_000_000.0]
+    windows = ReplyWindows(clock=lambda: now[0])
+    assert not windows.is_open("27824537125")
+    windows.wrote("27824537125")
+    now[0] += REPLY_WINDOW_SECONDS
+    assert windows.is_open("27824537125")
+    now[0] += 1
+    assert not windows.is_open("27824537125")
+    windows.wrote("27824537125", at=now[0] - 10)
+    windows.wrote("27824537125", at=now[0] - 100_000)  # an older message never closes a newer window
+    assert windows.is_open("27824537125")
+
+
+# d. Approved templates
+
+
+LIFT_ALERT = TemplateShape(body_params=1, language="en")
+
+
+def one_param_template(
+    text: str = "Sandton Office Park, lift LIFT-A, floor 3", **overrides: Any
+) -> dict[str, Any]:
+    body = template()
+    body["template"]["components"][0]["parameters"] = [{"type": "text", "text": text}]
+    body["template"].update(overrides)
+    return body
+
+
+def test_template_parameter_count_mismatch_is_metas_132000_as_the_bridge_returns_it() -> None:
+    body = template()
+    body["template"]["components"][0]["parameters"] = [{"type": "text", "text": v} for v in ("a", "b")]
+    with bridge(templates={"lift_alert": LIFT_ALERT}) as woosh:
+        response = send(woosh, body)
+
+    assert response.status_code == 502
+    answer = response.json()
+    expected = sample("woosh_send_error_meta.json")
+    assert answer["ok"] is False
+    assert answer["error"] == expected["error"]
+    assert answer["code"] == 132000
+    assert answer["detail"]["error"]["code"] == 132000
+    assert set(expected["detail"]["error"]) <= set(answer["detail"]["error"])
+    assert woosh.sent[0].error == "132000"
+    assert woosh.sent[0].message_id is None
+
+
+@pytest.mark.parametrize(
+    ("language", "approved", "status", "meta_code"),
+    [
+        (None, "en", 502, 132001),
+        (None, "en_US", 200, None),
+        ("en", "en", 200, None),
+        ("en_US", "en", 502, 132001),
+    ],
+)
+def test_template_language(language: str | None, approved: str, status: int, meta_code: int | None) -> None:
+    body = one_param_template()
+    if language is None:
+        del body["template"]["language"]
+    else:
+        body["template"]["language"] = {"code": language}
+    with bridge(templates={"lift_alert": TemplateShape(body_params=1, language=approved)}) as woosh:
+        response = send(woosh, body)
+    assert response.status_code == status
+    assert response.json().get("code") == meta_code
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("LIFT ALARM\nSandton", 502),
+        ("LIFT ALARM\tSandton", 502),
+        ("LIFT ALARM     Sandton", 502),
+        ("LIFT ALARM    Sandton", 200),
+        ("LIFT ALARM · Sandton · Lift A", 200),
+    ],
+)
+def test_template_parameter_text_rules(text: str, status: int) -> None:
+    with bridge(templates={"lift_alert": LIFT_ALERT}) as woosh:
+        response = send(woosh, one_param_template(text))
+    assert response.status_code == status
+    if status == 502:
+        assert response.json()["code"] == 132018
+        assert response.json()["error"].startswith("(#132018)")
+
+
+def test_unknown_template_with_shapes_is_template_not_found() -> None:
+    with bridge(templates={"other_template": LIFT_ALERT}) as woosh:
+        response = send(woosh, one_param_template())
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "template_not_found",
+        "message": response.json()["message"],
+    }
+
+
+def test_static_payload_template_tap_carries_the_label(receiver: WebhookReceiver) -> None:
+    shape = TemplateShape(body_params=1, static_payloads=True)
+    with bridge(receiver, templates={"lift_alert": shape}) as woosh:
+        message_id = send(woosh, one_param_template()).json()["wa_id"]
+        woosh.tap(message_id, 2)
+
+    [payload] = receiver.payloads()
+    [message] = value_of(payload)["messages"]
+    expected = value_of(sample("tap_template_static_payload.json"))["messages"][0]
+    assert message["type"] == expected["type"] == "button"
+    assert message["button"] == expected["button"] == {"payload": "Entrapment", "text": "Entrapment"}
+    assert message["context"]["id"] == message_id
+
+
+def test_dynamic_payload_template_tap_carries_the_payload_set_at_send_time() -> None:
+    with bridge(templates={"lift_alert": LIFT_ALERT}) as woosh:
+        message_id = send(woosh, one_param_template()).json()["wa_id"]
+        payload = woosh.tap(message_id, 1, post=False)["payload"]
+    assert value_of(payload)["messages"][0]["button"] == {"payload": "p:1", "text": "Maintenance"}
+
+
+def test_without_shapes_any_template_is_accepted_as_before(woosh: WooshStandIn) -> None:
+    body = one_param_template("two\nlines", name="anything_goes")
+    assert send(woosh, body).status_code == 200
+
+
+def test_validate_template_directly() -> None:
+    shapes = {"lift_alert": TemplateShape(body_params=1, buttons=("Yes", "No"), language="en")}
+    body: dict[str, Any] = {"template": {"name": "lift_alert", "language": {"code": "en"}, "components": []}}
+    with pytest.raises(Rejected) as caught:
+        validate_template(body, shapes, ())
+    assert (caught.value.status, caught.value.meta_code) == (502, 132000)
+    body["template"]["components"] = [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]
+    # quick replies not given a payload at send time tap with their label, as Meta does
+    assert validate_template(body, shapes, ()) == [("Yes", "Yes"), ("No", "No")]
+
+
+def test_template_shape_from_json() -> None:
+    shape = TemplateShape.from_json(
+        {"body_params": 1, "buttons": ["A", "B"], "static_payloads": True, "language": "en_US"}
+    )
+    assert shape == TemplateShape(1, ("A", "B"), True, "en_US")
+    with pytest.raises(ValueError, match="unknown"):
+        TemplateShape.from_json({"params": 1})
+
+
+# e. Rate limits
+
+
+def test_rate_limiter_allows_ten_a_second_and_a_hundred_a_minute() -> None:
+    now = [0.0]
+    limiter = RateLimiter(RateLimits(), clock=lambda: now[0])
+    admitted = 0
+    # 10 every 1.01 s: the burst limit is reached each second, the minute limit after 100.
+    for _ in range(13):
+        for _ in range(11):
+            admitted += limiter.admit("key") is None
+        now[0] += 1.01
+    assert admitted == 100
+    assert limiter.refused == 13 * 11 - 100
+    # the oldest of the hundred leaves the 60 s window at 60 s after it was admitted
+    now[0] = 60.0
+    assert limiter.admit("key") is None
+    assert limiter.admit("other-key") is None  # per API key
+
+
+def test_rate_limiter_wait_and_time_scale() -> None:
+    now = [0.0]
+    limiter = RateLimiter(RateLimits(per_second=2, per_minute=3, time_scale=0.1), clock=lambda: now[0])
+    assert limiter.admit("k") is None
+    assert limiter.admit("k") is None
+    assert limiter.admit("k") == pytest.approx(0.1)  # burst window 0.1 s
+    now[0] = 0.1
+    assert limiter.admit("k") is None
+    now[0] = 0.2
+    assert limiter.admit("k") == pytest.approx(5.8)  # minute window 6 s, oldest admitted at 0
+    now[0] = 6.0
+    assert limiter.admit("k") is None
+
+
+def test_sends_over_the_minute_limit_are_429_rate_limited() -> None:
+    with bridge(rate_limits=RateLimits(per_second=1000, per_minute=5)) as woosh:
+        statuses = [send(woosh, interactive()).status_code for _ in range(5)]
+        refused = send(woosh, interactive())
+        stats = requests.get(f"{woosh.base_url}/_stats", timeout=5).json()
+        count = woosh.rate_limited_count
+
+    assert statuses == [200] * 5
+    assert refused.status_code == 429
+    assert refused.json() == {"ok": False, "error": "rate_limited", "message": "Rate limit exceeded"}
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert count == 1
+    assert stats["rate_limited"] == 1
+    assert stats["accepted"] == 5
+
+
+def test_sends_over_the_burst_limit_are_429_until_the_window_passes() -> None:
+    with bridge(rate_limits=RateLimits(per_second=3, per_minute=1000, time_scale=0.5)) as woosh:
+        first = [send(woosh, interactive()).status_code for _ in range(4)]
+        time.sleep(0.6)
+        later = send(woosh, interactive()).status_code
+    assert first == [200, 200, 200, 429]
+    assert later == 200
+
+
+def test_rate_limits_true_is_woosh_documented_limits_and_off_by_default(woosh: WooshStandIn) -> None:
+    assert WooshStandIn(api_key=API_KEY, rate_limits=True).rate_limits == RateLimits(10, 100, 1.0)
+    assert woosh.rate_limits is None
+    assert {send(woosh, interactive()).status_code for _ in range(15)} == {200}
+    assert woosh.rate_limited_count == 0
+
+
+def test_reset_forgets_rate_counts() -> None:
+    with bridge(rate_limits=RateLimits(per_second=1000, per_minute=1)) as woosh:
+        send(woosh, interactive())
+        assert send(woosh, interactive()).status_code == 429
+        requests.post(f"{woosh.base_url}/_reset", timeout=5)
+        assert send(woosh, interactive()).status_code == 200
+        assert woosh.rate_limited_count == 0
+
+
+# f. Text replies and other inbound messages
+
+
+def test_text_reply_is_forwarded_as_whatsapp_sends_it(woosh: WooshStandIn, receiver: WebhookReceiver) -> None:
+    message_id = send(woosh, interactive()).json()["wa_id"]
+
+    result = woosh.reply("+27824537125", "On my way", context_id=message_id, name="John Smith")
+
+    assert result["status"] == 200
+    [payload] = receiver.payloads()
+    expected = value_of(sample("reply_text_with_context.json"))
+    value = value_of(payload)
+    assert value["contacts"] == expected["contacts"]
+    [message] = value["messages"]
+    assert set(message) == set(expected["messages"][0])
+    assert message["type"] == "text"
+    assert message["text"] == {"body": "On my way"}
+    assert message["context"] == {"from": "27123456789", "id": message_id}
+    assert message["from"] == "27824537125"
+    assert message["id"].startswith("wamid.")
+    assert woosh.window_open(PHONE)
+
+
+def test_reply_and_other_types_over_http(woosh: WooshStandIn, receiver: WebhookReceiver) -> None:
+    base = woosh.base_url
+    text = requests.post(f"{base}/_reply", json={"from": "27831234567", "text": "hi"}, timeout=5)
+    image = requests.post(
+        f"{base}/_reply",
+        json={
+            "from": "27841234567",
+            "type": "image",
+            "content": {"id": "media-1", "mime_type": "image/jpeg"},
+        },
+        timeout=5,
+    )
+    missing = requests.post(f"{base}/_reply", json={"from": "27831234567"}, timeout=5)
+
+    assert text.status_code == image.status_code == 200
+    assert missing.status_code == 400
+    first, second = (value_of(p)["messages"][0] for p in receiver.payloads())
+    assert "context" not in first
+    assert first["text"] == {"body": "hi"}
+    assert second["type"] == "image"
+    assert second["image"] == {"id": "media-1", "mime_type": "image/jpeg"}
+    assert woosh.window_open("27841234567")
+
+
+# g. Control endpoints, records and the command line
+
+
+def test_stats_and_dispatched_over_http(receiver: WebhookReceiver) -> None:
+    with bridge(receiver, callback_token=TOKEN) as woosh:
+        message_id = send(woosh, interactive()).json()["wa_id"]
+        send(woosh, interactive(to="123"))
+        woosh.tap(message_id, 0)
+        stats = requests.get(f"{woosh.base_url}/_stats", timeout=5).json()
+        dispatched = requests.get(f"{woosh.base_url}/_dispatched", timeout=5).json()
+
+    assert stats == {"sent": 2, "accepted": 1, "rate_limited": 0, "dispatched": 1, "window_failures": 0}
+    [tap] = dispatched
+    assert tap["kind"] == "tap"
+    assert tap["status_code"] == 200
+    assert tap["headers"]["Authorization"] == "Bearer <redacted>"
+    assert TOKEN not in json.dumps(dispatched)
+
+
+def test_plain_text_send_in_woosh_form(woosh: WooshStandIn) -> None:
+    response = send(woosh, {"to": PHONE, "text": "Hello from woosh-lifts!"})
+    assert response.status_code == 200
+    assert woosh.sent[0].kind == "text"
+    assert woosh.sent[0].text == "Hello from woosh-lifts!"
+    assert send(woosh, {"to": PHONE, "text": ""}).json()["error"] == "unsupported_payload"
+
+
+def test_command_line_flags_switch_the_behaviours_on(tmp_path: Path) -> None:
+    shapes = tmp_path / "templates.json"
+    shapes.write_text(json.dumps({"lift_alert": {"body_params": 1, "static_payloads": True}}))
+    standin = standin_from_args(
+        [
+            "--port",
+            "0",
+            "--callback-token",
+            "local-callback-token",
+            "--signing-secret",
+            "s",
+            "--status-form",
+            "both",
+            "--enforce-window",
+            "--window-failure-delay",
+            "0.5",
+            "--rate-limits",
+            "--rate-time-scale",
+            "0.1",
+            "--templates",
+            f"@{shapes}",
+        ]
+    )
+    assert standin.callback_token == "local-callback-token"
+    assert standin.signing_secret == "s"
+    assert standin.status_form == "both"
+    assert standin.enforce_window is True
+    assert standin.window_failure_delay == 0.5
+    assert standin.rate_limits == RateLimits(time_scale=0.1)
+    assert standin.templates == {"lift_alert": TemplateShape(body_params=1, static_payloads=True)}
+
+
+def test_command_line_reads_the_environment_and_defaults_to_todays_behaviour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = standin_from_args(["--port", "0"])
+    assert (plain.callback_token, plain.status_form, plain.enforce_window, plain.rate_limits) == (
+        None,
+        "meta",
+        False,
+        None,
+    )
+    assert plain.templates is None
+    monkeypatch.setenv("WOOSH_STANDIN_CALLBACK_TOKEN", "env-token")
+    monkeypatch.setenv("WOOSH_STANDIN_STATUS_FORM", "wrapper")
+    monkeypatch.setenv("WOOSH_STANDIN_ENFORCE_WINDOW", "1")
+    monkeypatch.setenv("WOOSH_STANDIN_RATE_LIMITS", "true")
+    monkeypatch.setenv("WOOSH_STANDIN_TEMPLATES", '{"t": {"body_params": 2, "language": "en_US"}}')
+    configured = standin_from_args(["--port", "0"])
+    assert configured.callback_token == "env-token"
+    assert configured.status_form == "wrapper"
+    assert configured.enforce_window is True
+    assert configured.rate_limits == RateLimits()
+    assert configured.templates == {"t": TemplateShape(body_params=2, language="en_US")}
+    switched_off = standin_from_args(["--port", "0", "--no-enforce-window", "--no-rate-limits"])
+    assert (switched_off.enforce_window, switched_off.rate_limits) == (False, None)
+    monkeypatch.setenv("WOOSH_STANDIN_RATE_PER_MINUTE", "50")
+    assert standin_from_args(["--port", "0", "--rate-per-second", "5"]).rate_limits == RateLimits(5, 50)

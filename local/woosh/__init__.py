@@ -1,0 +1,11 @@
+"""Parts of the stand-in Woosh Bridge, one job each; `local.woosh_standin` assembles them.
+
+- `send_api`: the send endpoint's validation, recorded sends and answers (Woosh's and Meta's errors);
+- `templates`: the registry of approved template shapes and Meta's template checks;
+- `limits`: the per-API-key rate limits and WhatsApp's 24-hour reply window;
+- `payloads`: what the Bridge posts to the webhook (Meta envelopes, taps, text replies, status
+  wrappers) and the headers it signs or authenticates them with;
+- `delivery`: posting to the webhook with a record of every POST, and the delayed 131047 failures;
+- `control`: the `/_…` endpoints other processes drive the stand-in with;
+- `cli`: `python -m local.woosh_standin`, every behaviour a flag or a `WOOSH_STANDIN_*` variable.
+"""

@@ -1,0 +1,156 @@
+"""The stand-in's command line: `python -m local.woosh_standin`, every behaviour a flag or a variable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from collections.abc import Sequence
+
+from local.woosh.limits import RateLimits
+from local.woosh.payloads import DEFAULT_TENANT_ID, STATUS_FORMS
+from local.woosh.templates import TemplateShape, TemplateSpec
+from local.woosh_standin import DEFAULT_WINDOW_FAILURE_DELAY, WooshStandIn
+
+DESCRIPTION = (
+    "A stand-in Woosh Bridge on loopback: records sends, answers like the real one, simulates webhooks."
+)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _load_templates(value: str | None) -> dict[str, TemplateSpec] | None:
+    """Inline JSON or `@path`: `{"name": {"body_params", "buttons", "static_payloads", "language"}}`."""
+    if not value:
+        return None
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as file:
+            value = file.read()
+    data = json.loads(value)
+    if not isinstance(data, dict) or not all(isinstance(shape, dict) for shape in data.values()):
+        raise ValueError("templates must be a JSON object of name -> shape object")
+    return {name: TemplateShape.from_json(shape) for name, shape in data.items()}
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        description=DESCRIPTION,
+        epilog="Every option also reads the WOOSH_STANDIN_* environment variable named in its help.",
+    )
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--api-key", default="local-woosh-key")
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret", default="local-webhook-secret")
+    parser.add_argument(
+        "--callback-token",
+        default=env("WOOSH_STANDIN_CALLBACK_TOKEN") or None,
+        help="forward with 'Authorization: Bearer TOKEN' instead of signing (WOOSH_STANDIN_CALLBACK_TOKEN; "
+        "the local stack's value is local-callback-token)",
+    )
+    parser.add_argument(
+        "--signing-secret",
+        default=env("WOOSH_STANDIN_SIGNING_SECRET") or None,
+        help="add X-Woosh-Signature to status dispatches (WOOSH_STANDIN_SIGNING_SECRET)",
+    )
+    parser.add_argument(
+        "--tenant-id",
+        default=env("WOOSH_STANDIN_TENANT_ID") or DEFAULT_TENANT_ID,
+        help="X-Woosh-Tenant and tenant_id of status wrappers (WOOSH_STANDIN_TENANT_ID)",
+    )
+    parser.add_argument(
+        "--status-form",
+        choices=STATUS_FORMS,
+        default=env("WOOSH_STANDIN_STATUS_FORM") or "meta",
+        help="statuses as Meta's payload, the Bridge's wrapper, or both (WOOSH_STANDIN_STATUS_FORM)",
+    )
+    parser.add_argument(
+        "--enforce-window",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("WOOSH_STANDIN_ENFORCE_WINDOW"),
+        help="fail session messages outside the 24-hour window with 131047 (WOOSH_STANDIN_ENFORCE_WINDOW=1)",
+    )
+    parser.add_argument(
+        "--window-failure-delay",
+        type=float,
+        default=float(env("WOOSH_STANDIN_WINDOW_FAILURE_DELAY") or DEFAULT_WINDOW_FAILURE_DELAY),
+        help="seconds before the 131047 status (WOOSH_STANDIN_WINDOW_FAILURE_DELAY)",
+    )
+    parser.add_argument(
+        "--templates",
+        default=env("WOOSH_STANDIN_TEMPLATES") or None,
+        help="approved template shapes as JSON or @file (WOOSH_STANDIN_TEMPLATES); default: any template",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("WOOSH_STANDIN_RATE_LIMITS"),
+        help="10 a second and 100 a minute per API key (WOOSH_STANDIN_RATE_LIMITS=1)",
+    )
+    parser.add_argument(
+        "--rate-per-second",
+        type=int,
+        default=int(env("WOOSH_STANDIN_RATE_PER_SECOND") or 10),
+        help="burst limit (WOOSH_STANDIN_RATE_PER_SECOND)",
+    )
+    parser.add_argument(
+        "--rate-per-minute",
+        type=int,
+        default=int(env("WOOSH_STANDIN_RATE_PER_MINUTE") or 100),
+        help="messages in any 60 s (WOOSH_STANDIN_RATE_PER_MINUTE)",
+    )
+    parser.add_argument(
+        "--rate-time-scale",
+        type=float,
+        default=float(env("WOOSH_STANDIN_RATE_TIME_SCALE") or 1.0),
+        help="multiply the rate windows (0.1: 0.1 s and 6 s) (WOOSH_STANDIN_RATE_TIME_SCALE)",
+    )
+    return parser
+
+
+def standin_from_args(argv: Sequence[str] | None = None) -> WooshStandIn:
+    """The stand-in `main()` would run for these arguments (and environment), not started."""
+    args = _parser().parse_args(argv)
+    return WooshStandIn(
+        api_key=args.api_key,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+        port=args.port,
+        templates=_load_templates(args.templates),
+        callback_token=args.callback_token,
+        signing_secret=args.signing_secret,
+        tenant_id=args.tenant_id,
+        status_form=args.status_form,
+        enforce_window=args.enforce_window,
+        window_failure_delay=args.window_failure_delay,
+        rate_limits=RateLimits(args.rate_per_second, args.rate_per_minute, args.rate_time_scale)
+        if args.rate_limits
+        else False,
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the stand-in until Ctrl-C or SIGTERM."""
+    from local.serving import PortInUseError
+
+    standin = standin_from_args(argv)
+    try:
+        standin.start()
+    except PortInUseError as exc:
+        print(f"error: {exc}")
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"Woosh stand-in on {standin.base_url} (Ctrl-C stops)", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+    return 0
