@@ -47,6 +47,7 @@ from local.provision import (
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
 from local.serving import LOOPBACK, BackgroundServer, PortInUseError
 from local.template import Resolver, Template, TemplateError
+from local.woosh.templates import TemplateShape
 from local.woosh_standin import WooshStandIn
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
@@ -68,6 +69,20 @@ def _port(name: str, default: int) -> int:
     return value
 
 
+# The local stack runs as a real deployment should (template-first, SPEC §5) with a template
+# shaped like the customer's approved one: one body variable, here the whole alert text on one
+# line (`text`), so a reminder still says REMINDER n/N. Set
+# ALERT_TEMPLATE_NAME (empty: interactive-only) or ALERT_TEMPLATE_PARAMS to run otherwise.
+LOCAL_TEMPLATE_NAME = "lift_alarm"
+LOCAL_TEMPLATE_PARAMS = "text"
+
+
+def _template_parameters() -> dict[str, str]:
+    name = os.environ.get("ALERT_TEMPLATE_NAME", LOCAL_TEMPLATE_NAME).strip()
+    params = os.environ.get("ALERT_TEMPLATE_PARAMS", "").strip() or LOCAL_TEMPLATE_PARAMS
+    return {"AlertTemplateName": name, "AlertTemplateParams": params}
+
+
 @dataclass
 class StackConfig:
     aws_port: int = 5000
@@ -77,7 +92,10 @@ class StackConfig:
     timer_seconds: float = 5.0
     instances: int = DEFAULT_INSTANCES
     template_path: Path | None = None
-    parameters: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=_template_parameters)
+    # The stand-in Woosh enforces what the real Bridge and Meta do (SPEC §8): off only for
+    # scripts that study something else.
+    woosh_like_real: bool = True
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -162,12 +180,7 @@ class LocalStack:
         )
         self.moto.bind()
         if self.config.woosh_base_url is None:
-            self.woosh = WooshStandIn(
-                api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
-                webhook_url=f"http://{LOOPBACK}:{self.api.bound_port}/webhook",
-                webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
-                port=self.config.woosh_port,
-            ).start()
+            self.woosh = self._woosh_standin(f"http://{LOOPBACK}:{self.api.bound_port}/webhook").start()
 
         self.moto.start()
         apply_environment(local_aws_environment(self.aws_endpoint))
@@ -177,6 +190,33 @@ class LocalStack:
         self._load_functions()
         self.api.start()
         self._start_event_sources()
+
+    def _woosh_standin(self, webhook_url: str) -> WooshStandIn:
+        """The stand-in, behaving as the real Bridge does (SPEC §5, §6, §8): it forwards with the
+        callback token (Bearer), dispatches statuses in Meta's payload and again in its own
+        wrapper, fails an interactive or text message to a person outside the 24-hour window
+        with 131047, refuses a template whose variables do not fit the approved shape (Meta
+        132000), and answers 429 past 10 messages a second or 100 a minute."""
+        if not self.config.woosh_like_real:
+            return WooshStandIn(
+                api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
+                webhook_url=webhook_url,
+                webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
+                port=self.config.woosh_port,
+            )
+        params = self.config.parameters.get("AlertTemplateParams", LOCAL_TEMPLATE_PARAMS)
+        name = self.config.parameters.get("AlertTemplateName", "")
+        templates = {name: TemplateShape(body_params=len(params.split(",")))} if name else None
+        return WooshStandIn(
+            api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
+            webhook_url=webhook_url,
+            callback_token=LOCAL_SECRET_VALUES["callback_token"],
+            port=self.config.woosh_port,
+            templates=templates,
+            status_form="both",
+            enforce_window=True,
+            rate_limits=True,
+        )
 
     def _routes(self) -> list[Route]:
         return template_routes(self.template)
@@ -323,7 +363,8 @@ def _banner(stack: LocalStack) -> str:
     assert stack.resources is not None
     routes = "\n".join(f"    {route.route_key:<32} -> {route.function}" for route in stack._routes())
     woosh = (
-        f"{stack.woosh_url}  (stand-in: GET /_sent, POST /_tap, /_status, /_fail_next, /_reset)"
+        f"{stack.woosh_url}  (stand-in: GET /_sent /_stats /_dispatched, POST /_tap /_reply /_wrote "
+        "/_status /_woosh_status /_fail_next /_delay /_reset)"
         if stack.woosh is not None
         else f"{stack.woosh_url}  (from WOOSH_BASE_URL)"
     )

@@ -70,8 +70,25 @@ class SentMessage:
             value = text_of(self.body)
         return value if isinstance(value, str) else None
 
+    @property
+    def shown(self) -> str | None:
+        """What the phone shows: the text of an interactive or text message, or a template's
+        body variables as filled in (the approved template's fixed words are Meta's, not ours)."""
+        if self.kind != "template":
+            return self.text
+        components = dig(self.body, "template", "components")
+        values = [
+            str(parameter.get("text", ""))
+            for component in (components if isinstance(components, list) else [])
+            if isinstance(component, dict) and component.get("type") == "body"
+            for parameter in component.get("parameters") or []
+            if isinstance(parameter, dict)
+        ]
+        return " | ".join(values) if values else None
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "shown": self.shown,
             "to": self.to,
             "body": self.body,
             "headers": self.headers,

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
 from local.process import StackProcess
 from local.template import REPO_ROOT
 from local.woosh_standin import WooshStandIn
+from tests.support.e2e import post_alert, sent_where, shown, tap, wait_for_event
 
 pytestmark = pytest.mark.e2e
 
@@ -34,78 +34,19 @@ def stack() -> Iterator[StackProcess]:
         yield process
 
 
-def _events_queue(info: dict[str, Any]) -> tuple[Any, str]:
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=info["aws_endpoint"],
-        region_name=info["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return sqs, info["events_queue_url"]
-
-
-def _wait_for_event(
-    info: dict[str, Any], predicate: Any, timeout: float = 15.0, seen: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """The first event on the local events queue that matches; `seen` keeps what was read."""
-    seen = [] if seen is None else seen
-    sqs, url = _events_queue(info)
-    deadline = time.monotonic() + timeout
-    while True:
-        # Every received message is kept: one not read here stays invisible for 30 s.
-        match = next((event for event in seen if predicate(event)), None)
-        if match is not None:
-            return match
-        if time.monotonic() >= deadline:
-            break
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        seen.extend(json.loads(message["Body"]) for message in answer.get("Messages", []))
-    raise AssertionError(f"no matching event within {timeout}s; saw {seen}")
-
-
-def _post_alert(
-    api: str, ticket: str, lift: str, recipients: list[str], escalation: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "ticket_id": ticket,
-        "lift_id": lift,
-        "site": "Sandton Office Park",
-        "floor": "3",
-        "recipients": recipients,
-    }
-    if escalation is not None:
-        body["escalation"] = escalation
-    response = requests.post(f"{api}/alerts", json=body, timeout=30)
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def _tap(woosh: str, message_id: str, choice_index: int, name: str) -> str:
-    """The stand-in taps a button of a sent message (a signed webhook); returns the tap's id."""
-    tap = requests.post(
-        f"{woosh}/_tap",
-        json={"message_id": message_id, "choice_index": choice_index, "name": name},
-        timeout=30,
-    ).json()
-    assert tap["status"] == 200, tap
-    return str(tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
-
-
 def test_send_tap_event_get_over_http(stack: StackProcess) -> None:
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
-    alert_a = _post_alert(api, "EMG-E2E-A", "LIFT-A", [TECHNICIAN])
-    alert_b = _post_alert(api, "EMG-E2E-B", "LIFT-B", [TECHNICIAN, COLLEAGUE])
+    alert_a = post_alert(api, "EMG-E2E-A", "LIFT-A", [TECHNICIAN])
+    alert_b = post_alert(api, "EMG-E2E-B", "LIFT-B", [TECHNICIAN, COLLEAGUE])
     message_b = next(m for m in alert_b["messages"] if m["to"] == TECHNICIAN.lstrip("+"))
 
     sent = requests.get(f"{woosh}/_sent", timeout=10).json()
     recorded = next(m for m in sent if m["message_id"] == message_b["message_id"])
     assert [title for _id, title in recorded["buttons"]] == ["Test", "Maintenance", "Entrapment"]
 
-    tap_id = _tap(woosh, message_b["message_id"], 2, "E2E")
+    tap_id = tap(woosh, message_b["message_id"], 2, "E2E")
 
-    event = _wait_for_event(stack.info, lambda e: e.get("detail", {}).get("event_id") == tap_id)
+    event = wait_for_event(stack.info, lambda e: e.get("detail", {}).get("event_id") == tap_id)
     assert event["detail-type"] == "Alert Response Received"
     assert event["source"] == "lift-alerts"
     assert event["detail"]["ticket_id"] == "EMG-E2E-B"
@@ -122,7 +63,7 @@ def test_send_tap_event_get_over_http(stack: StackProcess) -> None:
 
 def test_status_callback_and_failed_delivery_over_http(stack: StackProcess) -> None:
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
-    alert = _post_alert(api, "EMG-E2E-C", "LIFT-C", [COLLEAGUE])
+    alert = post_alert(api, "EMG-E2E-C", "LIFT-C", [COLLEAGUE])
     message_id = alert["messages"][0]["message_id"]
 
     answer = requests.post(
@@ -132,7 +73,7 @@ def test_status_callback_and_failed_delivery_over_http(stack: StackProcess) -> N
     ).json()
     assert answer["status"] == 200
 
-    event = _wait_for_event(
+    event = wait_for_event(
         stack.info,
         lambda e: e["detail-type"] == "Alert Delivery Failed" and e["detail"].get("message_id") == message_id,
     )
@@ -212,7 +153,7 @@ def test_other_bridge_from_environment_and_clean_shutdown() -> None:
         process.start()
         assert process.info["woosh_standin"] is False
         assert process.info["woosh_url"] == bridge.base_url
-        _post_alert(process.info["api_url"], "EMG-E2E-D", "LIFT-D", [TECHNICIAN])
+        post_alert(process.info["api_url"], "EMG-E2E-D", "LIFT-D", [TECHNICIAN])
         assert [m.to for m in bridge.sent] == [TECHNICIAN.lstrip("+")]
         ports = [int(process.info[key].rsplit(":", 1)[1]) for key in ("api_url", "aws_endpoint")]
         pid = process.pid
@@ -287,32 +228,18 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def _sent_where(woosh: str, wanted: Any, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in requests.get(f"{woosh}/_sent", timeout=10).json():
-            if wanted(message):
-                return dict(message)
-        time.sleep(0.1)
-    raise AssertionError(f"Woosh received no such message within {timeout}s")
-
-
-def _reminder_text(message: dict[str, Any]) -> str:
-    return str(((message["body"].get("interactive") or {}).get("body") or {}).get("text", ""))
-
-
 def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
     """SPEC §9 against moto server: the template's Schedule event driven by the stack's timer."""
     with StackProcess(env={"LOCAL_TIMER_SECONDS": str(FAST_TIMER_SECONDS)}) as process:
         api, woosh = process.info["api_url"], process.info["woosh_url"]
-        answered = _post_alert(
+        answered = post_alert(
             api,
             "EMG-E2E-ESC-1",
             "LIFT-E",
             [TECHNICIAN],
             escalation={"after_seconds": 2, "max_rounds": 2, "recipients": [SUPERVISOR]},
         )
-        ignored = _post_alert(
+        ignored = post_alert(
             api, "EMG-E2E-ESC-2", "LIFT-F", [COLLEAGUE], escalation={"after_seconds": 1, "max_rounds": 1}
         )
         created = _epoch(
@@ -320,9 +247,9 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
         )
         supervisor = SUPERVISOR.lstrip("+")
 
-        reminder = _sent_where(
+        reminder = sent_where(
             woosh,
-            lambda m: m["to"] == supervisor and _reminder_text(m).startswith("REMINDER 1/2"),
+            lambda m: m["to"] == supervisor and shown(m).startswith("REMINDER 1/2"),
             timeout=20,
         )
         # created_at is whole seconds (floored), so "not early" is exact; lateness is one timer run or so.
@@ -330,17 +257,17 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
         assert [title for _id, title in reminder["buttons"]] == ["Test", "Maintenance", "Entrapment"]
         assert all(answered["alert_id"] in button_id for button_id, _title in reminder["buttons"])
 
-        tap_id = _tap(woosh, reminder["message_id"], 2, "Supervisor")
+        tap_id = tap(woosh, reminder["message_id"], 2, "Supervisor")
 
         seen: list[dict[str, Any]] = []
-        response = _wait_for_event(process.info, lambda e: e["detail"].get("event_id") == tap_id, seen=seen)[
+        response = wait_for_event(process.info, lambda e: e["detail"].get("event_id") == tap_id, seen=seen)[
             "detail"
         ]
         assert response["alert_id"] == answered["alert_id"]
         assert response["original_message_id"] == reminder["message_id"]
         assert response["matched_by"] == "context"
         assert response["first_response"] is True
-        unanswered = _wait_for_event(
+        unanswered = wait_for_event(
             process.info,
             lambda e: (
                 e["detail-type"] == "Alert Unanswered" and e["detail"]["alert_id"] == ignored["alert_id"]
@@ -352,7 +279,7 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
 
         # Round 2 of the answered alert would be due 4 s after creation: wait past it.
         time.sleep(max(0.0, created + 4 + 4 * FAST_TIMER_SECONDS - time.time()))
-        texts = [_reminder_text(m) for m in requests.get(f"{woosh}/_sent", timeout=10).json()]
+        texts = [shown(m) for m in requests.get(f"{woosh}/_sent", timeout=10).json()]
         assert not [t for t in texts if t.startswith("REMINDER 2/2")]
         final = requests.get(f"{api}/alerts/{answered['alert_id']}", timeout=10).json()
         assert final["state"] == "answered"

@@ -1,0 +1,84 @@
+"""Helpers for end-to-end tests: a client of the local stack over HTTP, nothing in-process."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import requests
+
+
+def events_queue(info: dict[str, Any]) -> tuple[Any, str]:
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=info["aws_endpoint"],
+        region_name=info["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return sqs, info["events_queue_url"]
+
+
+def wait_for_event(
+    info: dict[str, Any], predicate: Any, timeout: float = 15.0, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The first event on the local events queue that matches; `seen` keeps what was read."""
+    seen = [] if seen is None else seen
+    sqs, url = events_queue(info)
+    deadline = time.monotonic() + timeout
+    while True:
+        # Every received message is kept: one not read here stays invisible for 30 s.
+        match = next((event for event in seen if predicate(event)), None)
+        if match is not None:
+            return match
+        if time.monotonic() >= deadline:
+            break
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        seen.extend(json.loads(message["Body"]) for message in answer.get("Messages", []))
+    raise AssertionError(f"no matching event within {timeout}s; saw {seen}")
+
+
+def post_alert(
+    api: str, ticket: str, lift: str, recipients: list[str], escalation: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ticket_id": ticket,
+        "lift_id": lift,
+        "site": "Sandton Office Park",
+        "floor": "3",
+        "recipients": recipients,
+    }
+    if escalation is not None:
+        body["escalation"] = escalation
+    response = requests.post(f"{api}/alerts", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def tap(woosh: str, message_id: str, choice_index: int, name: str) -> str:
+    """The stand-in taps a button of a sent message (a signed webhook); returns the tap's id."""
+    tap = requests.post(
+        f"{woosh}/_tap",
+        json={"message_id": message_id, "choice_index": choice_index, "name": name},
+        timeout=30,
+    ).json()
+    assert tap["status"] == 200, tap
+    return str(tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
+
+
+def sent_where(woosh: str, wanted: Any, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in requests.get(f"{woosh}/_sent", timeout=10).json():
+            if wanted(message):
+                return dict(message)
+        time.sleep(0.1)
+    raise AssertionError(f"Woosh received no such message within {timeout}s")
+
+
+def shown(message: dict[str, Any]) -> str:
+    """What the phone shows (interactive text, or the template's variables as filled in)."""
+    return str(message.get("shown") or "")
