@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from local.process import StackProcess, StackStartError
 TECHNICIAN = "+27824537125"
 COLLEAGUE = "+27831234567"
 SUPERVISOR = "+27820000001"
+NEW_TECHNICIAN = "+27825550100"
+WARM_COLLEAGUE = "+27835550101"
 ESCALATE_AFTER_SECONDS = 3
 TIMER_SECONDS = 1.0  # the local stack's escalation timer, shortened so the scene takes seconds
 LOG_PATH = Path(__file__).resolve().parent / ".state" / "demo-stack.log"
@@ -112,6 +114,16 @@ class Demo:
         check(result["status"] == 200, f"POST /webhook answered {result['status']}: {result['body']}")
         return result
 
+    def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A stand-in control call (a simulated message or status, forwarded to the webhook)."""
+        response = self.http.post(f"{self.woosh}/{path}", json=body, timeout=30)
+        check(
+            response.status_code == 200,
+            f"the stand-in refused {path}: {response.status_code} {response.text}",
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
     def get_alert(self, alert_id: str) -> dict[str, Any]:
         response = self.http.get(f"{self.api}/alerts/{alert_id}", timeout=10)
         check(response.status_code == 200, f"GET /alerts/{alert_id} answered {response.status_code}")
@@ -154,8 +166,9 @@ def _button_index(message: dict[str, Any], title: str) -> int:
 
 
 def _lines(message: dict[str, Any]) -> list[str]:
-    text = (message["body"].get("interactive") or {}).get("body", {}).get("text", "(template)")
-    return [line for line in str(text).splitlines() if line.strip()]
+    """What the phone shows, line by line (a template's one variable joins lines with " · ")."""
+    text = str(message.get("shown") or "")
+    return [line.strip() for line in text.replace(" · ", "\n").splitlines() if line.strip()]
 
 
 def _first_line(message: dict[str, Any]) -> str:
@@ -170,7 +183,11 @@ def _headline(message: dict[str, Any]) -> str:
 
 def _show_message(message: dict[str, Any], suffix: str = "") -> None:
     buttons = " | ".join(title for _id, title in message["buttons"])
-    say(f'  to {message["to"]}  {message["message_id"][:22]}…  "{_headline(message)}"  [{buttons}]{suffix}')
+    kind = message["body"].get("type", "text")
+    say(
+        f'  to {message["to"]}  {kind:<11} {message["message_id"][:22]}…  "{_headline(message)}"'
+        f"  [{buttons}]{suffix}"
+    )
 
 
 def _show_event(event: dict[str, Any]) -> None:
@@ -342,9 +359,71 @@ def escalation_scene(demo: Demo) -> None:
     check(final["first_response"]["responder"]["wa_id"] == supervisor, "the supervisor's tap is not first")
 
 
+def template_first_scene(demo: Demo) -> None:
+    say("\n12. WhatsApp's 24-hour rule: a colleague wrote to the business this morning,")
+    say("    a new technician never did")
+    morning = int(time.time()) - 4 * 3600
+    wrote = demo.control(
+        "_reply", {"from": WARM_COLLEAGUE, "text": "Morning, on shift today", "timestamp": morning}
+    )
+    check(wrote["status"] == 200, f"the webhook refused the forwarded message: {wrote}")
+    say(
+        f"  {_digits(WARM_COLLEAGUE)} wrote at {_clock(morning)} UTC; the Bridge forwarded it (Bearer) -> 200"
+    )
+    alert = demo.send_alert("EMG-2024-004", "LIFT-D", "2", [NEW_TECHNICIAN, WARM_COLLEAGUE])
+    by_phone = {m["to"]: m for m in alert["messages"]}
+    sent = demo.sent_messages()
+    cold = _message_for(sent, by_phone[_digits(NEW_TECHNICIAN)]["message_id"])
+    warm = _message_for(sent, by_phone[_digits(WARM_COLLEAGUE)]["message_id"])
+    for message in (cold, warm):
+        _show_message(message)
+    check(cold["body"]["type"] == "template", "the technician who never wrote did not get the template")
+    check(warm["body"]["type"] == "interactive", "the colleague inside the window did not get buttons")
+
+    say("\n13. Meta refuses the interactive message after all: 131047, in Meta's payload and the wrapper")
+    refused_at = time.time()
+    failed = demo.control(
+        "_status",
+        {"message_id": warm["message_id"], "status": "failed", "error_code": 131047, "form": "both"},
+    )
+    check(failed["status"] == 200, f"the webhook refused the status: {failed}")
+    fallback = demo.wait_for_sent(
+        lambda m: m["to"] == _digits(WARM_COLLEAGUE) and m["body"].get("type") == "template", timeout=15
+    )
+    _show_message(fallback, f"  {fallback['received_at'] - refused_at:.1f}s after the failure")
+
+    say("\n14. The colleague taps Maintenance on the template")
+    tap = demo.tap(fallback["message_id"], _button_index(fallback, "Maintenance"), "Sipho Colleague")
+    tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    events = [e for e in demo.wait_for_events(1) if e["detail"].get("alert_id") == alert["alert_id"]]
+    for event in events:
+        _show_event(event)
+    response = next((e["detail"] for e in events if e["detail"].get("event_id") == tap_id), None)
+    check(response is not None, "no event for the tap on the template fallback")
+    check(
+        not [e for e in events if e["detail-type"] == "Alert Delivery Failed"],
+        "the replaced message's failure was published",
+    )
+    final = demo.get_alert(alert["alert_id"])
+    fallbacks = [line for line in final["recipients"] if line["fallback"]]
+    for line in final["recipients"]:
+        say(
+            f"  GET: {line['to']} channel={line['channel']} fallback={line['fallback']}"
+            f" delivery_status={line['delivery_status']}"
+        )
+    say(f"  template fallbacks made: {len(fallbacks)}; state={final['state']} outcome={final['outcome']}")
+    check(len(fallbacks) == 1 and fallbacks[0]["message_id"] == fallback["message_id"], f"GET: {fallbacks}")
+    check(final["outcome"] == "maintenance", f"outcome {final['outcome']}")
+
+
+def _clock(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%H:%M")
+
+
 def run_story(demo: Demo) -> None:
     multi_emergency_scene(demo)
     escalation_scene(demo)
+    template_first_scene(demo)
 
 
 def main() -> int:
@@ -372,7 +451,8 @@ def main() -> int:
     if ok:
         say(
             "The Entrapment tap reached EMG-2024-002 (Lift B), not Lift A; the unanswered Lift C alarm"
-            " escalated to the supervisor, whose tap stopped it."
+            " escalated to the supervisor, whose tap stopped it; the technician who never wrote got the"
+            " template, and the interactive message Meta refused was replaced by it."
             f" Done in {time.monotonic() - started:.1f}s."
         )
         return 0

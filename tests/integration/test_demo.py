@@ -12,7 +12,7 @@ from local.template import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_runs_both_scenes_and_exits_0() -> None:
+def test_demo_runs_every_scene_and_exits_0() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "local.demo"],
         cwd=REPO_ROOT,
@@ -27,5 +27,12 @@ def test_demo_runs_both_scenes_and_exits_0() -> None:
     assert "EMG-2024-001 LIFT-A: state=awaiting_response" in out
     assert "Alert Escalated: ticket EMG-2024-003 LIFT-C round=1 reason=no_response" in out
     assert "state=answered outcome=entrapment, rounds_sent=1 next_due_at=None" in out
+    # Template-first (issue 12): the cold contact gets the template, the warm one buttons, and the
+    # interactive message Meta refused with 131047 is replaced by the template, whose tap counts.
+    assert "to 27825550100  template" in out
+    assert "to 27835550101  interactive" in out
+    assert "Alert Response Received: ticket EMG-2024-004 LIFT-D choice=maintenance" in out
+    assert "GET: 27835550101 channel=template fallback=True" in out
+    assert "template fallbacks made: 1; state=answered outcome=maintenance" in out
     assert "FAILED" not in out
     assert "Traceback" not in result.stderr
