@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
 	@echo "make local  - run the Docker-free local stack in the foreground (Ctrl-C stops it)"
 	@echo "make test   - run the whole test suite (unit, integration, end to end)"
-	@echo "make lint   - ruff (lint + format check) and mypy --strict on the layer"
+	@echo "make lint   - ruff (lint + format check) and mypy --strict on the layer, functions/ and local/"
 	@echo "make validate - sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build  - sam build (no container needed)"
 	@echo "make bench  - benchmarks, writes bench/results.json and bench/RESULTS.md"
