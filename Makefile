@@ -9,7 +9,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 # Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
 PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
-.PHONY: constraints help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
+.PHONY: alarms constraints help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
 
 help:
 	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
@@ -86,6 +86,10 @@ invoke: $(STAMP)
 
 events: $(STAMP)
 	$(PY) -m local.make_events
+
+# Every function's Errors and Throttles alarms in template.yaml, written from its list of functions.
+alarms: $(STAMP)
+	$(PY) -m local.alarms
 
 bench: $(STAMP)
 	$(PY) -m bench.run
