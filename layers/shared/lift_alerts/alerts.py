@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lift_alerts import idempotency
 from lift_alerts.clock import epoch, iso, iso_from_epoch, utc_now
 from lift_alerts.config import Settings
@@ -108,18 +106,12 @@ def create_and_send(
     }
     # Stored before anything is sent: a tap that races the send still finds its alert.
     done: dict[str, Delivery] = {}
-    try:
-        repo.create_alert(alert, due_at=created + after)
-    except ClientError as exc:
-        if alert_id_given is None or exc.response.get("Error", {}).get("Code") != (
-            "ConditionalCheckFailedException"
-        ):
-            raise
+    if not repo.create_alert(alert, due_at=created + after):
         # A retry (same Idempotency-Key and body) of an attempt that died half way:
         # recipients it already sent to are not sent to again.
-        earlier = repo.get_alert(alert_id)
+        earlier = repo.get_alert(alert_id) if alert_id_given is not None else None
         if earlier is None:
-            raise
+            raise RuntimeError(f"alert {alert_id} exists and is not a retry of this request")
         done = _sends_recorded(earlier)
         logger.info("resuming an earlier attempt", extra={"already_sent": len(done)})
     logger.append_keys(alert_id=alert_id, ticket_id=request.ticket_id)

@@ -111,13 +111,18 @@ class AlertRepository:
 
     # -- alerts -------------------------------------------------------------------------
 
-    def create_alert(self, alert: dict[str, Any], *, due_at: int) -> None:
+    def create_alert(self, alert: dict[str, Any], *, due_at: int) -> bool:
+        """Store a new alert; False when an alert with this id already exists (nothing written)."""
         item = {**alert, "pk": f"alert#{alert['alert_id']}", "due_shard": DUE_SHARD, "due_at": due_at}
-        self._db.put_item(
-            TableName=self.table_name,
-            Item=to_item(item),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        try:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def get_alert(self, alert_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self.table_name, Key=alert_key(alert_id), ConsistentRead=True)
