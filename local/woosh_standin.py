@@ -90,7 +90,10 @@ class SentMessage:
 
     @property
     def kind(self) -> str | None:
+        """`interactive`, `template` or `text` (also for Woosh's `{to, text}` form without a type)."""
         value = self.body.get("type")
+        if value is None and "text" in self.body:
+            return "text"
         return value if isinstance(value, str) else None
 
     @property
@@ -99,7 +102,7 @@ class SentMessage:
         if self.kind == "interactive":
             return _dig(self.body, "interactive", "body", "text")
         if self.kind == "text":
-            return _dig(self.body, "text", "body")
+            return _text_of(self.body)
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -188,10 +191,16 @@ def _validate_interactive(body: dict[str, Any]) -> list[tuple[str, str]]:
     return result
 
 
+def _text_of(body: dict[str, Any]) -> Any:
+    """The text of a text send in either accepted form: Woosh's `{to, text}` or Meta's `text.body`."""
+    text = body.get("text")
+    return text.get("body") if isinstance(text, dict) else text
+
+
 def _validate_text(body: dict[str, Any]) -> list[tuple[str, str]]:
-    text = _dig(body, "text", "body")
+    text = _text_of(body)
     if not isinstance(text, str) or not text:
-        raise _Rejected("unsupported_payload", "text.body is required")
+        raise _Rejected("unsupported_payload", "text (or text.body) is required")
     if len(text) > _MAX_TEXT_BODY:
         raise _Rejected("message_too_long", f"text is over {_MAX_TEXT_BODY} characters")
     return []
@@ -495,7 +504,7 @@ class WooshStandIn:
             return _validate_interactive(body)
         if kind == "template":
             return self._validate_template(body)
-        if kind == "text":
+        if kind == "text" or (kind is None and "text" in body):
             return _validate_text(body)
         raise _Rejected("unsupported_payload", f"unsupported message type {kind!r}")
 

@@ -1,4 +1,5 @@
-"""Follow-up: the table's stream -> messages a recorded fact calls for (SPEC §5 template fallback)."""
+"""Follow-up: the table's stream -> messages a recorded fact calls for (SPEC §5 template
+fallback; SPEC §10 acknowledgements, outcome notices, critical messages)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from lift_alerts.followup import FollowUpContext, follow_up_record
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import woosh_client
+
+# Read at init: a configuration error (an unknown DISPLAY_TIMEZONE, a missing variable) fails
+# the cold start with its message instead of every follow-up. Cached; tests reset it.
+get_settings()
 
 # A failed record is reported (ReportBatchItemFailures) and retried from there by Lambda;
 # what it already sent is recorded on the alert, so the retry does not send it again.
