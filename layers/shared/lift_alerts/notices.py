@@ -96,6 +96,12 @@ def _send(
 ) -> int:
     from lift_alerts.followup import send_once  # followup imports this module
 
+    if ledger not in alert:
+        # An alert created before this feature has no ledger to record in: nothing is sent
+        # (sending unrecorded would repeat on every retry of the record).
+        logger.info("alert has no follow-up ledger", extra={"ledger": ledger, "alert_id": alert["alert_id"]})
+        count("NoticeLedgerMissing")
+        return 0
     sent = send_once(
         ctx,
         str(alert["alert_id"]),
