@@ -1,4 +1,5 @@
-"""Follow-up: the table's stream -> messages a recorded fact calls for (SPEC §5 template fallback)."""
+"""Follow-up: the table's stream -> messages a recorded fact calls for (SPEC §5 template
+fallback; SPEC §10 acknowledgements, outcome notices, critical messages)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import woosh_client
 
-# Read at init: a configuration error (e.g. an unknown ALERT_TEMPLATE_PARAMS name) fails the
-# cold start, naming it, instead of every fallback.
+# Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name or DISPLAY_TIMEZONE,
+# a missing variable) fails the cold start, naming it, instead of every follow-up. Cached;
+# tests reset it.
 get_settings()
 
 # A failed record is reported (ReportBatchItemFailures) and retried from there by Lambda;

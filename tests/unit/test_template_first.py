@@ -132,6 +132,7 @@ def test_131047_later_is_resent_as_the_template_and_its_tap_matches(template_mod
         "delivery_status": "accepted",
         "channel": "template",
         "fallback": True,
+        "notices_skipped": 0,  # SPEC §10: each recipient's entry gains the count
     }
     # The person taps Entrapment on the template: matched by context.id to this alert.
     service.tap(fallback.message_id, 2)

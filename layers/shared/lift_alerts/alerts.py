@@ -97,6 +97,8 @@ def create_and_send(
         "fallbacks": {},
         # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
         "notices_skipped": {},
+        "acks": {},
+        "notices": {},
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},
@@ -204,6 +206,9 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
             "delivery_status": delivery_status,
             "channel": channel,
             "fallback": replaced,
+            # Notices, acknowledgements or critical messages not sent: outside the window and
+            # no NOTICE_TEMPLATE_NAME (SPEC §10).
+            "notices_skipped": int(alert.get("notices_skipped", {}).get(to, 0)),
         }
         if error and delivery_status == "failed":
             line["error"] = error

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lift_alerts.outbound import DEFAULT_TEMPLATE_PARAMS, TEMPLATE_PARAM_NAMES
 
@@ -49,6 +50,18 @@ def _template_params_env() -> tuple[str, ...]:
     return names
 
 
+def _timezone_env(name: str, default: str) -> str:
+    """An IANA time zone name (DISPLAY_TIMEZONE); an unknown one fails the cold start naming it."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{name}: unknown time zone {raw!r} (an IANA name such as {default!r})"
+        ) from exc
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     alerts_table: str
@@ -66,6 +79,11 @@ class Settings:
     # API Gateway cuts at 29 s; SPEC §4 promises an answer within 25 s, so Woosh gets less.
     send_deadline_seconds: float
     secret_max_age_seconds: int
+    # The approved template for notices, acknowledgements and critical messages to people
+    # outside their 24-hour window (one body variable: the notice text, SPEC §10); None skips them.
+    notice_template_name: str | None = None
+    # Times shown to people (SPEC §10); API and event times stay UTC.
+    display_timezone: str = "Africa/Johannesburg"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -89,6 +107,8 @@ class Settings:
             escalation_max_rounds=_int_env("ESCALATION_MAX_ROUNDS", 2, 0, 10),
             send_deadline_seconds=float(_int_env("SEND_DEADLINE_MS", 22_000, 1_000, 25_000)) / 1000,
             secret_max_age_seconds=_int_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
+            notice_template_name=os.environ.get("NOTICE_TEMPLATE_NAME", "").strip() or None,
+            display_timezone=_timezone_env("DISPLAY_TIMEZONE", "Africa/Johannesburg"),
         )
 
 

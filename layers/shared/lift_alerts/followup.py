@@ -18,14 +18,24 @@ from typing import Any
 
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
+from lift_alerts.notices import NOTICE_REACTIONS, notice_fallback_content
 from lift_alerts.observability import count, logger
-from lift_alerts.records import failure_record
+from lift_alerts.records import failure_record, ledger_entries
 from lift_alerts.repository import AlertRepository, from_item, is_alert_item
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.sending import AlertContent, Content, Delivery, StoredAlert, send_messages
-from lift_alerts.woosh import WooshClient
+from lift_alerts.woosh import RETRYABLE_ERRORS, WooshClient
 
 FALLBACK_SEND_SECONDS = 20.0
+# Woosh failures worth another try (an outage, a rate limit, no answer in time): a follow-up
+# that failed with one raises, and Lambda retries the stream record (MaximumRetryAttempts).
+TRANSIENT_SEND_ERRORS = frozenset(
+    {*RETRYABLE_ERRORS, "send_failed", "connection_error", "timeout", "130429", "131056"}
+)
+
+
+class FollowUpRetry(RuntimeError):
+    """Some follow-up sends failed for now; what succeeded is recorded, the record is retried."""
 
 
 def fallbacks_due(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
@@ -36,11 +46,28 @@ def fallbacks_due(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
     if new is None:
         return []
     before = (old or {}).get("failures", {})
-    return [
+    due = [
         (key, failure)
         for key, failure in new.get("failures", {}).items()
         if key not in before and failure.get("replaced_by_fallback") and failure.get("message_id")
     ]
+    # Follow-up messages (acknowledgements, notices, …): the failure is on their ledger entry
+    # (a later `failed` status), or the entry was written already failed (a status that came
+    # before the mapping: `early_fallback`).
+    earlier = {(ledger, key): entry for ledger, key, entry in ledger_entries(old or {})}
+    for ledger, key, entry in ledger_entries(new):
+        prior = earlier.get((ledger, key))
+        failure = entry.get("failure") or {}
+        newly_failed = bool(failure.get("replaced_by_fallback")) and not (prior or {}).get("failure")
+        born_failed = bool(entry.get("early_fallback")) and prior is None
+        if entry.get("message_id") and (newly_failed or born_failed):
+            due.append(
+                (
+                    str(entry["message_id"]),
+                    {"ledger": ledger, "key": key, "recipient": entry["to"], "kind": entry["kind"]},
+                )
+            )
+    return due
 
 
 @dataclass(frozen=True)
@@ -68,7 +95,7 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-REACTIONS: tuple[Reaction, ...] = (template_fallbacks,)
+REACTIONS: tuple[Reaction, ...] = (template_fallbacks, *NOTICE_REACTIONS)
 
 
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
@@ -79,8 +106,16 @@ def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
     if new is None or not is_alert_item(new):
         return []
     done: list[str] = []
+    retry: Exception | None = None
     for reaction in REACTIONS:
-        done += reaction(ctx, old or {}, new)
+        # Each reaction gets its chance even when one before it must be retried; the record
+        # is retried after all of them (each is idempotent, so a retry repeats nothing done).
+        try:
+            done += reaction(ctx, old or {}, new)
+        except Exception as exc:
+            retry = retry or exc
+    if retry is not None:
+        raise retry
     return done
 
 
@@ -91,6 +126,8 @@ def send_once(
     ledger: str,
     targets: dict[str, str],
     content: Content,
+    details: dict[str, Any] | None = None,
+    retry_transient: bool = False,
 ) -> dict[str, Delivery]:
     """Send `content` to each person in `targets` (phone -> ledger key) not yet in the alert's
     `ledger` map, and record one entry per key (acknowledgements, notices, critical messages).
@@ -98,8 +135,12 @@ def send_once(
     The ledger is read consistently before the send and each entry written after it only if
     absent, so a re-delivered stream record sends nothing twice; a run that dies between the
     send and the record sends again on the retry (a duplicate notice is safer than none).
-    A person outside the window with no template for this kind is skipped and counted in the
-    alert's `notices_skipped`. The ledger map must exist on the alert (created with it).
+    A person outside the window with no template for this kind is skipped, counted in the
+    alert's `notices_skipped` and recorded (`skipped`), so a retried record counts them once.
+    `details` are kept on every entry (e.g. the text, for a template fallback). With
+    `retry_transient`, a send that failed for now (TRANSIENT_SEND_ERRORS) is not recorded and
+    FollowUpRetry is raised after the rest is: Lambda retries the record and sends only it.
+    The ledger map must exist on the alert (created with it).
     """
     alert = ctx.repo.get_alert(alert_id)
     if alert is None:
@@ -119,10 +160,17 @@ def send_once(
         now=ctx.now,
         deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
     )
+    transient = {d.to for d in deliveries if retry_transient and d.result.error_code in TRANSIENT_SEND_ERRORS}
     entries = {
-        pending[d.to]: {"to": d.to, "kind": content.kind, "sent_at": iso(ctx.now), **d.record()}
+        pending[d.to]: {
+            "to": d.to,
+            "kind": content.kind,
+            "sent_at": iso(ctx.now),
+            **(details or {}),
+            **({"skipped": True} if d.skipped else d.record()),
+        }
         for d in deliveries
-        if not d.skipped
+        if d.to not in transient
     }
     skipped = [d.to for d in deliveries if d.skipped]
     ctx.repo.record_ledger(alert_id, ledger, entries, skipped=skipped)
@@ -131,6 +179,19 @@ def send_once(
         logger.info(
             "people outside the window skipped", extra={"kind": content.kind, "skipped": len(skipped)}
         )
+    failed = [d for d in deliveries if not d.skipped and not d.result.accepted]
+    if failed:
+        count("FollowUpSendFailed", len(failed))
+        logger.warning(
+            "follow-up send failed",
+            extra={
+                "kind": content.kind,
+                "error_codes": sorted({str(d.result.error_code) for d in failed}),
+                "retried": len(transient),
+            },
+        )
+    if transient:
+        raise FollowUpRetry(f"{len(transient)} {content.kind} send(s) to retry")
     return {d.to: d for d in deliveries}
 
 
@@ -144,6 +205,8 @@ def send_template_fallback(
     now: datetime,
 ) -> str:
     """Resend the content of message `original_id` as the template, once (SPEC §5)."""
+    if failure.get("ledger"):
+        return _send_ledger_fallback(alert_id, original_id, failure, repo, woosh, settings, now)
     alert = repo.get_alert(alert_id)  # consistent: a re-delivered record finds the fallback
     log = {"alert_id": alert_id, "message_id": original_id}
     if alert is None or original_id in alert.get("fallbacks", {}):
@@ -189,6 +252,60 @@ def send_template_fallback(
         logger.warning("template fallback failed", extra={**log, "error_code": error and error.get("code")})
         if all_deliveries_failed(stored, round_no) and int(stored.get("rounds_sent", 0)) == round_no:
             repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+        return "fallback_failed"
+    count("TemplateFallbackSent")
+    logger.info("template fallback sent", extra={**log, "fallback_message_id": result.message_id})
+    return "fallback_sent"
+
+
+def _send_ledger_fallback(
+    alert_id: str,
+    original_id: str,
+    failure: dict[str, Any],
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+) -> str:
+    """A follow-up message (acknowledgement, notice, …) refused with 131047: its template, once.
+
+    The text is the one its ledger entry kept; the fallback is recorded on that entry (never
+    in the alert's `failures`: a follow-up message is no delivery of the alert's rounds).
+    """
+    ledger, key = str(failure["ledger"]), str(failure["key"])
+    alert = repo.get_alert(alert_id)
+    entry = (alert or {}).get(ledger, {}).get(key)
+    if entry is None or "fallback" in entry:
+        return "fallback_already_sent"
+    content = notice_fallback_content(settings, entry)
+    if content is None:
+        return "fallback_skipped_no_template"
+    to = str(entry["to"])
+    delivery = send_messages(
+        repo,
+        woosh(),
+        settings,
+        alert_id=alert_id,
+        content=content,
+        recipients=[to],
+        round_no=None,
+        now=now,
+        deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
+        channel="template",
+        fallback_for=original_id,
+    )[0]
+    result = delivery.result
+    if result.error_code in TRANSIENT_SEND_ERRORS:
+        count("FollowUpSendFailed")
+        raise FollowUpRetry(f"template fallback of a {content.kind} to retry")
+    error = result.error() or delivery.early_failure
+    fallback = {"message_id": result.message_id, "error": error, "channel": "template", "sent_at": iso(now)}
+    if not repo.set_ledger_field(alert_id, ledger, key, "fallback", fallback):
+        return "fallback_already_sent"
+    log = {"alert_id": alert_id, "message_id": original_id, "kind": content.kind}
+    if error is not None:
+        count("TemplateFallbackFailed")
+        logger.warning("template fallback failed", extra={**log, "error_code": error.get("code")})
         return "fallback_failed"
     count("TemplateFallbackSent")
     logger.info("template fallback sent", extra={**log, "fallback_message_id": result.message_id})

@@ -50,3 +50,49 @@ def failure_record(
     if replaced_by_fallback:
         record["replaced_by_fallback"] = True
     return key, record
+
+
+# -- follow-up ledgers (acknowledgements, notices, critical messages: SPEC §10) ---------------------
+
+# Alert maps that are not follow-up ledgers (their entries never carry `kind` and `sent_at`
+# together, but naming them keeps a future field from being taken for one).
+_NOT_LEDGERS = frozenset(
+    {"recipients", "messages", "failures", "fallbacks", "reminders", "rounds", "completed_rounds", "taps"}
+)
+# The message kinds the notice template (NOTICE_TEMPLATE_NAME) stands in for outside the window.
+NOTICE_KINDS = frozenset({"ack", "notice", "critical"})
+
+
+def is_follow_up_message(message: dict[str, Any]) -> bool:
+    """A msg# item of a follow-up message: no alert round, a kind other than alert/reminder."""
+    return "round_no" not in message and message.get("kind") not in (None, "alert", "reminder")
+
+
+def follow_up_template(settings: Settings, kind: str | None) -> str | None:
+    """The approved template a follow-up message of `kind` falls back to, if any."""
+    return settings.notice_template_name if kind in NOTICE_KINDS else None
+
+
+def ledger_entries(alert: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every follow-up ledger entry on the alert: (ledger, key, entry), as `send_once` wrote them."""
+    found = []
+    for ledger, entries in alert.items():
+        if ledger in _NOT_LEDGERS or not isinstance(entries, dict):
+            continue
+        for key, entry in entries.items():
+            if isinstance(entry, dict) and "kind" in entry and "sent_at" in entry and "to" in entry:
+                found.append((ledger, str(key), entry))
+    return found
+
+
+def find_ledger_entry(alert: dict[str, Any], message_id: str) -> tuple[str, str, str] | None:
+    """The ledger entry that sent `message_id`: (ledger, key, field the failure goes in).
+
+    `failure` for the entry's own message, `fallback_failure` for its template fallback.
+    """
+    for ledger, key, entry in ledger_entries(alert):
+        if entry.get("message_id") == message_id:
+            return ledger, key, "failure"
+        if (entry.get("fallback") or {}).get("message_id") == message_id:
+            return ledger, key, "fallback_failure"
+    return None

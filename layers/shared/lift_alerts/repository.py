@@ -444,6 +444,28 @@ class AlertRepository:
             ExpressionAttributeValues=values,
         )
 
+    def set_ledger_field(
+        self, alert_id: str, ledger: str, key: str, field: str, value: dict[str, Any]
+    ) -> bool:
+        """Set `ledger.key.field` once (a follow-up message's failure or template fallback).
+
+        False when the entry is absent or the field already set (a status or stream record
+        delivered again): the first write wins.
+        """
+        path = "#ledger.#key.#field"
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=f"SET {path} = :v",
+                ConditionExpression=f"attribute_exists(#ledger.#key) AND attribute_not_exists({path})",
+                ExpressionAttributeNames={"#ledger": ledger, "#key": key, "#field": field},
+                ExpressionAttributeValues=_values(v=value),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     # -- 24-hour windows (SPEC §5) -------------------------------------------------------------
 
     def record_sighting(self, sighting: Sighting, *, expires_at: int, retention_expires_at: int) -> None:

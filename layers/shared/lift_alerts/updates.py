@@ -20,7 +20,13 @@ from lift_alerts.choices import Choice, parse_button_id, parse_button_label
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.records import expiry, failure_record
+from lift_alerts.records import (
+    expiry,
+    failure_record,
+    find_ledger_entry,
+    follow_up_template,
+    is_follow_up_message,
+)
 from lift_alerts.repository import AlertRepository, StatusRecorded, TapRecorded, TapRejected
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
@@ -265,6 +271,11 @@ def _record_delivery_failure(
     message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime
 ) -> None:
     alert_id = str(message["alert_id"])
+    if is_follow_up_message(message):
+        # An acknowledgement, notice or critical message: never a failed delivery of the
+        # alert's rounds, never "Alert Delivery Failed"; recorded on its ledger entry.
+        _record_follow_up_failure(alert_id, message, update, repo, settings)
+        return
     round_no = int(message.get("round_no", 0))
     error = update.error or {}
     # 131047 on a message that was not a template: the follow-up function resends it as the
@@ -287,3 +298,37 @@ def _record_delivery_failure(
     logger.warning("delivery failed", extra={"alert_id": alert_id, "message_id": update.message_id})
     if all_deliveries_failed(alert, round_no) and int(alert.get("rounds_sent", 0)) == round_no:
         repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+
+
+def _record_follow_up_failure(
+    alert_id: str, message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, settings: Settings
+) -> None:
+    """Record a follow-up message's failure on the ledger entry that sent it (SPEC §10).
+
+    A 131047 on a message that was not a template is marked for the template fallback,
+    which the follow-up function sends from this change of the alert (SPEC §5).
+    """
+    log = {"alert_id": alert_id, "message_id": update.message_id, "kind": message.get("kind")}
+    alert = repo.get_alert(alert_id)
+    found = find_ledger_entry(alert, update.message_id) if alert else None
+    if found is None:
+        # The status raced the ledger write (milliseconds after the send): logged, not retried.
+        logger.warning("failed follow-up message not on its alert yet", extra=log)
+        count("FollowUpFailureUnplaced")
+        return
+    ledger, key, field = found
+    error = update.error or {}
+    failure: dict[str, Any] = {
+        "message_id": update.message_id,
+        "recipient": str(message.get("recipient")),
+        "error": {"code": str(error.get("code", "failed")), "title": str(error.get("title", ""))},
+    }
+    if field == "failure" and needs_template_fallback(
+        follow_up_template(settings, message.get("kind")) is not None,
+        message.get("channel"),
+        error.get("code"),
+    ):
+        failure["replaced_by_fallback"] = True
+    if repo.set_ledger_field(alert_id, ledger, key, field, failure):
+        count("FollowUpMessageFailed")
+        logger.warning("follow-up message failed", extra={**log, "error_code": failure["error"]["code"]})

@@ -1,0 +1,183 @@
+"""Tell the people in the loop (SPEC §10): acknowledgements, outcome notices, critical messages.
+
+Reactions of the follow-up function (`followup.REACTIONS`) to what one write changed on an
+alert, so none of them sits in the webhook's answer path: the tap is recorded and published
+before any of this runs, and nothing here can undo or delay that. Each message goes once
+per ledger key (`followup.send_once`):
+- `acks.<tap event_id>`: the acknowledgement of a recorded tap, to the person who tapped;
+- `notices.<outcome>:<phone>`: who answered, to everyone else messaged for the alert, on the
+  first answer and whenever the outcome rises;
+- `notices.critical:<phone>`: the critical message when the alert becomes unanswered.
+A send Woosh failed for now raises after what succeeded is recorded (Lambda retries the
+stream record); a final failure is recorded on the ledger entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lift_alerts.channels import Channel
+from lift_alerts.choices import most_severe
+from lift_alerts.config import Settings
+from lift_alerts.observability import count, logger
+from lift_alerts.records import follow_up_template
+from lift_alerts.rounds import everyone
+from lift_alerts.sending import StoredAlert
+from lift_alerts.texts import Answer, ack_text, critical_text, outcome_notice_text, template_param_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lift_alerts.followup import FollowUpContext
+
+
+@dataclass(frozen=True)
+class NoticeContent:
+    """A follow-up text (SPEC §5, §10): `{to, text}` inside the window, else the notice template.
+
+    The notice template (NOTICE_TEMPLATE_NAME) has one body variable, the text made safe for
+    Meta; without it a person outside the window is skipped. `text_only` (acknowledgements:
+    the person just wrote) sends text to everyone without looking the window up.
+    """
+
+    settings: Settings
+    text: str
+    kind: str = "notice"
+    text_only: bool = False
+
+    @property
+    def inside(self) -> Channel:
+        return "text"
+
+    @property
+    def outside(self) -> Channel | None:
+        if self.text_only:
+            return "text"
+        return "template" if self.settings.notice_template_name else None
+
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
+        if channel != "template":
+            return {"to": to, "text": self.text}
+        name = follow_up_template(self.settings, self.kind)
+        if not name:
+            return None
+        parameters = [{"type": "text", "text": template_param_text(self.text)}]
+        return {
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": name,
+                "language": {"code": self.settings.template_language},
+                "components": [{"type": "body", "parameters": parameters}],
+            },
+        }
+
+
+def notice_fallback_content(settings: Settings, entry: dict[str, Any]) -> NoticeContent | None:
+    """What a follow-up message's 131047 template fallback sends: the text its entry kept."""
+    text, kind = entry.get("text"), str(entry.get("kind"))
+    if not text or follow_up_template(settings, kind) is None:
+        return None
+    return NoticeContent(settings, str(text), kind)
+
+
+def messaged(alert: dict[str, Any]) -> list[str]:
+    """Everyone sent a message of the alert (round 0, reminders, fallbacks), in list order.
+
+    An escalation recipient is in it once a reminder round sent them one.
+    """
+    sent_to = {str(m.get("to")) for m in alert.get("messages", {}).values()}
+    return [to for to in everyone(alert) if to in sent_to]
+
+
+def _send(
+    ctx: FollowUpContext, alert: dict[str, Any], ledger: str, targets: dict[str, str], content: NoticeContent
+) -> int:
+    from lift_alerts.followup import send_once  # followup imports this module
+
+    if ledger not in alert:
+        # An alert created before this feature has no ledger to record in: nothing is sent
+        # (sending unrecorded would repeat on every retry of the record).
+        logger.info("alert has no follow-up ledger", extra={"ledger": ledger, "alert_id": alert["alert_id"]})
+        count("NoticeLedgerMissing")
+        return 0
+    sent = send_once(
+        ctx,
+        str(alert["alert_id"]),
+        ledger=ledger,
+        targets=targets,
+        content=content,
+        details={"text": content.text},
+        retry_transient=True,
+    )
+    return sum(1 for delivery in sent.values() if delivery.result.accepted)
+
+
+def acknowledge_taps(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Each tap this write recorded: a text to the person who tapped, once per tap id."""
+    responses: list[dict[str, Any]] = new.get("responses", [])
+    facts = StoredAlert.of(new)
+    done = []
+    for index in range(len(old.get("responses", [])), len(responses)):
+        response = responses[index]
+        tap = Answer.of(response)
+        if not tap.wa_id:
+            # A business-scoped user id and no phone: WhatsApp gives no number to write to.
+            logger.info("tap not acknowledged: no phone number", extra={"tap_id": response.get("event_id")})
+            count("AckUnreachable")
+            continue
+        text = ack_text(
+            facts,
+            tap,
+            first=Answer.of(responses[0]) if index > 0 else None,
+            outcome=most_severe(str(r.get("choice")) for r in responses[: index + 1]),
+            closed=bool(new.get("closed_at")),
+            unanswered_at=new.get("unanswered_at"),
+            timezone=ctx.settings.display_timezone,
+        )
+        content = NoticeContent(ctx.settings, text, kind="ack", text_only=True)
+        sent = _send(ctx, new, "acks", {tap.wa_id: str(response["event_id"])}, content)
+        done.append(f"ack:{response['event_id']}:{sent}")
+    return done
+
+
+def tell_outcome(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The first answer, or an answer that raised the outcome: a notice to everyone else messaged."""
+    before = most_severe(str(r.get("choice")) for r in old.get("responses", []))
+    responses: list[dict[str, Any]] = new.get("responses", [])
+    after = most_severe(str(r.get("choice")) for r in responses)
+    if after is None or after == before:
+        return []
+    added = responses[len(old.get("responses", [])) :]
+    # The answer that brought the outcome to its new level (this write added it).
+    raiser = next((r for r in added if r.get("choice") == after), added[-1] if added else responses[-1])
+    answer = Answer.of(raiser)
+    text = outcome_notice_text(
+        StoredAlert.of(new), answer, rose_from=before, timezone=ctx.settings.display_timezone
+    )
+    # Nobody gets a notice about their own tap: they get its acknowledgement.
+    targets = {to: f"{after}:{to}" for to in messaged(new) if to != answer.wa_id}
+    if not targets:
+        return []
+    sent = _send(ctx, new, "notices", targets, NoticeContent(ctx.settings, text))
+    return [f"notice:{after}:{sent}"]
+
+
+def critical_when_unanswered(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The alert became unanswered (SPEC §9): a critical message to everyone messaged."""
+    if not new.get("unanswered_at") or old.get("unanswered_at"):
+        return []
+    text = critical_text(StoredAlert.of(new), int(new.get("rounds_sent", 0)))
+    targets = {to: f"critical:{to}" for to in messaged(new)}
+    if not targets:
+        return []
+    sent = _send(ctx, new, "notices", targets, NoticeContent(ctx.settings, text, kind="critical"))
+    return [f"critical:{sent}"]
+
+
+NOTICE_REACTIONS: tuple[Callable[[FollowUpContext, dict[str, Any], dict[str, Any]], list[str]], ...] = (
+    acknowledge_taps,
+    tell_outcome,
+    critical_when_unanswered,
+)

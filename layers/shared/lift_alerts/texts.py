@@ -1,0 +1,147 @@
+"""What the service says to people on WhatsApp (SPEC §10): pure functions, no I/O.
+
+Each section belongs to one kind of message. Times shown to people are in the display time
+zone (DISPLAY_TIMEZONE, e.g. `10:31 SAST`); the API and events keep UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lift_alerts.choices import BUTTONS
+from lift_alerts.outbound import AlertFacts
+
+# -- shared: places, people, labels, times, template-safe text ------------------------------------
+
+_LABELS: dict[str, str] = {choice.value: label for choice, label in BUTTONS}
+_WHITESPACE = re.compile(r"\s+")
+
+
+def place(alert: AlertFacts) -> str:
+    """Site, lift and floor as one phrase: "Sandton Office Park, LIFT-A, floor 3"."""
+    parts = [alert.site, alert.lift_id, f"floor {alert.floor}" if alert.floor else ""]
+    return ", ".join(part for part in parts if part)
+
+
+def label(choice: str | None) -> str:
+    """The button label a person saw for a choice ("Maintenance")."""
+    if choice is None:
+        return "none yet"
+    return _LABELS.get(choice, choice)
+
+
+def person(name: str | None, wa_id: str | None) -> str:
+    """A person as others know them: their WhatsApp profile name, else their number."""
+    if name and name.strip():
+        return name.strip()
+    if wa_id:
+        return f"+{wa_id.lstrip('+')}"
+    return "someone"
+
+
+def display_time(moment: str | datetime | None, timezone: str) -> str | None:
+    """`10:31 SAST`: the hour and minute in `timezone`, with its abbreviation (UTC ISO in)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+def template_param_text(value: str) -> str:
+    """A value Meta accepts as a template body parameter.
+
+    Meta refuses (132018) a parameter with a newline, a tab or more than four spaces in a
+    row, and an empty one: lines are joined with " · ", every run of whitespace becomes one
+    space, and nothing at all becomes "-". (The same rule as the alert template's values.)
+    """
+    lines = (_WHITESPACE.sub(" ", line).strip() for line in value.splitlines())
+    return " · ".join(line for line in lines if line) or "-"
+
+
+# -- acknowledgements, outcome notices, critical messages (SPEC §10) --------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One recorded tap, as people are told about it."""
+
+    choice: str
+    name: str | None
+    wa_id: str | None
+    at: str | None  # UTC ISO 8601
+
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> Answer:
+        responder = response.get("responder") or {}
+        return cls(
+            choice=str(response.get("choice")),
+            name=responder.get("name"),
+            wa_id=responder.get("wa_id"),
+            at=response.get("responded_at"),
+        )
+
+    @property
+    def who(self) -> str:
+        return person(self.name, self.wa_id)
+
+    def when(self, timezone: str) -> str:
+        shown = display_time(self.at, timezone)
+        return f" at {shown}" if shown else ""
+
+
+def ack_text(
+    alert: AlertFacts,
+    tap: Answer,
+    *,
+    first: Answer | None,
+    outcome: str | None,
+    closed: bool,
+    unanswered_at: str | None,
+    timezone: str,
+) -> str:
+    """The acknowledgement of one recorded tap, to the person who tapped.
+
+    `first` is the alert's first answer when this tap is not it; `outcome` the alert's
+    outcome right after this tap; `closed` / `unanswered_at` the alert's state when it came.
+    """
+    lines = [f"Recorded: {label(tap.choice)} for ticket {alert.ticket_id} ({place(alert)})."]
+    if first is not None:
+        lines.append(f"{first.who} answered first: {label(first.choice)}{first.when(timezone)}.")
+        lines.append(f"Outcome now: {label(outcome)}.")
+    if closed:
+        lines.append("This alert is already closed.")
+    elif unanswered_at is not None:
+        shown = display_time(unanswered_at, timezone)
+        lines.append(f"This alert had been marked unanswered{f' at {shown}' if shown else ''}.")
+    return "\n".join(lines)
+
+
+def outcome_notice_text(alert: AlertFacts, answer: Answer, *, rose_from: str | None, timezone: str) -> str:
+    """Tells everyone else messaged for the alert who answered and with what.
+
+    `rose_from` is the outcome before, when this answer raised it (None for the first answer).
+    """
+    head = f"Ticket {alert.ticket_id} at {place(alert)}"
+    answered = f"answered by {answer.who}: {label(answer.choice)}{answer.when(timezone)}"
+    if rose_from is None:
+        return f"{head}: {answered}."
+    return f"{head}: the outcome rose from {label(rose_from)} to {label(answer.choice)}, {answered}."
+
+
+def critical_text(alert: AlertFacts, reminders: int) -> str:
+    """To everyone messaged when an alert becomes unanswered (SPEC §10, wording fixed there)."""
+    return (
+        f"CRITICAL: no response to {alert.ticket_id} at {place(alert)} after {reminders} "
+        f"{'reminder' if reminders == 1 else 'reminders'}. Immediate action required."
+    )
