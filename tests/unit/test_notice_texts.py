@@ -7,6 +7,7 @@ import pytest
 
 from lift_alerts.config import ConfigurationError, Settings
 from lift_alerts.notices import NoticeContent, messaged
+from lift_alerts.outbound import template_param_text
 from lift_alerts.sending import StoredAlert
 from lift_alerts.texts import (
     Answer,
@@ -14,7 +15,6 @@ from lift_alerts.texts import (
     critical_text,
     display_time,
     outcome_notice_text,
-    template_param_text,
 )
 
 SAST = "Africa/Johannesburg"

@@ -21,10 +21,11 @@ from lift_alerts.channels import Channel
 from lift_alerts.choices import most_severe
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
+from lift_alerts.outbound import template_param_text
 from lift_alerts.records import follow_up_template
 from lift_alerts.rounds import everyone
 from lift_alerts.sending import StoredAlert
-from lift_alerts.texts import Answer, ack_text, critical_text, outcome_notice_text, template_param_text
+from lift_alerts.texts import Answer, ack_text, critical_text, outcome_notice_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable

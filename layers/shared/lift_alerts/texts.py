@@ -6,7 +6,6 @@ zone (DISPLAY_TIMEZONE, e.g. `10:31 SAST`); the API and events keep UTC.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,17 +13,11 @@ from zoneinfo import ZoneInfo
 
 from lift_alerts.choices import BUTTONS
 from lift_alerts.outbound import AlertFacts
+from lift_alerts.outbound import location as place
 
 # -- shared: places, people, labels, times, template-safe text ------------------------------------
 
 _LABELS: dict[str, str] = {choice.value: label for choice, label in BUTTONS}
-_WHITESPACE = re.compile(r"\s+")
-
-
-def place(alert: AlertFacts) -> str:
-    """Site, lift and floor as one phrase: "Sandton Office Park, LIFT-A, floor 3"."""
-    parts = [alert.site, alert.lift_id, f"floor {alert.floor}" if alert.floor else ""]
-    return ", ".join(part for part in parts if part)
 
 
 def label(choice: str | None) -> str:
@@ -56,17 +49,6 @@ def display_time(moment: str | datetime | None, timezone: str) -> str | None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local:%H:%M} {local.tzname()}"
-
-
-def template_param_text(value: str) -> str:
-    """A value Meta accepts as a template body parameter.
-
-    Meta refuses (132018) a parameter with a newline, a tab or more than four spaces in a
-    row, and an empty one: lines are joined with " · ", every run of whitespace becomes one
-    space, and nothing at all becomes "-". (The same rule as the alert template's values.)
-    """
-    lines = (_WHITESPACE.sub(" ", line).strip() for line in value.splitlines())
-    return " · ".join(line for line in lines if line) or "-"
 
 
 # -- acknowledgements, outcome notices, critical messages (SPEC §10) --------------------------------
