@@ -31,6 +31,7 @@ def settings(**changes: object) -> Settings:
         app_secret_id="s",
         template_name=None,
         template_language="en",
+        template_params=("text",),
         parked_queue_url=None,
         retention_days=90,
         escalation_after_seconds=120,
