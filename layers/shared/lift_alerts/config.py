@@ -42,6 +42,9 @@ class Settings:
     # API Gateway cuts at 29 s; SPEC §4 promises an answer within 25 s, so Woosh gets less.
     send_deadline_seconds: float
     secret_max_age_seconds: int
+    # A reply that quotes none of our messages belongs to the latest open alert sent to its
+    # sender within this many seconds before they wrote (SPEC §10).
+    reply_window_seconds: int = 3600
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +67,7 @@ class Settings:
             escalation_max_rounds=_int_env("ESCALATION_MAX_ROUNDS", 2, 0, 10),
             send_deadline_seconds=float(_int_env("SEND_DEADLINE_MS", 22_000, 1_000, 25_000)) / 1000,
             secret_max_age_seconds=_int_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
+            reply_window_seconds=_int_env("REPLY_WINDOW_SECONDS", 3600, 0, 86_400),
         )
 
 
