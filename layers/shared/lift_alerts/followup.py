@@ -20,6 +20,7 @@ from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
 from lift_alerts.records import failure_record
+from lift_alerts.replies import acknowledge_replies
 from lift_alerts.repository import AlertRepository, from_item, is_alert_item
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.sending import AlertContent, Content, Delivery, StoredAlert, send_messages
@@ -68,7 +69,7 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-REACTIONS: tuple[Reaction, ...] = (template_fallbacks,)
+REACTIONS: tuple[Reaction, ...] = (template_fallbacks, acknowledge_replies)
 
 
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
