@@ -362,3 +362,16 @@ def test_reply_window_seconds_is_validated(monkeypatch: pytest.MonkeyPatch, seco
     else:
         with pytest.raises(ConfigurationError, match="REPLY_WINDOW_SECONDS"):
             Settings.from_env()
+
+
+def test_an_acknowledgement_about_an_older_alert_does_not_make_it_the_latest(service: Service) -> None:
+    older = service.send_alert([TECH], ticket_id="EMG-OLD")
+    time.sleep(1.1)
+    newer = service.send_alert([TECH], ticket_id="EMG-NEW")
+    time.sleep(1.1)
+    reply(service, TECH, context=first_message(older))
+    received(service)  # the acknowledgement about EMG-OLD goes out now, after EMG-NEW
+    assert any("EMG-OLD" in text for text in acks(service, TECH))
+    plain_id, answer = reply(service, TECH, after=3 * MINUTE)
+    assert answer["outcomes"] == {"reply_matched_recent": 1}
+    assert [r["event_id"] for r in kept(service, newer["alert_id"])] == [plain_id]
