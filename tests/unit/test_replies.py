@@ -375,3 +375,17 @@ def test_an_acknowledgement_about_an_older_alert_does_not_make_it_the_latest(ser
     plain_id, answer = reply(service, TECH, after=3 * MINUTE)
     assert answer["outcomes"] == {"reply_matched_recent": 1}
     assert [r["event_id"] for r in kept(service, newer["alert_id"])] == [plain_id]
+
+
+def test_replies_never_crowd_taps_out_of_the_alert(service: Service) -> None:
+    alert = service.send_alert([TECH])
+    outcomes = []
+    for _n in range(16):  # 16 x 4096 two-byte characters: more than the alert keeps for replies
+        _id, answer = reply(service, TECH, part={"body": "ä" * 4096}, context=first_message(alert))
+        outcomes += list(answer["outcomes"])
+    kept_count = outcomes.count("reply_matched_context")
+    assert 5 <= kept_count < 16
+    assert outcomes[kept_count:] == ["reply_not_kept_full"] * (16 - kept_count)
+    assert len(kept(service, alert["alert_id"])) == kept_count
+    assert service.tap(first_message(alert), 2).json()["outcomes"] == {"tap_matched_context": 1}
+    assert service.get_alert(alert["alert_id"]).json()["outcome"] == "entrapment"

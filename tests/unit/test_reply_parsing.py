@@ -276,3 +276,9 @@ def test_one_event_per_reply_a_write_added() -> None:
     assert (event.detail["alert_id"], event.detail["floor"], event.detail["media_id"]) == ("a" * 32, "3", "M")
     assert events_for_change(new, new) == []  # a write that added none (a tap, a status) publishes none
     assert [e.event_id for e in events_for_change(None, new)] == ["wamid.R1", "wamid.R2"]
+
+
+def test_a_reply_whose_id_cleans_to_nothing_is_ignored() -> None:
+    body = real("text")
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "\x00\x01"
+    assert isinstance(only(body), Ignored)

@@ -19,6 +19,7 @@ The table's stream is the outbox: every event is derived from a change of an ale
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,9 +41,11 @@ REPLY_INDEX = "ReplyIndex"
 # quotes nothing goes to "the latest alert sent to that person" (SPEC §10), and a notice or
 # an acknowledgement about an older alert must not make that older alert look the latest.
 PAGING_KINDS = frozenset({"alert", "reminder"})
-# An alert item must stay under DynamoDB's 400 KB: past this many replies (or that size) a
-# reply is logged and counted instead of kept, never retried for ever as if AWS had failed.
+# An alert item must stay under DynamoDB's 400 KB, and replies must never fill it: a tap that
+# no longer fits would be lost. Past this many replies or bytes of them, a reply is logged and
+# counted instead of kept (never retried for ever as if AWS had failed).
 MAX_REPLIES_PER_ALERT = 100
+REPLY_BYTES_PER_ALERT = 100_000
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -308,9 +311,11 @@ class AlertRepository:
         `responses`, the escalation index and the claim stay as they are. `require_open`
         refuses a closed alert (a reply matched by time only, never by context).
         """
+        size = len(json.dumps(reply, ensure_ascii=False, default=str).encode())
         condition = (
             "attribute_exists(pk) AND NOT contains(reply_ids, :id) AND "
-            "(attribute_not_exists(messages_received) OR size(messages_received) < :max)"
+            "(attribute_not_exists(messages_received) OR size(messages_received) < :max) AND "
+            "(attribute_not_exists(reply_bytes) OR reply_bytes <= :room)"
         )
         if require_open:
             condition += " AND attribute_not_exists(closed_at)"
@@ -320,7 +325,7 @@ class AlertRepository:
                 Key=alert_key(alert_id),
                 UpdateExpression=(
                     "SET messages_received = list_append(if_not_exists(messages_received, :none), :one) "
-                    "ADD reply_ids :ids"
+                    "ADD reply_ids :ids, reply_bytes :size"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeValues={
@@ -329,6 +334,8 @@ class AlertRepository:
                         one=[_numbers_as_decimals(reply)],
                         id=str(reply["event_id"]),
                         max=MAX_REPLIES_PER_ALERT,
+                        size=size,
+                        room=REPLY_BYTES_PER_ALERT - size,
                     ),
                     ":ids": {"SS": [str(reply["event_id"])]},
                 },
@@ -346,7 +353,11 @@ class AlertRepository:
             old: dict[str, Any] = raw  # type: ignore[assignment]
             if str(reply["event_id"]) in old.get("reply_ids", {}).get("SS", []):
                 return ReplyRejected("duplicate")
-            if len(old.get("messages_received", {}).get("L", [])) >= MAX_REPLIES_PER_ALERT:
+            stored_bytes = int(old.get("reply_bytes", {}).get("N", "0"))
+            if (
+                len(old.get("messages_received", {}).get("L", [])) >= MAX_REPLIES_PER_ALERT
+                or stored_bytes > REPLY_BYTES_PER_ALERT - size
+            ):
                 return ReplyRejected("full")
             return ReplyRejected("closed")
         return ReplyRecorded()

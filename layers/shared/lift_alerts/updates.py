@@ -324,6 +324,11 @@ def _reply_outcome(result: ReplyRecorded | ReplyRejected, matched_by: str, log: 
         logger.info("duplicate reply ignored", extra=log)
         count("ReplyDuplicate")
         return "reply_duplicate"
+    if result.reason == "full":
+        # The alert already holds as many replies as it may (taps must always fit).
+        logger.warning("reply not kept: the alert holds its maximum of replies", extra=log)
+        count("ReplyNotKept")
+        return "reply_not_kept_full"
     return _reply_unmatched(result.reason, log)
 
 

@@ -364,7 +364,7 @@ def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
         button_id, title = (reply.id, reply.title) if reply else (None, None)
     elif message.type == "button" and message.button is not None:
         button_id, title = message.button.payload, message.button.text
-    elif message.type in REPLY_TYPES and message.id:
+    elif message.type in REPLY_TYPES and clean_foreign_text(message.id, 256):
         return _reply(message, contacts)
     else:
         return _other_message(message, contacts)
