@@ -96,9 +96,11 @@ def create_and_send(
         "failures": {},
         "fallbacks": {},
         # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
-        "notices_skipped": {},
         "acks": {},
+        "notices_skipped": {},
         "notices": {},
+        # Replies that are not taps, oldest first (their ids: the string set `reply_ids`).
+        "messages_received": [],
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},
@@ -239,6 +241,7 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
         },
         "closed_at": alert.get("closed_at"),
         "close_reason": alert.get("close_reason"),
+        "messages_received": alert.get("messages_received", []),
     }
 
 

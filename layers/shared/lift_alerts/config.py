@@ -84,6 +84,9 @@ class Settings:
     notice_template_name: str | None = None
     # Times shown to people (SPEC §10); API and event times stay UTC.
     display_timezone: str = "Africa/Johannesburg"
+    # A reply that quotes none of our messages belongs to the latest open alert sent to its
+    # sender within this many seconds before they wrote (SPEC §10).
+    reply_window_seconds: int = 3600
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -109,6 +112,7 @@ class Settings:
             secret_max_age_seconds=_int_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
             notice_template_name=os.environ.get("NOTICE_TEMPLATE_NAME", "").strip() or None,
             display_timezone=_timezone_env("DISPLAY_TIMEZONE", "Africa/Johannesburg"),
+            reply_window_seconds=_int_env("REPLY_WINDOW_SECONDS", 3600, 0, 86_400),
         )
 
 

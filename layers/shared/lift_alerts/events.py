@@ -1,7 +1,8 @@
 """Events on the bus (SPEC §7, §9), derived from changes of an alert item.
 
 The table's stream is the outbox: whatever a write added to an alert (a tap in `responses`,
-a delivery failure, a completed escalation round, the `unanswered` mark) becomes exactly
+a reply in `messages_received`, a delivery failure, a completed escalation round, the
+`unanswered` mark) becomes exactly
 the events below, with `event_id`s that depend only on the data, so a re-delivered stream
 record publishes again only under the same ids.
 """
@@ -25,6 +26,19 @@ RESPONSE_RECEIVED = "Alert Response Received"
 DELIVERY_FAILED = "Alert Delivery Failed"
 ESCALATED = "Alert Escalated"
 UNANSWERED = "Alert Unanswered"
+MESSAGE_RECEIVED = "Alert Message Received"
+# The fields of a kept reply that its event carries (SPEC §10), besides the alert's.
+REPLY_FIELDS = (
+    "type",
+    "text",
+    "media_id",
+    "mime_type",
+    "filename",
+    "location",
+    "from",
+    "received_at",
+    "matched_by",
+)
 
 
 _METRIC = {
@@ -32,6 +46,7 @@ _METRIC = {
     DELIVERY_FAILED: "DeliveryFailedPublished",
     ESCALATED: "AlertEscalated",
     UNANSWERED: "AlertUnanswered",  # an operator alarm watches this one
+    MESSAGE_RECEIVED: "ReplyPublished",
 }
 
 
@@ -94,6 +109,13 @@ def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) ->
         detail = {"event_id": f"{new['alert_id']}:round:{round_['round']}", **_alert_fields(new)}
         detail.update(round=round_["round"], recipients=round_["recipients"], reason=round_["reason"])
         events.append(Event(ESCALATED, detail))
+
+    # Replies that are not taps: one event per reply the write added (oldest first).
+    replies = new.get("messages_received", [])
+    for reply in replies[len(old.get("messages_received", [])) :]:
+        detail = {"event_id": reply["event_id"], **_alert_fields(new)}
+        detail.update({name: reply.get(name) for name in REPLY_FIELDS})
+        events.append(Event(MESSAGE_RECEIVED, detail))
 
     if new.get("unanswered_at") and not old.get("unanswered_at"):
         detail = {"event_id": f"{new['alert_id']}:unanswered", **_alert_fields(new)}

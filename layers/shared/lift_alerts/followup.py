@@ -21,6 +21,7 @@ from lift_alerts.config import Settings
 from lift_alerts.notices import NOTICE_REACTIONS, notice_fallback_content
 from lift_alerts.observability import count, logger
 from lift_alerts.records import failure_record, ledger_entries
+from lift_alerts.replies import acknowledge_replies
 from lift_alerts.repository import AlertRepository, from_item, is_alert_item
 from lift_alerts.rounds import all_deliveries_failed
 from lift_alerts.sending import AlertContent, Content, Delivery, StoredAlert, send_messages
@@ -95,7 +96,7 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-REACTIONS: tuple[Reaction, ...] = (template_fallbacks, *NOTICE_REACTIONS)
+REACTIONS: tuple[Reaction, ...] = (template_fallbacks, *NOTICE_REACTIONS, acknowledge_replies)
 
 
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, TypeAdapter
 
-from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
+from lift_alerts.whatsapp import Ignored, Reply, StatusUpdate, Tap, Update
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-_UPDATES = TypeAdapter(list[Annotated[Tap | StatusUpdate | Ignored, Field(discriminator="kind")]])
+_UPDATES = TypeAdapter(list[Annotated[Tap | StatusUpdate | Reply | Ignored, Field(discriminator="kind")]])
 _MAX_MESSAGE_BYTES = 200_000  # under SQS's 256 KiB with room for attributes
 
 

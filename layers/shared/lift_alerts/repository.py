@@ -6,6 +6,8 @@ One table, one key (`pk`):
   present only while the alert waits for a step).
 - `msg#<message_id>`: one message we sent: which alert and recipient it belongs to, and its
   delivery status (created by a status that arrives before the mapping, then completed).
+  Alerts and reminders also carry `sent_at`, which puts them in the sparse `ReplyIndex`
+  (`recipient`, `sent_at`): a reply quoting nothing finds the alert last sent to its sender.
 - `contact#<phone digits>`: when the person last wrote (WhatsApp's 24-hour window, SPEC §5),
   and `user#<business-scoped user id>`: the phone last seen with that id.
 - Powertools idempotency records for `POST /alerts` (their own `pk` prefix).
@@ -17,6 +19,7 @@ The table's stream is the outbox: every event is derived from a change of an ale
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +36,16 @@ if TYPE_CHECKING:
 
 STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
 DUE_SHARD = "due"
+REPLY_INDEX = "ReplyIndex"
+# The messages that page a person about an alert. Only they join ReplyIndex: a reply that
+# quotes nothing goes to "the latest alert sent to that person" (SPEC §10), and a notice or
+# an acknowledgement about an older alert must not make that older alert look the latest.
+PAGING_KINDS = frozenset({"alert", "reminder"})
+# An alert item must stay under DynamoDB's 400 KB, and replies must never fill it: a tap that
+# no longer fits would be lost. Past this many replies or bytes of them, a reply is logged and
+# counted instead of kept (never retried for ever as if AWS had failed).
+MAX_REPLIES_PER_ALERT = 100
+REPLY_BYTES_PER_ALERT = 100_000
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -46,9 +59,9 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; the service only stores integers."""
+    """DynamoDB numbers come back as Decimal: integers, except a reply's coordinates."""
     if isinstance(value, Decimal):
-        return int(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -58,6 +71,17 @@ def plain(value: Any) -> Any:
 
 def _values(**values: Any) -> dict[str, Any]:
     return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
+
+
+def _numbers_as_decimals(value: Any) -> Any:
+    """DynamoDB takes no floats (a reply's coordinates): Decimal of their shortest repr."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _numbers_as_decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_decimals(v) for v in value]
+    return value
 
 
 def alert_key(alert_id: str) -> dict[str, Any]:
@@ -86,6 +110,16 @@ class TapRecorded:
 class TapRejected:
     reason: Literal["duplicate", "unknown_alert", "context_not_on_alert"]
     alert: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ReplyRecorded:
+    """The reply is on the alert (`messages_received`); the stream publishes it."""
+
+
+@dataclass(frozen=True)
+class ReplyRejected:
+    reason: Literal["duplicate", "unknown_alert", "closed", "full"]
 
 
 @dataclass(frozen=True)
@@ -269,6 +303,89 @@ class AlertRepository:
             return TapRejected("context_not_on_alert", old)
         return TapRecorded()
 
+    # -- replies that are not taps (SPEC §10) -----------------------------------------------
+
+    def record_reply(
+        self, alert_id: str, reply: dict[str, Any], *, require_open: bool
+    ) -> ReplyRecorded | ReplyRejected:
+        """Append a reply to the alert's `messages_received`, once per reply message id.
+
+        One conditional write: the id joins the string set `reply_ids` (a set, not a map, so
+        an alert created before replies were kept takes one too: ADD and if_not_exists need
+        no attribute to exist). Nothing else changes: a reply is never a tap, so
+        `responses`, the escalation index and the claim stay as they are. `require_open`
+        refuses a closed alert (a reply matched by time only, never by context).
+        """
+        size = len(json.dumps(reply, ensure_ascii=False, default=str).encode())
+        condition = (
+            "attribute_exists(pk) AND NOT contains(reply_ids, :id) AND "
+            "(attribute_not_exists(messages_received) OR size(messages_received) < :max) AND "
+            "(attribute_not_exists(reply_bytes) OR reply_bytes <= :room)"
+        )
+        if require_open:
+            condition += " AND attribute_not_exists(closed_at)"
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET messages_received = list_append(if_not_exists(messages_received, :none), :one) "
+                    "ADD reply_ids :ids, reply_bytes :size"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues={
+                    **_values(
+                        none=[],
+                        one=[_numbers_as_decimals(reply)],
+                        id=str(reply["event_id"]),
+                        max=MAX_REPLIES_PER_ALERT,
+                        size=size,
+                        room=REPLY_BYTES_PER_ALERT - size,
+                    ),
+                    ":ids": {"SS": [str(reply["event_id"])]},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")):
+                return ReplyRejected("full")  # the item would pass 400 KB
+            if error.get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = exc.response.get("Item")
+            if not raw:
+                return ReplyRejected("unknown_alert")
+            old: dict[str, Any] = raw  # type: ignore[assignment]
+            if str(reply["event_id"]) in old.get("reply_ids", {}).get("SS", []):
+                return ReplyRejected("duplicate")
+            stored_bytes = int(old.get("reply_bytes", {}).get("N", "0"))
+            if (
+                len(old.get("messages_received", {}).get("L", [])) >= MAX_REPLIES_PER_ALERT
+                or stored_bytes > REPLY_BYTES_PER_ALERT - size
+            ):
+                return ReplyRejected("full")
+            return ReplyRejected("closed")
+        return ReplyRecorded()
+
+    def recently_paged_alert_ids(self, phone: str, *, since: int, until: int, limit: int = 25) -> list[str]:
+        """Alerts whose alert or reminder reached `phone` between `since` and `until`, latest
+        first, each once: one Query of the sparse ReplyIndex (never a scan)."""
+        response = self._db.query(
+            TableName=self.table_name,
+            IndexName=REPLY_INDEX,
+            KeyConditionExpression="recipient = :to AND sent_at BETWEEN :since AND :until",
+            ExpressionAttributeValues=_values(to=phone, since=since, until=until),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        found = [str(item["alert_id"]["S"]) for item in response.get("Items", []) if "alert_id" in item]
+        return list(dict.fromkeys(found))
+
+    def phone_for_user(self, user_id: str) -> str | None:
+        """The phone last seen with a business-scoped user id (see `record_sighting`)."""
+        item = self._db.get_item(TableName=self.table_name, Key={"pk": {"S": f"user#{user_id}"}}).get("Item")
+        return str(item["phone"]["S"]) if item and "phone" in item else None
+
     # -- messages and statuses --------------------------------------------------------------
 
     def find_message(self, message_id: str) -> dict[str, Any] | None:
@@ -289,12 +406,14 @@ class AlertRepository:
         kind: str = "alert",
         channel: str = "interactive",
         fallback_for: str | None = None,
+        sent_at: int | None = None,
     ) -> dict[str, Any]:
         """Write the message -> alert mapping without losing a status that arrived first.
 
         `kind` says what the message was (alert, reminder, notice, …); `round_no` is set for
         an alert's rounds; `channel` lets a later 131047 failure decide whether a template
         fallback is due; `fallback_for` names the message a template fallback replaced.
+        `sent_at` (Unix seconds) puts an alert or reminder in ReplyIndex (PAGING_KINDS).
         """
         expression = (
             "SET alert_id = :a, recipient = :r, kind = :k, expires_at = :exp, channel = :c, "
@@ -310,6 +429,10 @@ class AlertRepository:
         if fallback_for is not None:
             expression += ", fallback_for = :f"
             values.update(_values(f=fallback_for))
+        if sent_at is not None and kind in PAGING_KINDS:
+            # Kept from the first store: a resumed send must not make an old alert look new.
+            expression += ", sent_at = if_not_exists(sent_at, :sent)"
+            values.update(_values(sent=sent_at))
         response = self._db.update_item(
             TableName=self.table_name,
             Key=message_key(message_id),

@@ -228,6 +228,7 @@ def send_messages(
             expires_at=expires_at,
             channel=delivery.channel or "interactive",
             fallback_for=fallback_for,
+            sent_at=epoch(now),
         )
         if message.get("delivery_status") != "failed":
             return delivery

@@ -23,10 +23,14 @@ def has_control_characters(value: str, *, allow_newlines: bool = False) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
 
 
-def clean_foreign_text(value: object, limit: int) -> str | None:
-    """Text from WhatsApp: invalid code points replaced, control characters dropped, bounded."""
+def clean_foreign_text(value: object, limit: int, *, allow_newlines: bool = False) -> str | None:
+    """Text from WhatsApp: invalid code points replaced, control characters dropped, bounded.
+
+    `allow_newlines` keeps line breaks and tabs (a person's message is often several lines).
+    """
     if not isinstance(value, str):
         return None
+    kept = {"\n", "\t"} if allow_newlines else set()
     cleaned = value.encode("utf-8", errors="replace").decode("utf-8")
-    cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cc")
+    cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cc" or ch in kept)
     return cleaned[:limit]

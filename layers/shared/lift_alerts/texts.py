@@ -127,3 +127,24 @@ def critical_text(alert: AlertFacts, reminders: int) -> str:
         f"CRITICAL: no response to {alert.ticket_id} at {place(alert)} after {reminders} "
         f"{'reminder' if reminders == 1 else 'reminders'}. Immediate action required."
     )
+
+
+# -- acknowledgement of a reply that is not a tap ------------------------------------------------
+
+REPLY_NOUNS = {
+    "text": "message",
+    "voice": "voice note",
+    "audio": "audio",
+    "image": "photo",
+    "video": "video",
+    "document": "document",
+    "location": "location",
+    "contacts": "contact card",
+}
+
+
+def reply_ack_text(*, reply_type: str, ticket_id: str, lift_id: str, site: str) -> str:
+    """Tells the person their reply reached the people handling the alarm, and which one."""
+    noun = REPLY_NOUNS.get(reply_type, "message")
+    place = f"{lift_id} at {site}" if site else lift_id
+    return f"Thank you. Your {noun} was passed on to the rescue desk for {ticket_id} ({place})."

@@ -1,8 +1,10 @@
-"""Acting on webhook updates: match each tap to its alert, move delivery statuses forward.
+"""Acting on webhook updates: match each tap and reply to its alert, move statuses forward.
 
 Every tap ends as exactly one of: recorded (matched by context or by button), duplicate
 (the same tap id seen before), or unmatched with a reason, and each outcome is logged and
-counted. AWS faults are not swallowed: the caller parks what could not be processed.
+counted. A reply that is not a tap (text, voice note, media, location, contact card) ends
+the same way: kept on its alert (matched by context or by recent alert), duplicate, or
+unmatched. AWS faults are not swallowed: the caller parks what could not be processed.
 """
 
 from __future__ import annotations
@@ -27,12 +29,22 @@ from lift_alerts.records import (
     follow_up_template,
     is_follow_up_message,
 )
-from lift_alerts.repository import AlertRepository, StatusRecorded, TapRecorded, TapRejected
+from lift_alerts.repository import (
+    AlertRepository,
+    ReplyRecorded,
+    ReplyRejected,
+    StatusRecorded,
+    TapRecorded,
+    TapRejected,
+)
 from lift_alerts.rounds import all_deliveries_failed
-from lift_alerts.whatsapp import Ignored, StatusUpdate, Tap, Update
+from lift_alerts.whatsapp import Ignored, Reply, StatusUpdate, Tap, Update
 
 # As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
 MAX_PARALLEL = 32
+# WhatsApp's timestamps and our clock may disagree a little: an alert sent this long after
+# the person wrote may still be the one they answered.
+REPLY_CLOCK_SKEW_SECONDS = 60
 
 
 @dataclass
@@ -79,6 +91,8 @@ def process_updates(
 def _sighting(update: Update) -> Sighting | None:
     if isinstance(update, Tap):
         wa_id, user_id, at = update.wa_id, update.user_id, update.responded_at
+    elif isinstance(update, Reply):
+        wa_id, user_id, at = update.wa_id, update.user_id, update.received_at
     elif isinstance(update, Ignored) and update.at is not None:
         wa_id, user_id, at = update.wa_id, update.user_id, update.at
     else:
@@ -118,6 +132,9 @@ def _ordering_key(update: Update) -> str:
         return f"tap:{update.tap_id}"
     if isinstance(update, StatusUpdate):
         return f"msg:{update.message_id}"
+    if isinstance(update, Reply):
+        # One person's replies in the order they came: `messages_received` is oldest first.
+        return f"reply:{update.wa_id or update.user_id or update.reply_id}"
     return "ignored"
 
 
@@ -141,6 +158,8 @@ def process_update(update: Update, repo: AlertRepository, settings: Settings, no
         return record_tap(update, repo)
     if isinstance(update, StatusUpdate):
         return record_status(update, repo, settings, now)
+    if isinstance(update, Reply):
+        return record_reply(update, repo, settings)
     return _ignored(update)
 
 
@@ -243,6 +262,89 @@ def _unmatched(reason: str, log: dict[str, Any]) -> str:
     logger.warning("tap matched no alert", extra={**log, "reason": reason})
     count("TapUnmatched")
     return f"tap_unmatched_{reason}"
+
+
+# -- replies that are not taps (SPEC §10) ------------------------------------------------------
+
+
+def _reply_record(reply: Reply, phone: str | None, matched_by: str) -> dict[str, Any]:
+    sender: dict[str, Any] = {"wa_id": phone, "name": reply.name}
+    if reply.user_id:
+        sender["user_id"] = reply.user_id
+    return {
+        "event_id": reply.reply_id,
+        "type": reply.type,
+        "text": reply.text,
+        "media_id": reply.media_id,
+        "mime_type": reply.mime_type,
+        "filename": reply.filename,
+        "location": reply.location.model_dump() if reply.location else None,
+        "from": sender,
+        "received_at": reply.received_at,
+        "matched_by": matched_by,
+    }
+
+
+def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str:
+    """Keep a reply with the alert it belongs to; it never counts as a tap (SPEC §10).
+
+    The alert is the one owning the quoted message (`context.id`: any message we sent for it,
+    reminders and notices too); else the latest alert (or reminder) sent to the sender in the
+    REPLY_WINDOW_SECONDS before they wrote that is not closed; else the reply is unmatched.
+    """
+    log: dict[str, Any] = {"reply_id": reply.reply_id, "reply_type": reply.type}
+    log["context_id"] = reply.context_id
+    phone = reply.wa_id or (repo.phone_for_user(reply.user_id) if reply.user_id else None)
+    if reply.context_id:
+        message = repo.find_message(reply.context_id)
+        owner = message.get("alert_id") if message else None
+        if owner:
+            log["alert_id"] = str(owner)
+            result = repo.record_reply(str(owner), _reply_record(reply, phone, "context"), require_open=False)
+            if not (isinstance(result, ReplyRejected) and result.reason == "unknown_alert"):
+                return _reply_outcome(result, "context", log)
+    if not phone:
+        return _reply_unmatched("no_sender", log)
+    written = epoch(datetime.fromisoformat(reply.received_at.replace("Z", "+00:00")))
+    candidates = repo.recently_paged_alert_ids(
+        phone, since=written - settings.reply_window_seconds, until=written + REPLY_CLOCK_SKEW_SECONDS
+    )
+    record = _reply_record(reply, phone, "recent")
+    for alert_id in candidates:
+        # Latest first; a closed one is passed over (the write itself checks, so an alert
+        # closed a moment ago is never given a reply meant for the next one).
+        result = repo.record_reply(alert_id, record, require_open=True)
+        if isinstance(result, ReplyRejected) and result.reason in ("closed", "unknown_alert"):
+            continue
+        log["alert_id"] = alert_id
+        return _reply_outcome(result, "recent", log)
+    return _reply_unmatched("no_recent_alert", log)
+
+
+def _reply_outcome(result: ReplyRecorded | ReplyRejected, matched_by: str, log: dict[str, Any]) -> str:
+    if isinstance(result, ReplyRecorded):
+        logger.info("reply kept", extra={**log, "matched_by": matched_by})
+        count("ReplyMatched")
+        return f"reply_matched_{matched_by}"
+    if result.reason == "duplicate":
+        logger.info("duplicate reply ignored", extra=log)
+        count("ReplyDuplicate")
+        return "reply_duplicate"
+    if result.reason == "full":
+        # The alert already holds as many replies as it may (taps must always fit).
+        logger.warning("reply not kept: the alert holds its maximum of replies", extra=log)
+        count("ReplyNotKept")
+        return "reply_not_kept_full"
+    return _reply_unmatched(result.reason, log)
+
+
+def _reply_unmatched(reason: str, log: dict[str, Any]) -> str:
+    logger.warning("reply matched no alert", extra={**log, "reason": reason})
+    count("ReplyUnmatched")
+    return f"reply_unmatched_{reason}"
+
+
+# -- delivery statuses ----------------------------------------------------------------------------
 
 
 def record_status(update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime) -> str:

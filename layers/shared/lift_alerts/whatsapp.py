@@ -7,8 +7,9 @@ never hides the rest of a batch (client libraries that read only `entry[0]...[0]
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -52,6 +53,66 @@ class Context(_Lenient):
     from_: str | None = Field(default=None, alias="from")
 
 
+def _none_if_malformed(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A part we only read for detail must never make an item unreadable: a `failed` lost
+    # because its `errors` or `pricing` changed shape would be a failure nobody hears of, and
+    # a reply whose caption has an odd type is still a reply.
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _coordinate(limit: float) -> Any:
+    """A latitude or longitude within ±`limit`, else None (NaN and 1e999 are valid JSON to Python)."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            number = handler(value)
+        except ValidationError:
+            return None
+        return number if number is not None and math.isfinite(number) and abs(number) <= limit else None
+
+    return WrapValidator(check)
+
+
+class TextPart(_Lenient):
+    body: str | None = None
+
+
+class MediaPart(_Lenient):
+    """image, video, document, audio (and voice notes: audio with `voice: true`)."""
+
+    id: str | None = None
+    mime_type: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+    voice: bool | None = None
+
+
+class LocationPart(_Lenient):
+    latitude: Annotated[float | None, _coordinate(90.0)] = None
+    longitude: Annotated[float | None, _coordinate(180.0)] = None
+    name: str | None = None
+    address: str | None = None
+
+
+class CardName(_Lenient):
+    formatted_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class CardPhone(_Lenient):
+    phone: str | None = None
+    wa_id: str | None = None
+
+
+class ContactCard(_Lenient):
+    name: Annotated[CardName | None, WrapValidator(_none_if_malformed)] = None
+    phones: Annotated[list[CardPhone] | None, WrapValidator(_none_if_malformed)] = None
+
+
 class Message(_Lenient):
     id: str | None = None
     from_: str | None = Field(default=None, alias="from")
@@ -61,6 +122,14 @@ class Message(_Lenient):
     interactive: Interactive | None = None
     button: QuickReply | None = None
     context: Context | None = None
+    # The parts of a reply that is not a tap (SPEC §10); each read leniently on its own.
+    text: Annotated[TextPart | None, WrapValidator(_none_if_malformed)] = None
+    image: Annotated[MediaPart | None, WrapValidator(_none_if_malformed)] = None
+    video: Annotated[MediaPart | None, WrapValidator(_none_if_malformed)] = None
+    document: Annotated[MediaPart | None, WrapValidator(_none_if_malformed)] = None
+    audio: Annotated[MediaPart | None, WrapValidator(_none_if_malformed)] = None
+    location: Annotated[LocationPart | None, WrapValidator(_none_if_malformed)] = None
+    contacts: Annotated[list[ContactCard] | None, WrapValidator(_none_if_malformed)] = None
 
 
 class Profile(_Lenient):
@@ -77,15 +146,6 @@ class StatusError(_Lenient):
     code: int | str | None = None
     title: str | None = None
     message: str | None = None
-
-
-def _none_if_malformed(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    # A part we only read for detail must never make a status unreadable: a `failed` lost
-    # because its `errors` or `pricing` changed shape would be a failure nobody hears of.
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
 
 
 class Status(_Lenient):
@@ -160,6 +220,37 @@ class StatusUpdate(BaseModel):
     error: dict[str, str] | None = None
 
 
+ReplyType = Literal["text", "voice", "audio", "image", "video", "document", "location", "contacts"]
+# WhatsApp's `type` of a message that is a reply we keep (SPEC §10); `audio` splits in two.
+REPLY_TYPES = frozenset({"text", "audio", "image", "video", "document", "location", "contacts"})
+REPLY_TEXT_MAX = 4096  # WhatsApp's own limit for a text message; captions count as text
+
+
+class ReplyLocation(BaseModel):
+    latitude: float | None
+    longitude: float | None
+    name: str | None
+    address: str | None
+
+
+class Reply(BaseModel):
+    """A message from a person that is not a tap: text, voice note, media, location, contact card."""
+
+    kind: Literal["reply"] = "reply"
+    reply_id: str
+    type: ReplyType
+    text: str | None = None
+    media_id: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+    location: ReplyLocation | None = None
+    context_id: str | None = None
+    wa_id: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+    received_at: str
+
+
 class Ignored(BaseModel):
     kind: Literal["ignored"] = "ignored"
     reason: str
@@ -169,7 +260,7 @@ class Ignored(BaseModel):
     at: str | None = None
 
 
-Update = Tap | StatusUpdate | Ignored
+Update = Tap | StatusUpdate | Reply | Ignored
 
 
 def moment(value: str | int | None) -> str:
@@ -188,7 +279,7 @@ def moment(value: str | int | None) -> str:
 
 
 def extract_updates(payload: Any) -> list[Update]:
-    """Every tap, status and ignored item in a webhook body, in the order they came."""
+    """Every tap, reply, status and ignored item in a webhook body, in the order they came."""
     if not isinstance(payload, dict):
         raise NotAWebhookPayload("the body must be a JSON object")
     if "entry" not in payload:
@@ -273,6 +364,8 @@ def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
         button_id, title = (reply.id, reply.title) if reply else (None, None)
     elif message.type == "button" and message.button is not None:
         button_id, title = message.button.payload, message.button.text
+    elif message.type in REPLY_TYPES and clean_foreign_text(message.id, 256):
+        return _reply(message, contacts)
     else:
         return _other_message(message, contacts)
     if not message.id:
@@ -290,6 +383,70 @@ def _message_update(raw: Any, contacts: list[Contact | None]) -> Update:
         name=clean_foreign_text(name, 128),
         responded_at=moment(message.timestamp),
     )
+
+
+def _reply(message: Message, contacts: list[Contact | None]) -> Reply:
+    contact = _contact_for(message, contacts)
+    name = contact.profile.name if contact and contact.profile else None
+    kind = str(message.type)
+    media = {"image": message.image, "video": message.video, "document": message.document}.get(kind)
+    if kind == "audio":
+        media = message.audio
+        if media is not None and media.voice:
+            kind = "voice"
+    text: str | None = None
+    location: ReplyLocation | None = None
+    if kind == "text" and message.text is not None:
+        text = message.text.body
+    elif media is not None:
+        text = media.caption
+    elif kind == "location" and message.location is not None:
+        place = message.location
+        location = ReplyLocation(
+            latitude=place.latitude,
+            longitude=place.longitude,
+            name=clean_foreign_text(place.name, 256),
+            address=clean_foreign_text(place.address, 512),
+        )
+    elif kind == "contacts":
+        text = contact_cards_summary(message.contacts or [])
+    return Reply(
+        reply_id=clean_foreign_text(message.id, 256) or "",
+        type=cast(ReplyType, kind),  # one of REPLY_TYPES, or "voice"
+        text=clean_foreign_text(text, REPLY_TEXT_MAX, allow_newlines=True) or None,
+        media_id=clean_foreign_text(media.id, 256) if media else None,
+        mime_type=clean_foreign_text(media.mime_type, 128) if media else None,
+        filename=clean_foreign_text(media.filename, 256) if media else None,
+        location=location,
+        context_id=clean_foreign_text(message.context.id, 256) if message.context else None,
+        wa_id=clean_foreign_text(_digits(message.from_ or (contact.wa_id if contact else None)), 32),
+        user_id=clean_foreign_text(message.from_user_id or (contact.user_id if contact else None), 128),
+        name=clean_foreign_text(name, 128),
+        received_at=moment(message.timestamp),
+    )
+
+
+def contact_cards_summary(cards: list[ContactCard]) -> str | None:
+    """A shared contact card in one line: the first card's name and phone, and how many more."""
+    if not cards:
+        return None
+    first = cards[0]
+    card_name = first.name
+    name = None
+    if card_name is not None:
+        name = card_name.formatted_name or " ".join(
+            part for part in (card_name.first_name, card_name.last_name) if part
+        )
+    phone = next((p.phone or p.wa_id for p in first.phones or [] if p.phone or p.wa_id), None)
+    summary = " ".join(part for part in (name, phone) if part) or "contact card"
+    if len(cards) > 1:
+        summary += f" (+{len(cards) - 1} more)"
+    return summary
+
+
+def _digits(value: str | None) -> str | None:
+    # WhatsApp sends digits; a `+` would make one person two (recipients are stored as digits).
+    return value.strip().lstrip("+") if isinstance(value, str) else None
 
 
 def _other_message(message: Message, contacts: list[Contact | None]) -> Ignored:
