@@ -124,6 +124,35 @@ class Demo:
         result: dict[str, Any] = response.json()
         return result
 
+    def dispatched(self) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = self.http.get(f"{self.woosh}/_dispatched", timeout=10).json()
+        return answer
+
+    def conversation(self, phone: str, since: float) -> list[tuple[float, str]]:
+        """What one phone showed since `since`: messages it received and taps or texts it sent."""
+        to = _digits(phone)
+        lines: list[tuple[float, str]] = []
+        for message in self.sent_messages():
+            if message["to"] == to and message["message_id"] and message["received_at"] >= since:
+                buttons = " | ".join(title for _id, title in message["buttons"])
+                kind = message["body"].get("type", "text")
+                text = " / ".join(_lines(message)) or "(no text)"
+                lines.append(
+                    (message["received_at"], f"<- {kind}: {text}" + (f"  [{buttons}]" if buttons else ""))
+                )
+        for forward in self.dispatched():
+            for item in _inbound_messages(forward.get("payload")):
+                if item.get("from") == to and forward["at"] >= since:
+                    lines.append((forward["at"], f"-> {_inbound_summary(item)}"))
+        return sorted(lines)
+
+    def show_conversation(self, phone: str, name: str, since: float) -> list[tuple[float, str]]:
+        lines = self.conversation(phone, since)
+        say(f"  {name} ({_digits(phone)}):")
+        for at, line in lines:
+            say(f"    {_clock_seconds(at)}  {line}")
+        return lines
+
     def get_alert(self, alert_id: str) -> dict[str, Any]:
         response = self.http.get(f"{self.api}/alerts/{alert_id}", timeout=10)
         check(response.status_code == 200, f"GET /alerts/{alert_id} answered {response.status_code}")
@@ -209,6 +238,34 @@ def _show_event(event: dict[str, Any]) -> None:
         say(f"  {kind}: ticket {detail.get('ticket_id')} {json.dumps(detail, sort_keys=True)}")
 
 
+def _inbound_messages(payload: Any) -> list[dict[str, Any]]:
+    """The messages a person sent, inside a webhook body the stand-in forwarded."""
+    if not isinstance(payload, dict):
+        return []
+    return [
+        message
+        for entry in payload.get("entry") or []
+        for change in entry.get("changes") or []
+        for message in (change.get("value") or {}).get("messages") or []
+        if isinstance(message, dict)
+    ]
+
+
+def _inbound_summary(message: dict[str, Any]) -> str:
+    kind = message.get("type")
+    if kind == "button":
+        return f"tapped {message.get('button', {}).get('text')}"
+    if kind == "interactive":
+        return f"tapped {message.get('interactive', {}).get('button_reply', {}).get('title')}"
+    if kind == "text":
+        return f'wrote "{message.get("text", {}).get("body")}"'
+    return f"sent a {kind}"
+
+
+def _clock_seconds(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%H:%M:%S")
+
+
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
@@ -288,9 +345,28 @@ def multi_emergency_scene(demo: Demo) -> None:
     )
 
 
+def conversations_scene(demo: Demo, since: float) -> None:
+    say("\n7. What each phone showed (-> the person, <- the service; acknowledgements and notices come")
+    say("   from the follow-up function, never from inside the webhook's answer)")
+    tech, colleague = _digits(TECHNICIAN), _digits(COLLEAGUE)
+
+    def shows(to: str, words: str) -> Any:
+        return lambda m: m["to"] == to and m["message_id"] and words in " ".join(_lines(m))
+
+    demo.wait_for_sent(shows(tech, "Recorded: Entrapment"), timeout=15)
+    demo.wait_for_sent(shows(colleague, "answered by Thandi Technician"), timeout=15)
+    demo.wait_for_sent(shows(colleague, "Recorded: Test"), timeout=15)
+    time.sleep(1.0)  # anything else the taps called for
+    counts = {}
+    for phone, name in ((TECHNICIAN, "Thandi Technician"), (COLLEAGUE, "Sipho Colleague")):
+        lines = demo.show_conversation(phone, name, since)
+        counts[name] = sum(1 for _at, line in lines if line.startswith("<-"))
+    say(f"  messages sent: {sum(counts.values())} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+
+
 def escalation_scene(demo: Demo) -> None:
     after = ESCALATE_AFTER_SECONDS
-    say("\n7. A third alarm (Lift C); the technician's phone is in a locker, nobody answers")
+    say("\n8. A third alarm (Lift C); the technician's phone is in a locker, nobody answers")
     alert = demo.send_alert(
         "EMG-2024-003",
         "LIFT-C",
@@ -305,7 +381,7 @@ def escalation_scene(demo: Demo) -> None:
         f" {_digits(SUPERVISOR)}, then 'unanswered'; the local timer runs every {TIMER_SECONDS:g}s"
     )
 
-    say("\n8. Nobody taps; the timer sends round 1 to everyone, the supervisor included")
+    say("\n9. Nobody taps; the timer sends round 1 to everyone, the supervisor included")
     supervisor = _digits(SUPERVISOR)
 
     def reminder_to(to: str) -> Any:
@@ -323,12 +399,12 @@ def escalation_scene(demo: Demo) -> None:
     reminder = reminders[supervisor]
     check(reminder["message_id"] not in {m["message_id"] for m in alert["messages"]}, "no new message id")
 
-    say("\n9. The supervisor taps Entrapment on the reminder")
+    say("\n10. The supervisor taps Entrapment on the reminder")
     tap = demo.tap(reminder["message_id"], _button_index(reminder, "Entrapment"), "Lerato Supervisor")
     tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     say(f"  tap {tap_id} on {reminder['message_id'][:22]}… -> webhook {tap['status']} {tap['body']}")
 
-    say("\n10. Events delivered to ticketing")
+    say("\n11. Events delivered to ticketing")
     events = [e for e in demo.wait_for_events(2) if e["detail"].get("alert_id") == alert_id]
     for event in events:
         _show_event(event)
@@ -350,7 +426,7 @@ def escalation_scene(demo: Demo) -> None:
     final = demo.get_alert(alert_id)
     escalation = final["escalation"]
     say(
-        f"\n11. Final state: {final['ticket_id']} {final['lift_id']} state={final['state']}"
+        f"\n12. Final state: {final['ticket_id']} {final['lift_id']} state={final['state']}"
         f" outcome={final['outcome']}, rounds_sent={escalation['rounds_sent']}"
         f" next_due_at={escalation['next_due_at']}; no round 2 after {2 * after}s"
     )
@@ -360,7 +436,7 @@ def escalation_scene(demo: Demo) -> None:
 
 
 def template_first_scene(demo: Demo) -> None:
-    say("\n12. WhatsApp's 24-hour rule: a colleague wrote to the business this morning,")
+    say("\n13. WhatsApp's 24-hour rule: a colleague wrote to the business this morning,")
     say("    a new technician never did")
     morning = int(time.time()) - 4 * 3600
     wrote = demo.control(
@@ -380,7 +456,7 @@ def template_first_scene(demo: Demo) -> None:
     check(cold["body"]["type"] == "template", "the technician who never wrote did not get the template")
     check(warm["body"]["type"] == "interactive", "the colleague inside the window did not get buttons")
 
-    say("\n13. Meta refuses the interactive message after all: 131047, in Meta's payload and the wrapper")
+    say("\n14. Meta refuses the interactive message after all: 131047, in Meta's payload and the wrapper")
     refused_at = time.time()
     failed = demo.control(
         "_status",
@@ -392,7 +468,7 @@ def template_first_scene(demo: Demo) -> None:
     )
     _show_message(fallback, f"  {fallback['received_at'] - refused_at:.1f}s after the failure")
 
-    say("\n14. The colleague taps Maintenance on the template")
+    say("\n15. The colleague taps Maintenance on the template")
     tap = demo.tap(fallback["message_id"], _button_index(fallback, "Maintenance"), "Sipho Colleague")
     tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     events = [e for e in demo.wait_for_events(1) if e["detail"].get("alert_id") == alert["alert_id"]]
@@ -421,7 +497,9 @@ def _clock(epoch_seconds: int) -> str:
 
 
 def run_story(demo: Demo) -> None:
+    started = time.time()
     multi_emergency_scene(demo)
+    conversations_scene(demo, started)
     escalation_scene(demo)
     template_first_scene(demo)
 

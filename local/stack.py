@@ -75,12 +75,15 @@ def _port(name: str, default: int) -> int:
 # ALERT_TEMPLATE_NAME (empty: interactive-only) or ALERT_TEMPLATE_PARAMS to run otherwise.
 LOCAL_TEMPLATE_NAME = "lift_alarm"
 LOCAL_TEMPLATE_PARAMS = "text"
+# Notices (acknowledgements, outcome, critical) to people outside their window (SPEC §10).
+LOCAL_NOTICE_TEMPLATE_NAME = "lift_notice"
 
 
 def _template_parameters() -> dict[str, str]:
     name = os.environ.get("ALERT_TEMPLATE_NAME", LOCAL_TEMPLATE_NAME).strip()
     params = os.environ.get("ALERT_TEMPLATE_PARAMS", "").strip() or LOCAL_TEMPLATE_PARAMS
-    return {"AlertTemplateName": name, "AlertTemplateParams": params}
+    notice = os.environ.get("NOTICE_TEMPLATE_NAME", LOCAL_NOTICE_TEMPLATE_NAME).strip()
+    return {"AlertTemplateName": name, "AlertTemplateParams": params, "NoticeTemplateName": notice}
 
 
 @dataclass
@@ -206,13 +209,18 @@ class LocalStack:
             )
         params = self.config.parameters.get("AlertTemplateParams", LOCAL_TEMPLATE_PARAMS)
         name = self.config.parameters.get("AlertTemplateName", "")
-        templates = {name: TemplateShape(body_params=len(params.split(",")))} if name else None
+        notice = self.config.parameters.get("NoticeTemplateName", "")
+        templates: dict[str, TemplateShape] = {}
+        if name:
+            templates[name] = TemplateShape(body_params=len(params.split(",")))
+        if notice:
+            templates[notice] = TemplateShape(body_params=1, buttons=())
         return WooshStandIn(
             api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
             webhook_url=webhook_url,
             callback_token=LOCAL_SECRET_VALUES["callback_token"],
             port=self.config.woosh_port,
-            templates=templates,
+            templates=templates or None,
             status_form="both",
             enforce_window=True,
             rate_limits=True,

@@ -27,6 +27,10 @@ def test_demo_runs_every_scene_and_exits_0() -> None:
     assert "EMG-2024-001 LIFT-A: state=awaiting_response" in out
     assert "Alert Escalated: ticket EMG-2024-003 LIFT-C round=1 reason=no_response" in out
     assert "state=answered outcome=entrapment, rounds_sent=1 next_due_at=None" in out
+    # What each phone showed (issue 13): the tap acknowledged, the colleague told who answered.
+    assert "<- text: Recorded: Entrapment for ticket EMG-2024-002" in out
+    assert "answered by Thandi Technician: Entrapment" in out
+    assert "Thandi Technician answered first: Entrapment" in out
     # Template-first (issue 12): the cold contact gets the template, the warm one buttons, and the
     # interactive message Meta refused with 131047 is replaced by the template, whose tap counts.
     assert "to 27825550100  template" in out
