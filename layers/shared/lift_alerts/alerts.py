@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
+from lift_alerts.confirmation import confirmation_view
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
 from lift_alerts.records import expiry
@@ -72,6 +73,8 @@ def create_and_send(
         "fallbacks": {},
         # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
         "notices_skipped": {},
+        "acks": {},
+        "confirmation_notices": {},
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},
@@ -215,6 +218,7 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
         },
         "closed_at": alert.get("closed_at"),
         "close_reason": alert.get("close_reason"),
+        "confirmation": confirmation_view(alert),
     }
 
 

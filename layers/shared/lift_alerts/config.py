@@ -42,6 +42,14 @@ class Settings:
     # API Gateway cuts at 29 s; SPEC §4 promises an answer within 25 s, so Woosh gets less.
     send_deadline_seconds: float
     secret_max_age_seconds: int
+    # Entrapment confirmation (SPEC §10): the wait before each YES reminder, how many
+    # reminders, and the approved template (one body variable, one quick reply YES) for
+    # people outside the 24-hour window; without it they are skipped and counted.
+    confirm_after_seconds: int = 300
+    confirm_max_rounds: int = 3
+    confirm_template_name: str | None = None
+    # The approved template for notices (one body variable: the notice text).
+    notice_template_name: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +72,10 @@ class Settings:
             escalation_max_rounds=_int_env("ESCALATION_MAX_ROUNDS", 2, 0, 10),
             send_deadline_seconds=float(_int_env("SEND_DEADLINE_MS", 22_000, 1_000, 25_000)) / 1000,
             secret_max_age_seconds=_int_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
+            confirm_after_seconds=_int_env("CONFIRM_AFTER_SECONDS", 300, 1, 3600),
+            confirm_max_rounds=_int_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
+            confirm_template_name=os.environ.get("CONFIRM_TEMPLATE_NAME", "").strip() or None,
+            notice_template_name=os.environ.get("NOTICE_TEMPLATE_NAME", "").strip() or None,
         )
 
 

@@ -68,7 +68,14 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-REACTIONS: tuple[Reaction, ...] = (template_fallbacks,)
+def entrapment_confirmation(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    # Imported here: confirmation.py builds on send_once from this module.
+    from lift_alerts.confirmation import confirmation_followups
+
+    return confirmation_followups(ctx, old, new)
+
+
+REACTIONS: tuple[Reaction, ...] = (template_fallbacks, entrapment_confirmation)
 
 
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
