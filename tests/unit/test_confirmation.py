@@ -448,3 +448,26 @@ RACE_FIGURES = {"trials": 0}
 
 def test_confirmation_race_figures() -> None:
     print(f"confirmation race trials: {RACE_FIGURES['trials']} (4 timer runs at once each)")
+
+
+def test_get_and_both_events_conform_to_openapi(service: Service) -> None:
+    from tests.unit.test_openapi import assert_conforms, component
+
+    confirmed, _requested = entrapment(service)
+    before = service.get_alert(confirmed["alert_id"])
+    assert assert_conforms("/alerts/{alert_id}", "GET", before)["confirmation"]["confirmed_at"] is None
+    request = next(m for m in asked(service, confirmed["alert_id"]) if m.to == TECH)
+    yes(service, request.message_id)
+    assert_conforms("/alerts/{alert_id}", "GET", service.get_alert(confirmed["alert_id"]))
+    missed, requested = entrapment(service, ticket_id="EMG-2")
+    for step in (1, 2, 3, 4):
+        service.run_timer(requested + timedelta(seconds=step * AFTER + 1))
+    assert_conforms("/alerts/{alert_id}", "GET", service.get_alert(missed["alert_id"]))
+    schemas = {
+        "Alert Provider Confirmed": "ProviderConfirmedEvent",
+        "Alert Confirmation Missed": "ConfirmationMissedEvent",
+    }
+    for detail_type, name in schemas.items():
+        [detail] = service.details(detail_type)
+        errors = [e.message for e in component(name).iter_errors(detail)]
+        assert not errors, (name, errors, detail)
