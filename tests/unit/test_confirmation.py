@@ -471,3 +471,28 @@ def test_get_and_both_events_conform_to_openapi(service: Service) -> None:
         [detail] = service.details(detail_type)
         errors = [e.message for e in component(name).iter_errors(detail)]
         assert not errors, (name, errors, detail)
+
+
+def test_a_stale_timer_run_cannot_claim_a_confirmation_round_already_sent(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run B read the alert before run A sent reminder 1; the timer was down, so reminder 2 is
+    due as well: B must not send reminder 1 again."""
+    from lift_alerts.config import get_settings
+    from lift_alerts.confirmation import confirmation_step
+    from lift_alerts.escalation import TimerReport
+    from lift_alerts.repository import AlertRepository
+    from tests.support.harness import handler_module
+
+    alert, requested = entrapment(service)
+    alert_id = alert["alert_id"]
+    late = requested + timedelta(seconds=2 * AFTER + 5)
+    repo = AlertRepository(service.table)
+    stale = repo.get_alert(alert_id)
+    assert service.run_timer(late)["confirmation_rounds"] == [f"{alert_id}:confirm:1"]
+    monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
+    report = TimerReport()
+    confirmation_step(alert_id, repo, handler_module("escalation").woosh, get_settings(), late, report)
+    assert report.confirmation_rounds == []
+    lines = Counter(line for _to, line in first_lines(service, alert_id))
+    assert lines == Counter({"ENTRAPMENT - ticket EMG-1": 3, "REMINDER 1/3": 3})
