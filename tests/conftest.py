@@ -182,11 +182,23 @@ class Service:
         if now is None:
             return dict(module.lambda_handler({"source": "aws.events"}, timer_context()))
         from lift_alerts.config import get_settings
+        from lift_alerts.confirmation import run_confirmations
         from lift_alerts.escalation import TimerReport, run_escalations
         from lift_alerts.repository import AlertRepository
 
-        report: TimerReport = run_escalations(AlertRepository(self.table), module.woosh, get_settings(), now)
-        return {"rounds_sent": report.rounds_sent, "unanswered": report.unanswered, "skipped": report.skipped}
+        repo = AlertRepository(self.table)
+        report: TimerReport = run_escalations(repo, module.woosh, get_settings(), now)
+        run_confirmations(repo, module.woosh, get_settings(), now, report=report)
+        result: dict[str, Any] = {
+            "rounds_sent": report.rounds_sent,
+            "unanswered": report.unanswered,
+            "skipped": report.skipped,
+        }
+        # Listed only when the run had confirmation work (escalation tests compare whole dicts).
+        if report.confirmation_rounds or report.confirmations_missed:
+            result["confirmation_rounds"] = report.confirmation_rounds
+            result["confirmations_missed"] = report.confirmations_missed
+        return result
 
     def stored_alert(self, alert_id: str) -> dict[str, Any]:
         from lift_alerts.repository import AlertRepository

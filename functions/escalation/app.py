@@ -1,4 +1,5 @@
-"""Escalation timer (SPEC §9): every minute, send due reminder rounds and mark unanswered alerts."""
+"""Escalation timer (SPEC §9, §10): every minute, send due reminder rounds and mark unanswered
+alerts, then send due entrapment confirmation reminders and mark missed confirmations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_secrets, get_settings
+from lift_alerts.confirmation import run_confirmations
 from lift_alerts.escalation import run_escalations
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
@@ -27,16 +29,19 @@ def woosh() -> WooshClient:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = run_escalations(
-        AlertRepository(get_settings().alerts_table),
-        woosh,
-        get_settings(),
-        utc_now(),
-        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
+    repo = AlertRepository(get_settings().alerts_table)
+    now = utc_now()
+
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    report = run_escalations(repo, woosh, get_settings(), now, time_left=time_left)
+    run_confirmations(repo, woosh, get_settings(), now, report=report, time_left=time_left)
     summary = {
         "rounds_sent": report.rounds_sent,
         "unanswered": report.unanswered,
+        "confirmation_rounds": report.confirmation_rounds,
+        "confirmations_missed": report.confirmations_missed,
         "skipped": report.skipped,
         "errors": report.errors,
     }

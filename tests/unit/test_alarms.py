@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Service
 from tests.support.harness import load_template
+from tests.unit.test_confirmation import AFTER, entrapment
 from tests.unit.test_escalation import start
 
 NAMESPACE = "LiftAlerts"
@@ -79,6 +80,13 @@ def _produce_every_alarm_condition(service: Service) -> None:
     # An alert nobody answers, through every round.
     unanswered, created = start(service, after_seconds=60, max_rounds=0)
     assert service.run_timer(created + timedelta(seconds=61))["unanswered"] == [unanswered["alert_id"]]
+    # An entrapment nobody confirmed the service provider was called for, after every reminder.
+    trapped, requested = entrapment(service, ticket_id="EMG-TRAPPED")
+    for step in (1, 2, 3):
+        service.run_timer(requested + timedelta(seconds=step * AFTER + 1))
+    assert service.run_timer(requested + timedelta(seconds=4 * AFTER + 1))["confirmations_missed"] == [
+        trapped["alert_id"]
+    ]
     service.publish()
 
 

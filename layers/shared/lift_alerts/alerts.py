@@ -11,6 +11,7 @@ from typing import Any
 from lift_alerts import idempotency
 from lift_alerts.clock import epoch, iso, iso_from_epoch, utc_now
 from lift_alerts.config import Settings
+from lift_alerts.confirmation import confirmation_view
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
 from lift_alerts.records import expiry
@@ -101,6 +102,7 @@ def create_and_send(
         "notices": {},
         # Replies that are not taps, oldest first (their ids: the string set `reply_ids`).
         "messages_received": [],
+        "confirmation_notices": {},
         "reminders": {},
         "rounds": {},
         "completed_rounds": {},
@@ -242,6 +244,7 @@ def alert_view(alert: dict[str, Any], messages: dict[str, dict[str, Any]]) -> di
         "closed_at": alert.get("closed_at"),
         "close_reason": alert.get("close_reason"),
         "messages_received": alert.get("messages_received", []),
+        "confirmation": confirmation_view(alert),
     }
 
 

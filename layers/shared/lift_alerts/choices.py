@@ -48,6 +48,30 @@ def parse_button_id(value: str | None) -> ButtonRef | None:
     return ButtonRef(alert_id=match.group(1), choice=Choice(match.group(2)))
 
 
+# The entrapment confirmation's single YES button (SPEC §10): names the alert and the
+# confirmation, never a choice, so it can never be read as Test, Maintenance or Entrapment.
+_CONFIRM_SUFFIX = "confirm"
+_CONFIRM_ID = re.compile(r"^la1:([0-9a-f]{32}):confirm$")
+CONFIRM_LABEL = "YES"
+
+
+def confirm_button_id(alert_id: str) -> str:
+    return f"{_BUTTON_PREFIX}:{alert_id}:{_CONFIRM_SUFFIX}"
+
+
+def parse_confirm_id(value: str | None) -> str | None:
+    """The alert a YES button id (or quick-reply payload) names, or None for anything else."""
+    if not value:
+        return None
+    match = _CONFIRM_ID.match(value.strip())
+    return match.group(1) if match else None
+
+
+def is_confirm_label(value: str | None) -> bool:
+    """A static-payload quick reply that is just the label YES (any case, spaces ignored)."""
+    return bool(value) and str(value).strip().casefold() == CONFIRM_LABEL.casefold()
+
+
 # A template with static payloads sends the button's label as `button.payload` (SPEC §5, §6).
 _CHOICE_BY_LABEL: dict[str, Choice] = {label.casefold(): choice for choice, label in BUTTONS}
 

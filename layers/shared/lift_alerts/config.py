@@ -87,6 +87,12 @@ class Settings:
     # A reply that quotes none of our messages belongs to the latest open alert sent to its
     # sender within this many seconds before they wrote (SPEC §10).
     reply_window_seconds: int = 3600
+    # Entrapment confirmation (SPEC §10): the wait before each YES reminder, how many
+    # reminders, and the approved template (one body variable, one quick reply YES) for
+    # people outside the 24-hour window; without it they are skipped and counted.
+    confirm_after_seconds: int = 300
+    confirm_max_rounds: int = 3
+    confirm_template_name: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +119,9 @@ class Settings:
             notice_template_name=os.environ.get("NOTICE_TEMPLATE_NAME", "").strip() or None,
             display_timezone=_timezone_env("DISPLAY_TIMEZONE", "Africa/Johannesburg"),
             reply_window_seconds=_int_env("REPLY_WINDOW_SECONDS", 3600, 0, 86_400),
+            confirm_after_seconds=_int_env("CONFIRM_AFTER_SECONDS", 300, 1, 3600),
+            confirm_max_rounds=_int_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
+            confirm_template_name=os.environ.get("CONFIRM_TEMPLATE_NAME", "").strip() or None,
         )
 
 

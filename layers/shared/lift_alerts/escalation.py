@@ -37,6 +37,21 @@ class TimerReport:
     unanswered: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: int = 0
+    # Entrapment confirmation steps (confirmation.py): "<alert_id>:confirm:<step>" sent, and
+    # alerts whose confirmation was missed after the last reminder.
+    confirmation_rounds: list[str] = field(default_factory=list)
+    confirmations_missed: list[str] = field(default_factory=list)
+
+
+def deliveries_recorded(records: dict[str, dict[str, Any]], round_no: int) -> dict[str, Delivery]:
+    """Sends of a claimed round that an earlier run recorded (`<round>:<phone>` keys, written
+    right after each send) before it died: the run taking over does not send them again."""
+    return {
+        to: Delivery.from_record(to, value)
+        for key, value in records.items()
+        for round_key, _sep, to in [key.partition(":")]
+        if round_key == str(round_no)
+    }
 
 
 def run_escalations(
@@ -122,12 +137,7 @@ def _send_reminders(
     alert_id = str(alert["alert_id"])
     recipients = everyone(alert)
     # Reminders an earlier run sent before it died: not sent again.
-    done = {
-        to: Delivery.from_record(to, value)
-        for key, value in alert.get("reminders", {}).items()
-        for round_key, _sep, to in [key.partition(":")]
-        if round_key == str(round_no)
-    }
+    done = deliveries_recorded(alert.get("reminders", {}), round_no)
 
     def remember(delivery: Delivery) -> None:
         repo.record_reminder(alert_id, round_no, delivery.to, delivery.record())

@@ -39,6 +39,8 @@ REPLY_FIELDS = (
     "received_at",
     "matched_by",
 )
+PROVIDER_CONFIRMED = "Alert Provider Confirmed"
+CONFIRMATION_MISSED = "Alert Confirmation Missed"
 
 
 _METRIC = {
@@ -47,6 +49,8 @@ _METRIC = {
     ESCALATED: "AlertEscalated",
     UNANSWERED: "AlertUnanswered",  # an operator alarm watches this one
     MESSAGE_RECEIVED: "ReplyPublished",
+    PROVIDER_CONFIRMED: "ProviderConfirmed",
+    CONFIRMATION_MISSED: "ConfirmationMissed",  # an operator alarm watches this one
 }
 
 
@@ -121,6 +125,26 @@ def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) ->
         detail = {"event_id": f"{new['alert_id']}:unanswered", **_alert_fields(new)}
         detail.update(rounds=new.get("rounds_sent", 0))
         events.append(Event(UNANSWERED, detail))
+    events += _confirmation_events(old.get("confirmation") or {}, new)
+    return events
+
+
+def _confirmation_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+    """The first YES and the confirmation missed after the last reminder (SPEC §10)."""
+    confirmation = new.get("confirmation") or {}
+    events: list[Event] = []
+    if confirmation.get("confirmed_at") and not old.get("confirmed_at"):
+        by = confirmation.get("confirmed_by") or {}
+        detail = {"event_id": f"{new['alert_id']}:confirmed", **_alert_fields(new)}
+        detail.update(
+            confirmed_by={"wa_id": by.get("wa_id"), "name": by.get("name")},
+            confirmed_at=confirmation["confirmed_at"],
+        )
+        events.append(Event(PROVIDER_CONFIRMED, detail))
+    if confirmation.get("missed_at") and not old.get("missed_at"):
+        detail = {"event_id": f"{new['alert_id']}:confirmation_missed", **_alert_fields(new)}
+        detail.update(rounds=confirmation.get("rounds_sent", 0))
+        events.append(Event(CONFIRMATION_MISSED, detail))
     return events
 
 

@@ -96,7 +96,19 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-REACTIONS: tuple[Reaction, ...] = (template_fallbacks, *NOTICE_REACTIONS, acknowledge_replies)
+def entrapment_confirmation(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    # Imported here: confirmation.py builds on send_once from this module.
+    from lift_alerts.confirmation import confirmation_followups
+
+    return confirmation_followups(ctx, old, new)
+
+
+REACTIONS: tuple[Reaction, ...] = (
+    template_fallbacks,
+    *NOTICE_REACTIONS,
+    acknowledge_replies,
+    entrapment_confirmation,
+)
 
 
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:

@@ -3,7 +3,9 @@
 One table, one key (`pk`):
 - `alert#<alert_id>`: the alert, its recipients, every recorded tap (`responses`), delivery
   failures, escalation rounds and the sparse escalation index key (`due_shard`/`due_at`,
-  present only while the alert waits for a step).
+  present only while the alert waits for a step); after an entrapment, its `confirmation`
+  (SPEC §10) and a second sparse index key (`confirm_shard`/`confirm_due_at`, present only
+  while a confirmation step waits: a tap removes `due_*`, never these).
 - `msg#<message_id>`: one message we sent: which alert and recipient it belongs to, and its
   delivery status (created by a status that arrives before the mapping, then completed).
   Alerts and reminders also carry `sent_at`, which puts them in the sparse `ReplyIndex`
@@ -46,6 +48,7 @@ PAGING_KINDS = frozenset({"alert", "reminder"})
 # counted instead of kept (never retried for ever as if AWS had failed).
 MAX_REPLIES_PER_ALERT = 100
 REPLY_BYTES_PER_ALERT = 100_000
+CONFIRM_SHARD = "confirm"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -84,6 +87,17 @@ def _numbers_as_decimals(value: Any) -> Any:
     return value
 
 
+def _count_skips(skipped: list[str], names: dict[str, str], values: dict[str, Any], sets: list[str]) -> None:
+    """Add one to `notices_skipped.<phone>` per person outside the window with no template."""
+    if skipped:
+        values[":zero"] = _serializer.serialize(0)
+        values[":one"] = _serializer.serialize(1)
+    for index, to in enumerate(dict.fromkeys(skipped)):
+        names[f"#s{index}"] = to
+        path = f"notices_skipped.#s{index}"
+        sets.append(f"{path} = if_not_exists({path}, :zero) + :one")
+
+
 def alert_key(alert_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"alert#{alert_id}"}}
 
@@ -120,6 +134,14 @@ class ReplyRecorded:
 @dataclass(frozen=True)
 class ReplyRejected:
     reason: Literal["duplicate", "unknown_alert", "closed", "full"]
+
+
+@dataclass(frozen=True)
+class ConfirmationRejected:
+    """A YES that was not recorded: seen before, no such alert, its message is not the
+    alert's, or the alert never asked for a confirmation (no entrapment)."""
+
+    reason: Literal["duplicate", "unknown_alert", "context_not_on_alert", "not_requested"]
 
 
 @dataclass(frozen=True)
@@ -251,7 +273,8 @@ class AlertRepository:
                 UpdateExpression=(
                     "SET closed_at = if_not_exists(closed_at, :at), "
                     "close_reason = if_not_exists(close_reason, :r) "
-                    "REMOVE due_shard, due_at"
+                    # Closed is final: no more reminders of either kind.
+                    "REMOVE due_shard, due_at, confirm_shard, confirm_due_at"
                 ),
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=_values(at=closed_at, r=reason),
@@ -551,13 +574,7 @@ class AlertRepository:
             names[f"#k{index}"] = key
             values[f":v{index}"] = _serializer.serialize(entry)
             sets.append(f"#ledger.#k{index} = if_not_exists(#ledger.#k{index}, :v{index})")
-        if skipped:
-            values[":zero"] = _serializer.serialize(0)
-            values[":one"] = _serializer.serialize(1)
-        for index, to in enumerate(dict.fromkeys(skipped)):
-            names[f"#s{index}"] = to
-            path = f"notices_skipped.#s{index}"
-            sets.append(f"{path} = if_not_exists({path}, :zero) + :one")
+        _count_skips(skipped, names, values, sets)
         self._db.update_item(
             TableName=self.table_name,
             Key=alert_key(alert_id),
@@ -635,12 +652,17 @@ class AlertRepository:
 
     def due_alert_ids(self, now: int, *, limit: int = 200) -> list[str]:
         """Alerts whose next escalation step is due, from the sparse index (never a scan)."""
+        return self._due_ids("DueIndex", "due_shard", "due_at", DUE_SHARD, now, limit)
+
+    def _due_ids(
+        self, index: str, shard_attr: str, due_attr: str, shard: str, now: int, limit: int
+    ) -> list[str]:
         ids: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "IndexName": "DueIndex",
-            "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
-            "ExpressionAttributeValues": _values(shard=DUE_SHARD, now=now),
+            "IndexName": index,
+            "KeyConditionExpression": f"{shard_attr} = :shard AND {due_attr} <= :now",
+            "ExpressionAttributeValues": _values(shard=shard, now=now),
         }
         while len(ids) < limit:
             response = self._db.query(**kwargs)
@@ -658,23 +680,44 @@ class AlertRepository:
         Fails when another run holds a live claim, the round was already sent, someone tapped,
         or the alert was closed. An expired claim (a run that crashed half way) can be taken over.
         """
+        return self._claim(
+            alert_id,
+            claim_attr="claim",
+            claim={"step": step, "lease_until": lease_until, "reason": reason},
+            now=now,
+            condition=(
+                "attribute_exists(due_at) AND due_at <= :now AND rounds_sent = :sent "
+                "AND size(responses) = :zero AND attribute_not_exists(closed_at) "
+                "AND attribute_not_exists(unanswered_at)"
+            ),
+            values={"sent": rounds_sent, "zero": 0},
+        )
+
+    def _claim(
+        self,
+        alert_id: str,
+        *,
+        claim_attr: str,
+        claim: dict[str, Any],
+        now: int,
+        condition: str,
+        values: dict[str, Any],
+    ) -> bool:
+        """The timer's claim on one step of an alert, taken before anything is sent (SPEC §9).
+
+        `condition` says the step is due and not yet done; on top of it no other run may hold a
+        live claim. A claim whose lease ran out (its run crashed half way) can be taken over:
+        the new run sends only to those the crashed one did not record.
+        """
         try:
             self._db.update_item(
                 TableName=self.table_name,
                 Key=alert_key(alert_id),
-                UpdateExpression="SET claim = :claim",
+                UpdateExpression=f"SET {claim_attr} = :claim",
                 ConditionExpression=(
-                    "attribute_exists(due_at) AND due_at <= :now AND rounds_sent = :sent "
-                    "AND size(responses) = :zero AND attribute_not_exists(closed_at) "
-                    "AND attribute_not_exists(unanswered_at) "
-                    "AND (attribute_not_exists(claim) OR claim.lease_until < :now)"
+                    f"{condition} AND (attribute_not_exists({claim_attr}) OR {claim_attr}.lease_until < :now)"
                 ),
-                ExpressionAttributeValues=_values(
-                    now=now,
-                    sent=rounds_sent,
-                    zero=0,
-                    claim={"step": step, "lease_until": lease_until, "reason": reason},
-                ),
+                ExpressionAttributeValues=_values(now=now, claim=claim, **values),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
@@ -682,12 +725,19 @@ class AlertRepository:
 
     def record_reminder(self, alert_id: str, round_no: int, recipient: str, reminder: dict[str, Any]) -> None:
         """Remember, right after each send, who was reminded in a round: a retry skips them."""
+        self.record_sent(alert_id, "reminders", round_no, recipient, reminder)
+
+    def record_sent(
+        self, alert_id: str, ledger: str, round_no: int, recipient: str, record: dict[str, Any]
+    ) -> None:
+        """Right after one send of a claimed round: `<ledger>.<round>:<recipient>` (a map made
+        with the alert), so a run taking over a crashed one skips this person."""
         self._db.update_item(
             TableName=self.table_name,
             Key=alert_key(alert_id),
-            UpdateExpression="SET reminders.#k = :r",
-            ExpressionAttributeNames={"#k": f"{round_no}:{recipient}"},
-            ExpressionAttributeValues=_values(r=reminder),
+            UpdateExpression="SET #ledger.#k = :r",
+            ExpressionAttributeNames={"#ledger": ledger, "#k": f"{round_no}:{recipient}"},
+            ExpressionAttributeValues=_values(r=record),
         )
 
     def clear_due(self, alert_id: str) -> None:
@@ -732,3 +782,188 @@ class AlertRepository:
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    # -- entrapment confirmation (SPEC §10) -----------------------------------------------------
+
+    def start_confirmation(self, alert_id: str, confirmation: dict[str, Any], *, due_at: int) -> bool:
+        """Ask for a confirmation once per alert: False when it was asked before or the alert
+        is closed. The index key makes the request (step 0) due at `due_at`."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET confirmation = :c, confirm_sends = :empty, "
+                    "confirm_shard = :shard, confirm_due_at = :due"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(confirmation) "
+                    "AND attribute_not_exists(closed_at)"
+                ),
+                ExpressionAttributeValues=_values(c=confirmation, empty={}, shard=CONFIRM_SHARD, due=due_at),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def confirmation_due_ids(self, now: int, *, limit: int = 200) -> list[str]:
+        """Alerts whose next confirmation step is due, from ConfirmDueIndex (never a scan)."""
+        return self._due_ids("ConfirmDueIndex", "confirm_shard", "confirm_due_at", CONFIRM_SHARD, now, limit)
+
+    def claim_confirmation_step(self, alert_id: str, *, step: int, now: int, lease_until: int) -> bool:
+        """Claim confirmation step `step` (0 the request, 1..N reminders, N+1 missed) for one run.
+
+        Fails when it is not due, was done, the provider was confirmed, the confirmation was
+        missed, the alert was closed, or another run holds a live claim.
+        """
+        return self._claim(
+            alert_id,
+            claim_attr="confirm_claim",
+            claim={"step": step, "lease_until": lease_until},
+            now=now,
+            condition=(
+                "attribute_exists(confirm_due_at) AND confirm_due_at <= :now "
+                "AND confirmation.steps_done = :step AND attribute_not_exists(confirmation.confirmed_at) "
+                "AND attribute_not_exists(confirmation.missed_at) AND attribute_not_exists(closed_at)"
+            ),
+            values={"step": step},
+        )
+
+    def record_confirmation_step(
+        self,
+        alert_id: str,
+        *,
+        step: int,
+        messages: dict[str, dict[str, Any]],
+        failures: dict[str, dict[str, Any]],
+        skipped: list[str],
+        next_due_at: int,
+        next_due_iso: str,
+    ) -> bool:
+        """Complete a confirmation step in one write, once: its message mappings (taps on them
+        match by context), failures, people skipped, and when the next step is due.
+
+        The index key is set even if a YES came meanwhile; the timer then finds the alert
+        confirmed and clears it (setting it later could be lost in a crash).
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = _values(
+            step=step, done=step + 1, shard=CONFIRM_SHARD, due=next_due_at, due_iso=next_due_iso
+        )
+        sets = [
+            "confirmation.steps_done = :done",
+            "confirmation.rounds_sent = :step",
+            "confirmation.next_due_at = :due_iso",
+            "confirm_shard = :shard",
+            "confirm_due_at = :due",
+        ]
+        for group, entries in (("messages", messages), ("failures", failures)):
+            for index, (key, value) in enumerate(entries.items()):
+                names[f"#{group[0]}{index}"] = key
+                values[f":{group[0]}{index}"] = _serializer.serialize(value)
+                sets.append(f"{group}.#{group[0]}{index} = :{group[0]}{index}")
+        _count_skips(skipped, names, values, sets)
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE confirm_claim",
+                ConditionExpression="confirmation.steps_done = :step",
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),  # type: ignore[arg-type]
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False  # another run (that took over this step) completed it first
+        return True
+
+    def mark_confirmation_missed(self, alert_id: str, *, at: str, step: int) -> bool:
+        """Nobody tapped YES after the last reminder: recorded once (the stream publishes it)."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET confirmation.missed_at = :at, confirmation.steps_done = :done, "
+                    "confirmation.next_due_at = :null REMOVE confirm_shard, confirm_due_at, confirm_claim"
+                ),
+                ConditionExpression=(
+                    "confirmation.steps_done = :step AND attribute_not_exists(confirmation.confirmed_at) "
+                    "AND attribute_not_exists(confirmation.missed_at) AND attribute_not_exists(closed_at)"
+                ),
+                ExpressionAttributeValues=_values(at=at, step=step, done=step + 1, null=None),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def clear_confirmation_due(self, alert_id: str) -> None:
+        """Drop the index key of a confirmation that no longer waits (confirmed, missed, closed)."""
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression="REMOVE confirm_shard, confirm_due_at",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_exists(confirmation.confirmed_at) "
+                    "OR attribute_exists(confirmation.missed_at) OR attribute_exists(closed_at) "
+                    "OR attribute_not_exists(confirmation))"
+                ),
+            )
+
+    def record_confirmation(
+        self, alert_id: str, yes: dict[str, Any], *, closed_at: str, require_message: str | None = None
+    ) -> ConfirmationRejected | None:
+        """Record one YES with one conditional write; None when recorded.
+
+        Every YES is kept in `confirmations` (once per tap id, through the alert's `taps`).
+        The first YES from anyone sets `confirmation.confirmed_at`/`confirmed_by`, closes the
+        alert (reason `provider_confirmed`, unless it was closed already) and removes the
+        confirmation index key (reminders stop); later ones change nothing else. A YES never
+        enters `responses`: it classifies nothing.
+        """
+        names = {"#tap": str(yes["event_id"])}
+        condition = (
+            "attribute_exists(pk) AND attribute_exists(confirmation) AND attribute_not_exists(taps.#tap)"
+        )
+        if require_message is not None:
+            names["#msg"] = require_message
+            condition += " AND attribute_exists(messages.#msg)"
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=(
+                    "SET confirmations = list_append(if_not_exists(confirmations, :empty), :one), "
+                    "taps.#tap = :true, "
+                    "confirmation.confirmed_at = if_not_exists(confirmation.confirmed_at, :at), "
+                    "confirmation.confirmed_by = if_not_exists(confirmation.confirmed_by, :by), "
+                    "closed_at = if_not_exists(closed_at, :closed), "
+                    "close_reason = if_not_exists(close_reason, :reason) "
+                    "REMOVE confirm_shard, confirm_due_at, confirm_claim"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(
+                    empty=[],
+                    one=[yes],
+                    true=True,
+                    at=yes["responded_at"],
+                    by=yes["responder"],
+                    closed=closed_at,
+                    reason="provider_confirmed",
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = exc.response.get("Item")
+            old = from_item(raw) if raw else None  # type: ignore[arg-type]
+            if old is None:
+                return ConfirmationRejected("unknown_alert")
+            if str(yes["event_id"]) in old.get("taps", {}):
+                return ConfirmationRejected("duplicate")
+            if "confirmation" not in old:
+                return ConfirmationRejected("not_requested")
+            return ConfirmationRejected("context_not_on_alert")
+        return None

@@ -18,7 +18,13 @@ from functools import partial
 from typing import Any
 
 from lift_alerts.channels import Sighting, latest_sightings, needs_template_fallback
-from lift_alerts.choices import Choice, parse_button_id, parse_button_label
+from lift_alerts.choices import (
+    Choice,
+    is_confirm_label,
+    parse_button_id,
+    parse_button_label,
+    parse_confirm_id,
+)
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
@@ -31,6 +37,7 @@ from lift_alerts.records import (
 )
 from lift_alerts.repository import (
     AlertRepository,
+    ConfirmationRejected,
     ReplyRecorded,
     ReplyRejected,
     StatusRecorded,
@@ -123,6 +130,11 @@ def _record_sightings(
 
 def _ordering_key(update: Update) -> str:
     if isinstance(update, Tap):
+        confirm_alert = parse_confirm_id(update.button_id)
+        if confirm_alert:
+            return f"alert:{confirm_alert}"
+        if update.context_id and is_confirm_label(update.button_id):
+            return f"context:{update.context_id}"
         ref = parse_button_id(update.button_id)
         if ref:
             return f"alert:{ref.alert_id}"
@@ -155,6 +167,8 @@ def _process_group(group: list[Update], repo: AlertRepository, settings: Setting
 
 def process_update(update: Update, repo: AlertRepository, settings: Settings, now: datetime) -> str:
     if isinstance(update, Tap):
+        if parse_confirm_id(update.button_id) or is_confirm_label(update.button_id):
+            return record_yes(update, repo)
         return record_tap(update, repo)
     if isinstance(update, StatusUpdate):
         return record_status(update, repo, settings, now)
@@ -220,6 +234,57 @@ def record_tap(tap: Tap, repo: AlertRepository) -> str:
     # No usable context: the alert and choice encoded in the button id.
     result = repo.record_tap(ref.alert_id, _response(tap, choice, "button", tap.context_id))
     return _after_fallback(result, "button", log)
+
+
+def record_yes(tap: Tap, repo: AlertRepository) -> str:
+    """A YES on an entrapment confirmation (SPEC §10): never a classification tap.
+
+    Matched like a tap: by context.id when that message is the alert's, else by the alert the
+    button id names; a static payload that is just "YES" matches by context.id only.
+    """
+    named = parse_confirm_id(tap.button_id)
+    log: dict[str, Any] = {"tap_id": tap.tap_id, "context_id": tap.context_id, "alert_id": named}
+    yes = {
+        "event_id": tap.tap_id,
+        "responder": {"wa_id": tap.wa_id, "name": tap.name},
+        "responded_at": tap.responded_at,
+        "button_title": tap.button_title,
+        "original_message_id": tap.context_id,
+    }
+    if tap.context_id:
+        if named is not None:
+            result = repo.record_confirmation(
+                named,
+                {**yes, "matched_by": "context"},
+                closed_at=tap.responded_at,
+                require_message=tap.context_id,
+            )
+            if result is None or result.reason in ("duplicate", "not_requested"):
+                return _yes_outcome(result, "context", log)
+        message = repo.find_message(tap.context_id)
+        owner = str(message["alert_id"]) if message and message.get("alert_id") else None
+        if owner:
+            log["alert_id"] = owner
+            result = repo.record_confirmation(
+                owner, {**yes, "matched_by": "context"}, closed_at=tap.responded_at
+            )
+            return _yes_outcome(result, "context", log)
+    if named is None:
+        return _unmatched("no_alert_reference", log)
+    result = repo.record_confirmation(named, {**yes, "matched_by": "button"}, closed_at=tap.responded_at)
+    return _yes_outcome(result, "button", log)
+
+
+def _yes_outcome(result: ConfirmationRejected | None, matched_by: str, log: dict[str, Any]) -> str:
+    if result is None:
+        logger.info("confirmation recorded", extra={**log, "matched_by": matched_by})
+        count("ConfirmationRecorded")
+        return f"confirmation_matched_{matched_by}"
+    if result.reason == "duplicate":
+        return _duplicate(log)
+    if result.reason == "not_requested":
+        return _unmatched("confirmation_not_requested", log)
+    return _unmatched("unknown_alert", log)
 
 
 def _record_label_tap(tap: Tap, choice: Choice, repo: AlertRepository, log: dict[str, Any]) -> str:
@@ -382,7 +447,9 @@ def _record_delivery_failure(
     error = update.error or {}
     # 131047 on a message that was not a template: the follow-up function resends it as the
     # template; its failure is published only if that fails too (SPEC §5).
-    fallback = needs_template_fallback(
+    # The follow-up resends the *alert* template: only for alert and reminder messages (a
+    # confirmation request or a notice must never come back as a LIFT ALARM with three buttons).
+    fallback = message.get("kind", "alert") in ("alert", "reminder") and needs_template_fallback(
         bool(settings.template_name), message.get("channel"), error.get("code")
     )
     key, failure = failure_record(

@@ -1,0 +1,449 @@
+"""Entrapment confirmation (SPEC §10): follow an entrapment until someone confirms, with YES,
+that the service provider was called.
+
+Steps of one alert's confirmation, numbered like escalation rounds: step 0 is the request
+(sent by the follow-up function as soon as the outcome first becomes `entrapment`), steps
+1..N the reminders `REMINDER n/N` (N = CONFIRM_MAX_ROUNDS), step N+1 the "missed" mark.
+Step s is due `s x CONFIRM_AFTER_SECONDS` after the request. The timer finds due steps
+through ConfirmDueIndex (`confirm_shard`/`confirm_due_at`: a tap removes `due_*`, never
+these) and, exactly like escalation (§9), claims each step with a conditional write before
+anything is sent, records each send right after it, and lets a run that crashed half way be
+taken over once its lease ran out: the new run sends only to those not yet recorded.
+
+The first YES (recorded by the webhook, updates.record_yes) closes the alert and removes the
+index key; what it and the missed mark mean for people is sent here, from the table's
+stream, once per person (follow-up ledgers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from lift_alerts.channels import Channel
+from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
+from lift_alerts.clock import epoch, iso, iso_from_epoch
+from lift_alerts.config import Settings
+from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, TimerReport, deliveries_recorded
+from lift_alerts.followup import FollowUpContext, send_once
+from lift_alerts.observability import count, logger
+from lift_alerts.repository import AlertRepository
+from lift_alerts.rounds import everyone, outcome
+from lift_alerts.sending import Delivery, StoredAlert, send_messages
+from lift_alerts.texts import (
+    confirmation_missed_notice,
+    confirmation_question,
+    later_yes_ack,
+    meta_safe,
+    person_name,
+    provider_confirmed_notice,
+)
+from lift_alerts.woosh import WooshClient
+
+# Alert maps (created with the alert): each confirmation send of a claimed step, written
+# right after it; the notices about the outcome, one per person; acknowledgements by tap id
+# (shared with the acknowledgements of classification taps: a tap id is never both).
+SENDS = "confirm_sends"
+NOTICES = "confirmation_notices"
+ACKS = "acks"
+
+StepKind = Literal["request", "reminder", "missed"]
+
+
+# ---------------------------------------------------------------- rules (pure)
+
+
+def step_kind(step: int, max_rounds: int) -> StepKind:
+    if step == 0:
+        return "request"
+    return "reminder" if step <= max_rounds else "missed"
+
+
+def step_due_at(requested_epoch: int, step: int, after_seconds: int) -> int:
+    """Step s is due s waits after the request: reminders at 1..N waits, missed one wait later."""
+    return requested_epoch + step * after_seconds
+
+
+def people_messaged(alert: dict[str, Any]) -> list[str]:
+    """Everyone the alert was sent to: recipients, and escalation recipients once reminded
+    (a person joins `recipients` with the first message they were sent)."""
+    sent_to = alert.get("recipients", {})
+    return [to for to in everyone(alert) if to in sent_to]
+
+
+def became_entrapment(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    entrapment = Choice.ENTRAPMENT.value
+    return outcome(old.get("responses", [])) != entrapment and outcome(new.get("responses", [])) == entrapment
+
+
+def confirmation_view(alert: dict[str, Any]) -> dict[str, Any] | None:
+    """GET's `confirmation`: null before an entrapment (SPEC §10)."""
+    confirmation = alert.get("confirmation")
+    if not confirmation:
+        return None
+    waiting = not (
+        confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at")
+    )
+    by = confirmation.get("confirmed_by")
+    return {
+        "requested_at": confirmation.get("requested_at"),
+        "rounds_sent": int(confirmation.get("rounds_sent", 0)),
+        "next_due_at": confirmation.get("next_due_at") if waiting else None,
+        "confirmed_at": confirmation.get("confirmed_at"),
+        "confirmed_by": {"wa_id": by.get("wa_id"), "name": by.get("name")} if by else None,
+        "missed_at": confirmation.get("missed_at"),
+    }
+
+
+# ---------------------------------------------------------------- what is sent
+
+
+@dataclass(frozen=True)
+class ConfirmContent:
+    """The YES question (step 0) or its reminder: one reply button YES, or CONFIRM_TEMPLATE_NAME
+    outside the 24-hour window (one body variable, one quick reply YES); without that
+    template a person outside the window is skipped and counted."""
+
+    settings: Settings
+    facts: StoredAlert
+    alert_id: str
+    reminder: tuple[int, int] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "confirm_reminder" if self.reminder else "confirm_request"
+
+    @property
+    def inside(self) -> Channel:
+        return "interactive"
+
+    @property
+    def outside(self) -> Channel | None:
+        return "template" if self.settings.confirm_template_name else None
+
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
+        text = confirmation_question(self.facts, reminder=self.reminder)
+        button = confirm_button_id(self.alert_id)
+        if channel == "template":
+            if not self.settings.confirm_template_name:
+                return None
+            return {
+                "to": to,
+                "type": "template",
+                "template": {
+                    "name": self.settings.confirm_template_name,
+                    "language": {"code": self.settings.template_language},
+                    "components": [
+                        {"type": "body", "parameters": [{"type": "text", "text": meta_safe(text)}]},
+                        {
+                            "type": "button",
+                            "sub_type": "quick_reply",
+                            "index": "0",
+                            "parameters": [{"type": "payload", "payload": button}],
+                        },
+                    ],
+                },
+            }
+        return {
+            "to": to,
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": text},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": button, "title": CONFIRM_LABEL}}]},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class TextNotice:
+    """A plain text inside the window; NOTICE_TEMPLATE_NAME (one body variable) outside it,
+    or skipped and counted without that template."""
+
+    kind: str
+    text: str
+    template_name: str | None
+    language: str
+
+    @property
+    def inside(self) -> Channel:
+        return "text"
+
+    @property
+    def outside(self) -> Channel | None:
+        return "template" if self.template_name else None
+
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
+        if channel != "template":
+            return {"to": to, "type": "text", "text": {"body": self.text}}
+        if not self.template_name:
+            return None
+        return {
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": self.template_name,
+                "language": {"code": self.language},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": meta_safe(self.text)}]}
+                ],
+            },
+        }
+
+
+def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
+    return TextNotice(kind, text, settings.notice_template_name, settings.template_language)
+
+
+# ---------------------------------------------------------------- the timer
+
+
+def run_confirmations(
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+    *,
+    report: TimerReport | None = None,
+    time_left: Callable[[], float] = lambda: 900.0,
+) -> TimerReport:
+    """Send every due confirmation step, found through ConfirmDueIndex (never a scan)."""
+    report = report or TimerReport()
+    for alert_id in repo.confirmation_due_ids(epoch(now)):
+        if time_left() < ROUND_SEND_SECONDS + 5:
+            logger.warning("timer out of time; the rest of the confirmations wait for the next run")
+            break
+        try:
+            confirmation_step(alert_id, repo, woosh, settings, now, report)
+        except Exception:
+            # One alert's trouble must not stop the others; its claim expires and it is retried.
+            report.errors += 1
+            count("ConfirmationStepError")
+            logger.exception("confirmation step failed", extra={"alert_id": alert_id})
+    return report
+
+
+def confirmation_step(
+    alert_id: str,
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+    report: TimerReport,
+) -> None:
+    """Claim the alert's next confirmation step and do it (send, or mark missed)."""
+    alert = repo.get_alert(alert_id)
+    confirmation = (alert or {}).get("confirmation") or {}
+    if alert is None or not confirmation:
+        report.skipped += 1
+        return
+    if confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at"):
+        repo.clear_confirmation_due(alert_id)
+        report.skipped += 1
+        return
+    step = int(confirmation.get("steps_done", 0))
+    max_rounds = int(confirmation["max_rounds"])
+    if not repo.claim_confirmation_step(
+        alert_id, step=step, now=epoch(now), lease_until=epoch(now) + LEASE_SECONDS
+    ):
+        report.skipped += 1
+        return
+    if step_kind(step, max_rounds) == "missed":
+        if repo.mark_confirmation_missed(alert_id, at=iso(now), step=step):
+            logger.warning(
+                "entrapment confirmation missed", extra={"alert_id": alert_id, "rounds": max_rounds}
+            )
+            report.confirmations_missed.append(alert_id)
+        return
+    _send_step(alert, step, max_rounds, repo, woosh, settings, now)
+    report.confirmation_rounds.append(f"{alert_id}:confirm:{step}")
+
+
+def _send_step(
+    alert: dict[str, Any],
+    step: int,
+    max_rounds: int,
+    repo: AlertRepository,
+    woosh: Callable[[], WooshClient],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    alert_id = str(alert["alert_id"])
+    confirmation = alert["confirmation"]
+
+    def remember(delivery: Delivery) -> None:
+        repo.record_sent(alert_id, SENDS, step, delivery.to, delivery.record())
+
+    content = ConfirmContent(settings, StoredAlert.of(alert), alert_id, (step, max_rounds) if step else None)
+    deliveries = send_messages(
+        repo,
+        woosh(),
+        settings,
+        alert_id=alert_id,
+        content=content,
+        recipients=people_messaged(alert),
+        round_no=None,
+        now=now,
+        deadline=time.monotonic() + ROUND_SEND_SECONDS,
+        on_sent=remember,
+        done=deliveries_recorded(alert.get(SENDS, {}), step),
+    )
+    messages, failures = step_records(alert_id, step, content.kind, deliveries)
+    skipped = [d.to for d in deliveries if d.skipped]
+    next_due = step_due_at(int(confirmation["requested_epoch"]), step + 1, int(confirmation["after_seconds"]))
+    repo.record_confirmation_step(
+        alert_id,
+        step=step,
+        messages=messages,
+        failures=failures,
+        skipped=skipped,
+        next_due_at=next_due,
+        next_due_iso=iso_from_epoch(next_due),
+    )
+    if skipped:
+        count("NoticeSkipped", len(skipped))
+    count("ConfirmationRoundSent")
+    logger.info(
+        "confirmation round sent",
+        extra={"alert_id": alert_id, "step": step, "recipients": len(deliveries), "skipped": len(skipped)},
+    )
+
+
+def step_records(
+    alert_id: str, step: int, kind: str, deliveries: list[Delivery]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The message mappings (taps on them match by context) and the delivery failures (each
+    published once as "Alert Delivery Failed") one confirmation step adds to its alert.
+
+    Failures carry no escalation `round`: a confirmation message never makes an escalation
+    round "all deliveries failed".
+    """
+    messages: dict[str, dict[str, Any]] = {}
+    failures: dict[str, dict[str, Any]] = {}
+    for delivery in deliveries:
+        if delivery.skipped:
+            continue
+        to, result = delivery.to, delivery.result
+        if result.message_id is not None:
+            messages[result.message_id] = {"to": to, "round": None, "channel": delivery.channel, "kind": kind}
+        if delivery.replaced is not None:
+            # Refused with 131047 and replaced by the template at once: history, not published.
+            failures[f"confirm:{step}:{to}:replaced"] = _failure(
+                f"{alert_id}:confirm:{step}:{to}:replaced", to, None, delivery.replaced.error() or {}, step
+            ) | {"replaced_by_fallback": True}
+        error = result.error() or delivery.early_failure
+        if error is None:
+            continue
+        if result.message_id is None:
+            failures[f"confirm:{step}:{to}"] = _failure(
+                f"{alert_id}:confirm:{step}:{to}:failed", to, None, error, step
+            )
+        else:
+            failures[result.message_id] = _failure(
+                f"{result.message_id}:failed", to, result.message_id, error, step
+            )
+    return messages, failures
+
+
+def _failure(
+    event_id: str, to: str, message_id: str | None, error: dict[str, Any], step: int
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "recipient": to,
+        "message_id": message_id,
+        "error": {"code": str(error.get("code", "failed")), "title": str(error.get("title", ""))},
+        "round": None,
+        "confirmation_step": step,
+    }
+
+
+# ---------------------------------------------------------------- follow-ups of a write
+
+
+def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """A follow-up reaction (followup.REACTIONS): what a write on an alert means for the
+    confirmation. Idempotent: a re-delivered stream record finds each step claimed or done
+    and each notice in its ledger."""
+    done: list[str] = []
+    if became_entrapment(old, new):
+        done.append(request_confirmation(ctx, new))
+    before = old.get("confirmation") or {}
+    after = new.get("confirmation") or {}
+    facts = StoredAlert.of(new)
+    alert_id = str(new["alert_id"])
+    everyone_sent = people_messaged(new)
+    if after.get("confirmed_at") and not before.get("confirmed_at"):
+        text = provider_confirmed_notice(facts, confirmed_by=person_name(after.get("confirmed_by")))
+        send_once(
+            ctx,
+            alert_id,
+            ledger=NOTICES,
+            targets={to: f"confirmed:{to}" for to in everyone_sent},
+            content=_notice(ctx.settings, "confirm_confirmed", text),
+        )
+        done.append("provider_confirmed_notices")
+    if after.get("missed_at") and not before.get("missed_at"):
+        text = confirmation_missed_notice(facts, rounds=int(after.get("rounds_sent", 0)))
+        send_once(
+            ctx,
+            alert_id,
+            ledger=NOTICES,
+            targets={to: f"missed:{to}" for to in everyone_sent},
+            content=_notice(ctx.settings, "confirm_missed", text),
+        )
+        done.append("confirmation_missed_notices")
+    # A YES after the first: recorded, and acknowledged to the person who tapped it.
+    confirmations = new.get("confirmations", [])
+    first_by = person_name(after.get("confirmed_by"))
+    for yes in confirmations[max(1, len(old.get("confirmations", []))) :]:
+        wa_id = (yes.get("responder") or {}).get("wa_id")
+        if not wa_id:
+            continue
+        send_once(
+            ctx,
+            alert_id,
+            ledger=ACKS,
+            targets={str(wa_id): str(yes["event_id"])},
+            content=_notice(ctx.settings, "ack", later_yes_ack(facts, confirmed_by=first_by)),
+        )
+        done.append("later_yes_acknowledged")
+    return done
+
+
+def request_confirmation(ctx: FollowUpContext, alert: dict[str, Any]) -> str:
+    """The outcome first became entrapment: ask everyone messaged, now (step 0).
+
+    Asked once per alert (a conditional write). The request goes out from here rather than at
+    the next timer tick; if this run fails half way, the timer takes the step over once the
+    claim's lease ran out.
+    """
+    alert_id = str(alert["alert_id"])
+    if alert.get("closed_at"):
+        # Closed is final (SPEC §9): nobody is asked about an alert that was closed.
+        logger.info("no entrapment confirmation for a closed alert", extra={"alert_id": alert_id})
+        return "confirmation_skipped_closed"
+    requested = epoch(ctx.now)
+    ctx.repo.start_confirmation(
+        alert_id,
+        {
+            "requested_at": iso(ctx.now),
+            "requested_epoch": requested,
+            "after_seconds": ctx.settings.confirm_after_seconds,
+            "max_rounds": ctx.settings.confirm_max_rounds,
+            "steps_done": 0,
+            "rounds_sent": 0,
+            "next_due_at": iso(ctx.now),
+        },
+        due_at=requested,
+    )
+    report = TimerReport()
+    try:
+        confirmation_step(alert_id, ctx.repo, ctx.woosh, ctx.settings, ctx.now, report)
+    except Exception:
+        count("ConfirmationStepError")
+        logger.exception("confirmation request failed; the timer retries it", extra={"alert_id": alert_id})
+    return "confirmation_requested" if report.confirmation_rounds else "confirmation_request_pending"
