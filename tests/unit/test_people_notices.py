@@ -150,7 +150,7 @@ def test_first_answer_notifies_everyone_else_messaged_and_only_a_rising_outcome_
     assert len(service.woosh.sent) == count
 
 
-def test_three_recipients_maintenance_then_entrapment_costs_nine_messages(service: Service) -> None:
+def test_three_recipients_maintenance_then_entrapment_costs_twelve_messages(service: Service) -> None:
     for phone in (TECH, COLLEAGUE, SUPERVISOR):
         service.wrote(phone, seconds_ago=HOUR)
     alert = service.send_alert([TECH, COLLEAGUE, SUPERVISOR])
@@ -159,14 +159,16 @@ def test_three_recipients_maintenance_then_entrapment_costs_nine_messages(servic
     service.tap(alert_message(service, alert, COLLEAGUE), 2, name="Thandi")
     service.events()
     kinds = [m.kind for m in service.woosh.sent if m.accepted]
-    # 3 alerts; 2 acknowledgements; 2 notices (Maintenance) + 2 notices (rose to Entrapment).
-    assert (kinds.count("interactive"), kinds.count("text"), len(kinds)) == (3, 6, 9)
+    # 3 alerts; 2 acknowledgements; 2 notices (Maintenance) + 2 notices (rose to Entrapment);
+    # 3 entrapment confirmation requests (interactive, a YES button; SPEC §10).
+    assert (kinds.count("interactive"), kinds.count("text"), len(kinds)) == (6, 6, 12)
 
 
 def test_outside_the_window_without_notice_template_skipped_and_counted(service: Service) -> None:
     service.wrote(TECH, seconds_ago=HOUR)
     alert = service.send_alert([TECH, COLLEAGUE])  # COLLEAGUE never wrote: window closed
-    service.tap(alert_message(service, alert, TECH), 2, name="John Smith")
+    # Maintenance: an Entrapment would also ask for confirmation (SPEC §10), skipped too.
+    service.tap(alert_message(service, alert, TECH), 1, name="John Smith")
     service.events()
     replay(
         service,
@@ -183,7 +185,8 @@ def test_with_notice_template_people_outside_the_window_get_it(notice_template: 
     service = notice_template
     service.wrote(TECH, seconds_ago=HOUR)
     alert = service.send_alert([TECH, COLLEAGUE])
-    service.tap(alert_message(service, alert, TECH), 2, name="John Smith")
+    # Maintenance: an Entrapment would also ask for confirmation (SPEC §10).
+    service.tap(alert_message(service, alert, TECH), 1, name="John Smith")
     service.events()
     [notice] = texts_to(service, COLLEAGUE)
     assert notice.startswith(

@@ -70,8 +70,6 @@ class Settings:
     app_secret_id: str
     template_name: str | None
     template_language: str
-    # Names of what fills the template's body variables {{1}}, {{2}}, … (SPEC §5).
-    template_params: tuple[str, ...]
     parked_queue_url: str | None
     retention_days: int
     escalation_after_seconds: int
@@ -81,6 +79,8 @@ class Settings:
     secret_max_age_seconds: int
     # The approved template for notices, acknowledgements and critical messages to people
     # outside their 24-hour window (one body variable: the notice text, SPEC §10); None skips them.
+    # Names of what fills the template's body variables {{1}}, {{2}}, … (SPEC §5).
+    template_params: tuple[str, ...] = DEFAULT_TEMPLATE_PARAMS
     notice_template_name: str | None = None
     # Times shown to people (SPEC §10); API and event times stay UTC.
     display_timezone: str = "Africa/Johannesburg"
