@@ -34,6 +34,9 @@ SUPERVISOR = "+27820000001"
 NEW_TECHNICIAN = "+27825550100"
 WARM_COLLEAGUE = "+27835550101"
 ESCALATE_AFTER_SECONDS = 3
+# Entrapment confirmation reminders, shortened like escalation so the scene takes seconds.
+CONFIRM_AFTER_SECONDS = 4
+CONFIRM_ROUNDS = 2
 TIMER_SECONDS = 1.0  # the local stack's escalation timer, shortened so the scene takes seconds
 LOG_PATH = Path(__file__).resolve().parent / ".state" / "demo-stack.log"
 EVENT_WAIT_SECONDS = 15.0
@@ -128,11 +131,16 @@ class Demo:
         answer: list[dict[str, Any]] = self.http.get(f"{self.woosh}/_dispatched", timeout=10).json()
         return answer
 
-    def conversation(self, phone: str, since: float) -> list[tuple[float, str]]:
-        """What one phone showed since `since`: messages it received and taps or texts it sent."""
+    def conversation(self, phone: str, since: float, ticket: str | None = None) -> list[tuple[float, str]]:
+        """What one phone showed since `since` (about `ticket` only, when given): messages it
+        received and taps or texts it sent."""
         to = _digits(phone)
         lines: list[tuple[float, str]] = []
+        ours: set[str] = set()
         for message in self.sent_messages():
+            if ticket is not None and f"ticket {ticket}".lower() not in " ".join(_lines(message)).lower():
+                continue
+            ours.add(str(message["message_id"]))
             if message["to"] == to and message["message_id"] and message["received_at"] >= since:
                 buttons = " | ".join(title for _id, title in message["buttons"])
                 kind = message["body"].get("type", "text")
@@ -142,12 +150,15 @@ class Demo:
                 )
         for forward in self.dispatched():
             for item in _inbound_messages(forward.get("payload")):
-                if item.get("from") == to and forward["at"] >= since:
+                quoted = (item.get("context") or {}).get("id")
+                if item.get("from") == to and forward["at"] >= since and (ticket is None or quoted in ours):
                     lines.append((forward["at"], f"-> {_inbound_summary(item)}"))
         return sorted(lines)
 
-    def show_conversation(self, phone: str, name: str, since: float) -> list[tuple[float, str]]:
-        lines = self.conversation(phone, since)
+    def show_conversation(
+        self, phone: str, name: str, since: float, ticket: str | None = None
+    ) -> list[tuple[float, str]]:
+        lines = self.conversation(phone, since, ticket)
         say(f"  {name} ({_digits(phone)}):")
         for at, line in lines:
             say(f"    {_clock_seconds(at)}  {line}")
@@ -179,6 +190,21 @@ class Demo:
                 events.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=message["ReceiptHandle"])
         return events
+
+
+def _event_for(
+    demo: Demo, detail_type: str, alert_id: str, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Read the events queue until `detail_type` for `alert_id` arrives; `seen` keeps the rest."""
+    deadline = time.monotonic() + EVENT_WAIT_SECONDS
+    seen = [] if seen is None else seen
+    while time.monotonic() < deadline:
+        for event in demo.wait_for_events(1):
+            seen.append(event)
+            if event["detail-type"] == detail_type and event["detail"].get("alert_id") == alert_id:
+                return dict(event["detail"])
+    kinds = [event["detail-type"] for event in seen]
+    raise StoryError(f"no {detail_type} event within {EVENT_WAIT_SECONDS:g}s; saw {kinds}")
 
 
 def _message_for(sent: list[dict[str, Any]], message_id: str) -> dict[str, Any]:
@@ -385,7 +411,12 @@ def escalation_scene(demo: Demo) -> None:
     supervisor = _digits(SUPERVISOR)
 
     def reminder_to(to: str) -> Any:
-        return lambda m: m["to"] == to and m["message_id"] and _first_line(m).startswith("REMINDER 1/2")
+        return lambda m: (
+            m["to"] == to
+            and m["message_id"]
+            and _first_line(m).startswith("REMINDER 1/2")
+            and "LIFT ALARM - ticket EMG-2024-003" in _lines(m)
+        )
 
     reminders = {
         to: demo.wait_for_sent(reminder_to(to), timeout=after + 15)
@@ -420,7 +451,11 @@ def escalation_scene(demo: Demo) -> None:
 
     # Round 2 would be due at 2 x after_seconds: wait past it (plus two timer runs) to show it never comes.
     time.sleep(max(0.0, created + 2 * after + 2 * TIMER_SECONDS - time.time()))
-    round_two = [m for m in demo.sent_messages() if _first_line(m).startswith("REMINDER 2/2")]
+    round_two = [
+        m
+        for m in demo.sent_messages()
+        if _first_line(m).startswith("REMINDER 2/2") and "LIFT ALARM - ticket EMG-2024-003" in _lines(m)
+    ]
     check(not round_two, f"a second round went out after the tap: {round_two}")
 
     final = demo.get_alert(alert_id)
@@ -471,11 +506,12 @@ def template_first_scene(demo: Demo) -> None:
     say("\n15. The colleague taps Maintenance on the template")
     tap = demo.tap(fallback["message_id"], _button_index(fallback, "Maintenance"), "Sipho Colleague")
     tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-    events = [e for e in demo.wait_for_events(1) if e["detail"].get("alert_id") == alert["alert_id"]]
+    seen: list[dict[str, Any]] = []
+    response = _event_for(demo, "Alert Response Received", alert["alert_id"], seen)
+    events = [e for e in seen if e["detail"].get("alert_id") == alert["alert_id"]]
     for event in events:
         _show_event(event)
-    response = next((e["detail"] for e in events if e["detail"].get("event_id") == tap_id), None)
-    check(response is not None, "no event for the tap on the template fallback")
+    check(response["event_id"] == tap_id, "no event for the tap on the template fallback")
     check(
         not [e for e in events if e["detail-type"] == "Alert Delivery Failed"],
         "the replaced message's failure was published",
@@ -496,18 +532,96 @@ def _clock(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%H:%M")
 
 
+def confirmation_scene(demo: Demo) -> None:
+    since = time.time()
+    say("\n16. Lift E: the technician finds a passenger trapped and taps Entrapment")
+    people = (
+        (TECHNICIAN, "Thandi Technician"),
+        (COLLEAGUE, "Sipho Colleague"),
+        (SUPERVISOR, "Lerato Supervisor"),
+    )
+    alert = demo.send_alert("EMG-2024-005", "LIFT-E", "4", [phone for phone, _name in people])
+    tech_message = next(m for m in alert["messages"] if m["to"] == _digits(TECHNICIAN))
+    tech_sent = _message_for(demo.sent_messages(), tech_message["message_id"])
+    demo.tap(tech_message["message_id"], _button_index(tech_sent, "Entrapment"), "Thandi Technician")
+    say(
+        f"  everyone messaged is asked to confirm the service provider was called; with no YES,"
+        f" REMINDER n/{CONFIRM_ROUNDS} every {CONFIRM_AFTER_SECONDS}s"
+    )
+
+    def question_to(to: str, heading: str) -> Any:
+        return lambda m: (
+            m["to"] == to
+            and m["message_id"]
+            and heading in _lines(m)
+            and "ENTRAPMENT - ticket EMG-2024-005" in _lines(m)
+            and "YES" in _titles(m)
+        )
+
+    colleague = _digits(COLLEAGUE)
+    demo.wait_for_sent(question_to(colleague, "ENTRAPMENT - ticket EMG-2024-005"), timeout=15)
+    say("\n17. Nobody taps YES; the timer sends REMINDER 1/2 of the question")
+    reminder = demo.wait_for_sent(question_to(colleague, "REMINDER 1/2"), timeout=CONFIRM_AFTER_SECONDS + 15)
+    say("\n18. The colleague has called the service provider and taps YES on the reminder")
+    demo.tap(reminder["message_id"], _button_index(reminder, "YES"), "Sipho Colleague")
+    confirmed = _event_for(demo, "Alert Provider Confirmed", alert["alert_id"])
+    say(
+        f"  Alert Provider Confirmed: ticket {confirmed['ticket_id']} {confirmed['lift_id']}"
+        f" by {confirmed['confirmed_by'].get('name')} event_id={confirmed['event_id']}"
+    )
+    demo.wait_for_sent(
+        lambda m: m["to"] == _digits(SUPERVISOR) and "confirmed the service provider" in " ".join(_lines(m)),
+        timeout=15,
+    )
+    time.sleep(CONFIRM_AFTER_SECONDS + 2 * TIMER_SECONDS)  # past REMINDER 2/2's time: it never comes
+    final = demo.get_alert(alert["alert_id"])
+    check(
+        final["state"] == "closed" and final["close_reason"] == "provider_confirmed",
+        f"final: {final['state']}",
+    )
+    late = [
+        m
+        for m in demo.sent_messages()
+        if "REMINDER 2/2" in _lines(m) and "ENTRAPMENT - ticket EMG-2024-005" in _lines(m)
+    ]
+    check(not late, "a confirmation reminder went out after the YES")
+
+    say("\n19. What each phone showed for Lift E")
+    total = 0
+    for phone, name in people:
+        lines = demo.show_conversation(phone, name, since, ticket="EMG-2024-005")
+        total += sum(1 for _at, line in lines if line.startswith("<-"))
+    confirmation = final["confirmation"]
+    say(
+        f"  state={final['state']} close_reason={final['close_reason']} outcome={final['outcome']}"
+        f" confirmation rounds_sent={confirmation['rounds_sent']}; messages sent for Lift E: {total}"
+    )
+
+
+def _titles(message: dict[str, Any]) -> list[str]:
+    return [title for _id, title in message["buttons"]]
+
+
 def run_story(demo: Demo) -> None:
     started = time.time()
     multi_emergency_scene(demo)
     conversations_scene(demo, started)
     escalation_scene(demo)
     template_first_scene(demo)
+    confirmation_scene(demo)
 
 
 def main() -> int:
     started = time.monotonic()
     say("Starting the local stack (moto, HTTP API, stand-in Woosh Bridge)...")
-    stack = StackProcess(log_path=LOG_PATH, env={"LOCAL_TIMER_SECONDS": str(TIMER_SECONDS)})
+    stack = StackProcess(
+        log_path=LOG_PATH,
+        env={
+            "LOCAL_TIMER_SECONDS": str(TIMER_SECONDS),
+            "CONFIRM_AFTER_SECONDS": str(CONFIRM_AFTER_SECONDS),
+            "CONFIRM_MAX_ROUNDS": str(CONFIRM_ROUNDS),
+        },
+    )
     try:
         stack.start()
     except StackStartError as exc:
@@ -530,7 +644,8 @@ def main() -> int:
         say(
             "The Entrapment tap reached EMG-2024-002 (Lift B), not Lift A; the unanswered Lift C alarm"
             " escalated to the supervisor, whose tap stopped it; the technician who never wrote got the"
-            " template, and the interactive message Meta refused was replaced by it."
+            " template, and the interactive message Meta refused was replaced by it; Lift E's entrapment"
+            " was followed until a YES confirmed the service provider was called."
             f" Done in {time.monotonic() - started:.1f}s."
         )
         return 0

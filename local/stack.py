@@ -77,13 +77,21 @@ LOCAL_TEMPLATE_NAME = "lift_alarm"
 LOCAL_TEMPLATE_PARAMS = "text"
 # Notices (acknowledgements, outcome, critical) to people outside their window (SPEC §10).
 LOCAL_NOTICE_TEMPLATE_NAME = "lift_notice"
+# The entrapment confirmation's YES question to people outside their window (SPEC §10).
+LOCAL_CONFIRM_TEMPLATE_NAME = "lift_confirm"
 
 
 def _template_parameters() -> dict[str, str]:
     name = os.environ.get("ALERT_TEMPLATE_NAME", LOCAL_TEMPLATE_NAME).strip()
     params = os.environ.get("ALERT_TEMPLATE_PARAMS", "").strip() or LOCAL_TEMPLATE_PARAMS
     notice = os.environ.get("NOTICE_TEMPLATE_NAME", LOCAL_NOTICE_TEMPLATE_NAME).strip()
-    return {"AlertTemplateName": name, "AlertTemplateParams": params, "NoticeTemplateName": notice}
+    confirm = os.environ.get("CONFIRM_TEMPLATE_NAME", LOCAL_CONFIRM_TEMPLATE_NAME).strip()
+    return {
+        "AlertTemplateName": name,
+        "AlertTemplateParams": params,
+        "NoticeTemplateName": notice,
+        "ConfirmTemplateName": confirm,
+    }
 
 
 @dataclass
@@ -210,11 +218,14 @@ class LocalStack:
         params = self.config.parameters.get("AlertTemplateParams", LOCAL_TEMPLATE_PARAMS)
         name = self.config.parameters.get("AlertTemplateName", "")
         notice = self.config.parameters.get("NoticeTemplateName", "")
+        confirm = self.config.parameters.get("ConfirmTemplateName", "")
         templates: dict[str, TemplateShape] = {}
         if name:
             templates[name] = TemplateShape(body_params=len(params.split(",")))
         if notice:
             templates[notice] = TemplateShape(body_params=1, buttons=())
+        if confirm:
+            templates[confirm] = TemplateShape(body_params=1, buttons=("YES",))
         return WooshStandIn(
             api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
             webhook_url=webhook_url,

@@ -31,6 +31,10 @@ def test_demo_runs_every_scene_and_exits_0() -> None:
     assert "<- text: Recorded: Entrapment for ticket EMG-2024-002" in out
     assert "answered by Thandi Technician: Entrapment" in out
     assert "Thandi Technician answered first: Entrapment" in out
+    # Entrapment confirmation (issue 13): asked, reminded, confirmed by YES, closed, no more reminders.
+    assert "Alert Provider Confirmed: ticket EMG-2024-005 LIFT-E by Sipho Colleague" in out
+    assert "-> tapped YES" in out
+    assert "state=closed close_reason=provider_confirmed outcome=entrapment" in out
     # Template-first (issue 12): the cold contact gets the template, the warm one buttons, and the
     # interactive message Meta refused with 131047 is replaced by the template, whose tap counts.
     assert "to 27825550100  template" in out
