@@ -27,7 +27,13 @@ from lift_alerts.channels import Channel
 from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
-from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, TimerReport, deliveries_recorded
+from lift_alerts.escalation import (
+    LEASE_SECONDS,
+    ROUND_SEND_SECONDS,
+    TimerReport,
+    deliveries_recorded,
+    run_due_steps,
+)
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
@@ -212,17 +218,14 @@ def run_confirmations(
 ) -> TimerReport:
     """Send every due confirmation step, found through ConfirmDueIndex (never a scan)."""
     report = report or TimerReport()
-    for alert_id in repo.confirmation_due_ids(epoch(now)):
-        if time_left() < ROUND_SEND_SECONDS + 5:
-            logger.warning("timer out of time; the rest of the confirmations wait for the next run")
-            break
-        try:
-            confirmation_step(alert_id, repo, woosh, settings, now, report)
-        except Exception:
-            # One alert's trouble must not stop the others; its claim expires and it is retried.
-            report.errors += 1
-            count("ConfirmationStepError")
-            logger.exception("confirmation step failed", extra={"alert_id": alert_id})
+    run_due_steps(
+        repo.confirmation_due_ids(epoch(now)),
+        lambda alert_id: confirmation_step(alert_id, repo, woosh, settings, now, report),
+        report,
+        time_left=time_left,
+        what="confirmation",
+        error_metric="ConfirmationStepError",
+    )
     return report
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,18 +63,40 @@ def run_escalations(
     time_left: Callable[[], float] = lambda: 900.0,
 ) -> TimerReport:
     report = TimerReport()
-    for alert_id in repo.due_alert_ids(epoch(now)):
+    run_due_steps(
+        repo.due_alert_ids(epoch(now)),
+        lambda alert_id: escalate(alert_id, repo, woosh, settings, now, report),
+        report,
+        time_left=time_left,
+        what="escalation",
+        error_metric="EscalationError",
+    )
+    return report
+
+
+def run_due_steps(
+    alert_ids: Iterable[str],
+    step: Callable[[str], None],
+    report: TimerReport,
+    *,
+    time_left: Callable[[], float],
+    what: str,
+    error_metric: str,
+) -> None:
+    """Run one timer step per due alert while the invocation has time for a whole step.
+
+    One alert's trouble never stops the others: its claim expires and the next run retries it.
+    """
+    for alert_id in alert_ids:
         if time_left() < ROUND_SEND_SECONDS + 5:
-            logger.warning("timer out of time; the rest waits for the next run")
+            logger.warning("timer out of time; the rest waits for the next run", extra={"steps": what})
             break
         try:
-            escalate(alert_id, repo, woosh, settings, now, report)
+            step(alert_id)
         except Exception:
-            # One alert's trouble must not stop the others; its claim expires and it is retried.
             report.errors += 1
-            count("EscalationError")
-            logger.exception("escalation step failed", extra={"alert_id": alert_id})
-    return report
+            count(error_metric)
+            logger.exception(f"{what} step failed", extra={"alert_id": alert_id})
 
 
 def escalate(
