@@ -26,6 +26,7 @@ def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def two_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")  # Woosh's real windows (conftest shrinks them)
     monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "2")
 
 
@@ -62,6 +63,7 @@ def test_a_recipient_without_a_slot_is_queued_then_sent_once(
 def test_when_nobody_gets_a_slot_the_alert_is_201_queued_and_not_all_failed(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")
     monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "1")
     service.send_alert([TECH])  # takes the one slot of the minute
     result = service.post_alert({"ticket_id": "EMG-2", "lift_id": "LIFT-B", "recipients": [DESK]})
