@@ -8,11 +8,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.clock import utc_now
-from lift_alerts.config import get_secrets, get_settings
+from lift_alerts.config import get_settings
 from lift_alerts.confirmation import run_confirmations
 from lift_alerts.escalation import run_escalations
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
+from lift_alerts.sending import woosh_client
 from lift_alerts.woosh import WooshClient
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
@@ -22,7 +23,7 @@ get_settings()
 
 
 def woosh() -> WooshClient:
-    return WooshClient(get_settings().woosh_base_url, get_secrets().woosh_api_key)
+    return woosh_client()  # paced by the service-wide budget (SPEC §11)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -12,6 +12,7 @@ from lift_alerts import idempotency
 from lift_alerts.clock import epoch, iso, iso_from_epoch, utc_now
 from lift_alerts.config import Settings
 from lift_alerts.confirmation import confirmation_view
+from lift_alerts.dispatch import SendQueue, enqueuer
 from lift_alerts.models import AlertRequest
 from lift_alerts.observability import count, logger
 from lift_alerts.records import expiry
@@ -137,6 +138,15 @@ def create_and_send(
         deadline=deadline,
         on_sent=remember,
         done=done,
+        # A recipient with no send slot before the deadline waits in the send queue (SPEC §11).
+        enqueue=enqueuer(
+            SendQueue(repo.table_name),
+            alert,
+            round_no=0,
+            kind="alert",
+            order=request.recipients,
+            settings=settings,
+        ),
     )
     records = round_records(alert_id, 0, deliveries)
     lines = []
@@ -145,14 +155,15 @@ def create_and_send(
         line: dict[str, Any] = {
             "to": delivery.to,
             "message_id": result.message_id,
-            "status": "accepted" if result.accepted else "failed",
+            "status": "accepted" if result.accepted else "queued" if delivery.queued else "failed",
         }
-        if result.error() is not None:
+        if result.error() is not None and not delivery.queued:
             line["error"] = result.error()
         lines.append(line)
     accepted = sum(1 for delivery in deliveries if delivery.result.accepted)
+    queued = sum(1 for delivery in deliveries if delivery.queued)
     count("MessagesAccepted", accepted)
-    count("MessagesFailed", len(deliveries) - accepted)
+    count("MessagesFailed", len(deliveries) - accepted - queued)
     stored = repo.record_round_results(
         alert_id,
         round_no=0,
@@ -163,9 +174,9 @@ def create_and_send(
     )
     if all_deliveries_failed(stored, 0):
         repo.bring_forward(alert_id, round_no=0, now=epoch(now))
-    logger.info("alert sent", extra={"recipients": len(deliveries), "accepted": accepted})
+    logger.info("alert sent", extra={"recipients": len(deliveries), "accepted": accepted, "queued": queued})
     body = {"alert_id": alert_id, "ticket_id": request.ticket_id, "messages": lines}
-    return SendOutcome(201 if accepted else 502, body)
+    return SendOutcome(201 if accepted or queued else 502, body)
 
 
 def _sends_recorded(alert: dict[str, Any]) -> dict[str, Delivery]:

@@ -21,7 +21,13 @@ from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
 from lift_alerts.records import expiry, failure_record
 from lift_alerts.repository import AlertRepository
-from lift_alerts.woosh import SendResult, WooshClient
+from lift_alerts.woosh import NO_SLOT, SendResult, WooshClient
+
+# A recipient whose message got no send slot before the deadline and waits in the send queue
+# (SPEC §11); the dispatcher sends it as soon as the budget allows.
+QUEUED = "queued"
+# Stores, durably and before the round is recorded, the recipients that got no slot.
+Enqueue = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,10 @@ class Delivery:
     @property
     def skipped(self) -> bool:
         return self.channel is None
+
+    @property
+    def queued(self) -> bool:
+        return self.result.error_code == QUEUED
 
     def record(self) -> dict[str, Any]:
         """What a round remembers per recipient right after the send (a retry skips them)."""
@@ -185,13 +195,16 @@ def send_messages(
     done: dict[str, Delivery] | None = None,
     channel: Channel | None = None,
     fallback_for: str | None = None,
+    enqueue: Enqueue | None = None,
 ) -> list[Delivery]:
     """Send `content` to every recipient not in `done` and store each message -> alert mapping.
 
     `on_sent` runs for each new delivery before its mapping is stored: a run that dies after
     it knows this recipient was sent to. `channel` forces one channel (a template fallback,
     which then names the message it replaces in `fallback_for`). A person outside the window
-    with no template for this kind is skipped (`Delivery.skipped`), never sent to.
+    with no template for this kind is skipped (`Delivery.skipped`), never sent to. A message
+    that got no send slot before `deadline` is handed to `enqueue` and is `Delivery.queued`;
+    without `enqueue` it is a failure with code `no_send_slot`.
     """
     done = done or {}
     pending = [to for to in recipients if to not in done]
@@ -205,6 +218,11 @@ def send_messages(
     bodies = [content.body(to, chosen[to]) or {} for to in sendable]
     results = dict(zip(sendable, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
     replaced = _resend_refused_as_template(woosh, content, results, chosen, deadline)
+    no_slot = [to for to, result in results.items() if result.error_code == NO_SLOT]
+    if no_slot and enqueue is not None:
+        enqueue(no_slot)
+        for to in no_slot:
+            results[to] = SendResult(to, None, QUEUED, "waiting for a send slot within Woosh's rate limits")
     expires_at = expiry(settings, now)
 
     def store(to: str) -> Delivery:
@@ -281,11 +299,11 @@ def round_records(alert_id: str, round_no: int, deliveries: list[Delivery]) -> R
     failures: dict[str, dict[str, Any]] = {}
     for delivery in deliveries:
         to, result = delivery.to, delivery.result
-        error = result.error()
+        error = None if delivery.queued else result.error()
         recipients[to] = {
             "to": to,
             "message_id": result.message_id,
-            "send_status": "accepted" if result.accepted else "failed",
+            "send_status": "accepted" if result.accepted else QUEUED if delivery.queued else "failed",
             "error": error,
             "round": round_no,
             "channel": delivery.channel or "interactive",
@@ -329,5 +347,10 @@ def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
 def woosh_client() -> WooshClient:
     """The Bridge client for this container's settings and secret."""
     from lift_alerts.config import get_secrets, get_settings
+    from lift_alerts.pacing import SendBudget
 
-    return WooshClient(get_settings().woosh_base_url, get_secrets().woosh_api_key)
+    settings = get_settings()
+    # Every instance of every function paces itself against the one budget item (SPEC §11).
+    return WooshClient(
+        settings.woosh_base_url, get_secrets().woosh_api_key, budget=SendBudget(settings.alerts_table)
+    )

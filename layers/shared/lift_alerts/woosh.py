@@ -11,18 +11,17 @@ included, is final (SPEC §5).
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from lift_alerts.observability import logger
+from lift_alerts.pacing import Reservation
 
 # Never retried (the same request would be refused again); neither are Meta's codes other
 # than its rate limits, nor any code not listed as retryable below.
@@ -64,60 +63,56 @@ class SendResult:
         return {"code": self.error_code or "bad_response", "title": self.error_title or "send failed"}
 
 
-class RateLimiter:
-    """Woosh allows 10 messages a second in bursts and 100 a minute per API key (this container's share)."""
+class SlotSource(Protocol):
+    """The service-wide send budget (`pacing.SendBudget`): every attempt waits for its slot."""
 
-    def __init__(
-        self, per_second: int = 10, per_minute: int = 100, clock: Callable[[], float] = time.monotonic
-    ):
-        self._per_second = per_second
-        self._per_minute = per_minute
-        self._clock = clock
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
+    def reserve(self, count: int, *, not_after: float) -> Reservation: ...
 
-    def acquire(self, deadline: float) -> bool:
-        """Wait for a slot; False when none frees up before `deadline` (monotonic seconds)."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._sent and now - self._sent[0] >= 60:
-                    self._sent.popleft()
-                last_second = sum(1 for t in self._sent if now - t < 1)
-                wait_for = 0.0
-                if len(self._sent) >= self._per_minute:
-                    wait_for = 60 - (now - self._sent[0])
-                elif last_second >= self._per_second:
-                    wait_for = 1 - (now - self._sent[-self._per_second])
-                if wait_for <= 0:
-                    self._sent.append(now)
-                    return True
-            if now + wait_for >= deadline:
-                return False
-            time.sleep(min(wait_for, 0.25))
+
+# Code of a message that got no send slot before its deadline: nothing was sent, and the
+# caller may queue it (SPEC §11).
+NO_SLOT = "no_send_slot"
+# Time an attempt needs after its slot (Woosh answers within about a second).
+ATTEMPT_SECONDS = 1.0
 
 
 class WooshClient:
-    def __init__(self, base_url: str, api_key: str, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, base_url: str, api_key: str, *, budget: SlotSource | None = None) -> None:
         self._url = f"{base_url.rstrip('/')}/api/messages/send"
         self._api_key = api_key
-        self._limiter = limiter or RateLimiter()
+        # None: unpaced (only for tools talking to a bridge without limits).
+        self._budget = budget
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
     def send_all(self, bodies: Sequence[dict[str, Any]], *, deadline: float) -> list[SendResult]:
-        """Send every body in parallel; whatever has no answer by `deadline` is a `timeout`."""
+        """Send every body in parallel; whatever has no answer by `deadline` is a `timeout`.
+
+        The first attempts' slots are reserved together, in the order of `bodies` (one write to
+        the budget); a body that gets no slot before the deadline is not sent (`NO_SLOT`).
+        """
         if not bodies:
             return []
+        slots: list[float | None] = [None] * len(bodies)
+        if self._budget is not None:
+            granted = self._budget.reserve(len(bodies), not_after=_wall(deadline) - ATTEMPT_SECONDS).slots
+            slots = [*granted, *([None] * (len(bodies) - len(granted)))]
         pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(bodies)), thread_name_prefix="woosh")
         try:
-            futures = [pool.submit(self.send, body, deadline=deadline) for body in bodies]
-            wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+            futures = [
+                pool.submit(self.send, body, deadline=deadline, slot=slot)
+                if slot is not None or self._budget is None
+                else None
+                for body, slot in zip(bodies, slots, strict=True)
+            ]
+            wait([f for f in futures if f is not None], timeout=max(0.0, deadline - time.monotonic()))
             results = []
             for body, future in zip(bodies, futures, strict=True):
-                if future.done() and future.exception() is None:
+                if future is None:
+                    results.append(_no_slot(str(body["to"])))
+                elif future.done() and future.exception() is None:
                     results.append(future.result())
                 else:
                     future.cancel()
@@ -129,12 +124,13 @@ class WooshClient:
             # Never wait for stragglers: the caller has promised an answer within its deadline.
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def send(self, body: dict[str, Any], *, deadline: float) -> SendResult:
+    def send(self, body: dict[str, Any], *, deadline: float, slot: float | None = None) -> SendResult:
+        """One message, retried as the module says; every attempt waits for its own slot."""
         to = str(body["to"])
         delay = 0.5
         for attempt in range(1, 5):
-            if not self._limiter.acquire(deadline):
-                return SendResult(to, None, "timeout", "rate limit slot not available in time")
+            if not self._wait_for_slot(slot if attempt == 1 else None, deadline):
+                return _no_slot(to)
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
@@ -147,6 +143,21 @@ class WooshClient:
             time.sleep(pause)
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_for_slot(self, slot: float | None, deadline: float) -> bool:
+        """Sleep until this attempt's slot (reserved now unless given); False when none is free
+        early enough to send before `deadline` (monotonic)."""
+        if self._budget is None:
+            return True
+        if slot is None:
+            granted = self._budget.reserve(1, not_after=_wall(deadline) - ATTEMPT_SECONDS).slots
+            if not granted:
+                return False
+            slot = granted[0]
+        pause = slot - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        return True
 
     def _attempt(self, to: str, body: dict[str, Any], deadline: float) -> SendResult | _Retry:
         remaining = deadline - time.monotonic()
@@ -170,6 +181,15 @@ class WooshClient:
         except requests.RequestException as exc:
             return SendResult(to, None, "connection_error", type(exc).__name__)
         return _interpret(to, response)
+
+
+def _wall(deadline: float) -> float:
+    """A monotonic deadline as wall-clock time (the budget's slots are shared across hosts)."""
+    return time.time() + (deadline - time.monotonic())
+
+
+def _no_slot(to: str) -> SendResult:
+    return SendResult(to, None, NO_SLOT, "no send slot within Woosh's rate limits before the deadline")
 
 
 @dataclass(frozen=True)

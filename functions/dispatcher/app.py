@@ -1,0 +1,44 @@
+"""Dispatcher (SPEC §11): send the messages waiting in the send queue, highest priority first,
+as fast as the service-wide budget allows. Woken by DispatchQueue (one message per enqueue)
+and by a one-minute schedule (a run that crashed or ran out of time is picked up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lift_alerts.config import get_settings
+from lift_alerts.dispatch import SendQueue, run_dispatcher, wake_dispatcher
+from lift_alerts.observability import logger, metrics, tracer
+from lift_alerts.repository import AlertRepository
+from lift_alerts.sending import woosh_client
+
+# Read at init: a configuration error fails the cold start, naming it.
+get_settings()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    report = run_dispatcher(
+        SendQueue(settings.alerts_table),
+        AlertRepository(settings.alerts_table),
+        woosh_client,
+        settings,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+    if report.still_waiting and not report.skipped_turn:
+        # Out of time with messages still waiting: the next run starts at once, not at the tick.
+        wake_dispatcher()
+    summary = {
+        "sent": report.sent,
+        "failed": report.failed,
+        "still_waiting": report.still_waiting,
+        "skipped_turn": report.skipped_turn,
+    }
+    logger.info("dispatch run finished", extra=summary)
+    # Wake-up messages carry nothing: every one of a batch is done once the queue was drained.
+    return {**summary, "batchItemFailures": []}

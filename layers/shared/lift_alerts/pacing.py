@@ -1,0 +1,180 @@
+"""One send budget for the whole service (SPEC §11): Woosh allows 10 messages a second and
+100 in any 60 seconds per API key, counted over every function instance together.
+
+The budget is one item of the alerts table (`budget#woosh`): the times of the last reserved
+send slots (at most `per_minute` of them, oldest first) and a version. A reservation reads it
+consistently, computes the earliest slots the limits allow (`next_slots`, pure) and writes
+them back with a conditional update on the version, retrying on conflict. DynamoDB's
+per-item conditional writes make this correct at any concurrency, with no server of our own;
+each reservation costs one strongly consistent read and one write of a ~2 KB item.
+
+Slots are wall-clock times (epoch seconds): every instance shares them. A sender sleeps until
+its slot, then sends; a slot that is not used (the send gave up) is simply lost capacity.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from lift_alerts.aws import client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BUDGET_KEY = {"pk": {"S": "budget#woosh"}}
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class PacingLimits:
+    """Woosh's limits as the service applies them to itself.
+
+    `time_scale` shrinks both windows (tests and the benchmark run against a stand-in whose
+    limits are scaled the same way); `guard_seconds` is added to each window so that network
+    jitter between two sends a window apart cannot make Woosh count them in one window.
+    """
+
+    per_second: int = 10
+    per_minute: int = 100
+    time_scale: float = 1.0
+    guard_seconds: float = 0.05
+
+    @property
+    def short_window(self) -> float:
+        return 1.0 * self.time_scale + self.guard_seconds
+
+    @property
+    def long_window(self) -> float:
+        return 60.0 * self.time_scale + self.guard_seconds
+
+    @classmethod
+    def from_env(cls) -> PacingLimits:
+        """WOOSH_RATE_PER_SECOND (10), WOOSH_RATE_PER_MINUTE (100), WOOSH_RATE_TIME_SCALE (1),
+        WOOSH_RATE_GUARD_MS (50)."""
+        return cls(
+            per_second=int(_env_number("WOOSH_RATE_PER_SECOND", 10, 1, 1000)),
+            per_minute=int(_env_number("WOOSH_RATE_PER_MINUTE", 100, 1, 10_000)),
+            time_scale=_env_number("WOOSH_RATE_TIME_SCALE", 1.0, 0.001, 100.0),
+            guard_seconds=_env_number("WOOSH_RATE_GUARD_MS", 50, 0, 5000) / 1000,
+        )
+
+
+def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: int) -> list[float]:
+    """The earliest `count` send times after `slots` (reserved times, oldest first) that keep
+    at most `per_second` in any short window and `per_minute` in any long window.
+
+    Each new slot is at or after the last one (the list stays sorted), at or after `now`,
+    a short window after the `per_second`-th last slot and a long window after the
+    `per_minute`-th last slot.
+    """
+    taken = list(slots)
+    fresh: list[float] = []
+    for _ in range(count):
+        at = max(now, taken[-1]) if taken else now
+        if len(taken) >= limits.per_second:
+            at = max(at, taken[-limits.per_second] + limits.short_window)
+        if len(taken) >= limits.per_minute:
+            at = max(at, taken[-limits.per_minute] + limits.long_window)
+        at = math.ceil(at * 1000) / 1000  # stored to the millisecond, never earlier
+        taken.append(at)
+        fresh.append(at)
+    return fresh
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Send times granted (epoch seconds, ascending; fewer than asked when the rest would be
+    later than `not_after`), and when the first slot not granted would have been."""
+
+    slots: tuple[float, ...]
+    next_free: float
+
+
+class SendBudget:
+    """Reserves send slots in the shared budget item (see the module docstring)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        limits: PacingLimits | None = None,
+        dynamodb: DynamoDBClient | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table_name = table_name
+        self.limits = limits or PacingLimits.from_env()
+        self._client = dynamodb
+        self._clock = clock
+        self._sleep = sleep
+        self.conflicts = 0  # lost races on the version (for tests and logs)
+
+    @property
+    def _db(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    def reserve(self, count: int, *, not_after: float) -> Reservation:
+        """Reserve up to `count` slots no later than `not_after` (epoch seconds)."""
+        while True:
+            slots, version = self._read()
+            now = self._clock()
+            wanted = next_slots(slots, now, self.limits, count)
+            granted = [at for at in wanted if at <= not_after]
+            if not granted:
+                return Reservation((), wanted[0])
+            next_free = next_slots([*slots, *granted], now, self.limits, 1)[0]
+            if self._write([*slots, *granted][-self.limits.per_minute :], version):
+                return Reservation(tuple(granted), next_free)
+            self.conflicts += 1
+            if self._clock() > not_after:
+                return Reservation((), not_after)
+            # Another instance reserved first: read again after a short random pause.
+            self._sleep(random.uniform(0.002, 0.02))  # jitter, not security
+
+    def _read(self) -> tuple[list[float], int]:
+        item = self._db.get_item(TableName=self.table_name, Key=BUDGET_KEY, ConsistentRead=True).get("Item")
+        if not item:
+            return [], 0
+        slots = [float(value["N"]) for value in item.get("slots", {}).get("L", [])]
+        return slots, int(item.get("version", {}).get("N", "0"))
+
+    def _write(self, slots: list[float], version: int) -> bool:
+        item: dict[str, Any] = {
+            **BUDGET_KEY,
+            "slots": {"L": [{"N": f"{at:.3f}"} for at in slots]},
+            "version": {"N": str(version + 1)},
+        }
+        try:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True

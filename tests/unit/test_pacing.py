@@ -1,0 +1,128 @@
+"""The service-wide send budget (SPEC §11): the slot computation (pure, fake clock) and the
+budget item reserved from many threads at once against moto."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lift_alerts.pacing import PacingLimits, SendBudget, next_slots
+from tests.support.harness import create_alerts_table
+
+REGION = "af-south-1"
+WOOSH = PacingLimits(per_second=10, per_minute=100, time_scale=1.0, guard_seconds=0.0)
+
+
+def fill(limits: PacingLimits, count: int, now: float = 0.0) -> list[float]:
+    return next_slots([], now, limits, count)
+
+
+def test_ten_go_at_once_then_ten_a_second() -> None:
+    slots = fill(WOOSH, 25)
+    assert slots[:10] == [0.0] * 10
+    assert slots[10:20] == [1.0] * 10
+    assert slots[20:] == [2.0] * 5
+
+
+def test_the_hundred_and_first_waits_a_minute_after_the_first() -> None:
+    slots = fill(WOOSH, 101)
+    assert slots[99] == 9.0
+    assert slots[100] == 60.0
+
+
+def test_three_hundred_slots_never_crowd_a_window() -> None:
+    limits = PacingLimits(guard_seconds=0.05)
+    slots = fill(limits, 300, now=1000.0)
+    assert all(b >= a for a, b in itertools.pairwise(slots))
+    for i, at in enumerate(slots):
+        assert sum(1 for s in slots[: i + 1] if s > at - 1.0) <= 10
+        assert sum(1 for s in slots[: i + 1] if s > at - 60.0) <= 100
+    assert slots[-1] == pytest.approx(120.1 + 9.0 * 1.05 + 1000.0, abs=0.01)
+
+
+def test_a_late_reservation_starts_now_and_old_slots_do_not_count() -> None:
+    history = fill(WOOSH, 100)
+    assert next_slots(history, 500.0, WOOSH, 1) == [500.0]
+
+
+def test_time_scale_shrinks_both_windows() -> None:
+    scaled = PacingLimits(time_scale=0.1, guard_seconds=0.0)
+    slots = fill(scaled, 101)
+    assert slots[10] == pytest.approx(0.1)
+    assert slots[100] == pytest.approx(6.0)
+
+
+def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOOSH_RATE_PER_SECOND", "5")
+    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "50")
+    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "0.5")
+    monkeypatch.setenv("WOOSH_RATE_GUARD_MS", "0")
+    limits = PacingLimits.from_env()
+    assert (limits.per_second, limits.per_minute, limits.short_window, limits.long_window) == (
+        5,
+        50,
+        0.5,
+        30.0,
+    )
+    monkeypatch.setenv("WOOSH_RATE_PER_SECOND", "0")
+    with pytest.raises(ValueError, match="WOOSH_RATE_PER_SECOND"):
+        PacingLimits.from_env()
+
+
+@pytest.fixture
+def table() -> Iterator[str]:
+    with mock_aws():
+        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-test")
+        yield "budget-test"
+
+
+def test_reservation_past_the_deadline_is_refused_and_takes_nothing(table: str) -> None:
+    now = [1000.0]
+    budget = SendBudget(table, WOOSH, boto3.client("dynamodb", region_name=REGION), clock=lambda: now[0])
+    first = budget.reserve(100, not_after=1100.0)
+    assert len(first.slots) == 100
+    assert first.next_free == 1060.0
+    refused = budget.reserve(1, not_after=1059.0)
+    assert refused.slots == ()
+    assert refused.next_free == 1060.0
+    assert budget.reserve(1, not_after=1060.0).slots == (1060.0,)
+
+
+def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None:
+    """Fake clock at the budget's start, so the windows are checked on the reserved times
+    themselves: 16 threads (like 16 instances) reserve 150 slots between them."""
+    limits = PacingLimits(guard_seconds=0.0)
+    reserved: list[float] = []
+    lock = threading.Lock()
+    conflicts = [0]
+    barrier = threading.Barrier(16)
+
+    def instance(count: int) -> None:
+        budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: 5000.0)
+        barrier.wait()
+        got: list[float] = []
+        while len(got) < count:
+            got += budget.reserve(min(3, count - len(got)), not_after=1e12).slots
+        with lock:
+            reserved.extend(got)
+            conflicts[0] += budget.conflicts
+
+    threads = [threading.Thread(target=instance, args=(10 if i < 6 else 9,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reserved) == 150
+    slots = sorted(reserved)
+    for at in slots:
+        assert sum(1 for s in slots if at <= s < at + 1.0) <= 10
+        assert sum(1 for s in slots if at <= s < at + 60.0) <= 100
+    # As early as the limits allow: 100 in the first 9 s, the rest a minute later.
+    assert slots[99] == 5009.0
+    assert slots[100] == 5060.0
+    assert conflicts[0] > 0  # the threads really raced
