@@ -20,7 +20,7 @@ import requests
 from local.process import StackProcess
 from local.template import REPO_ROOT
 from local.woosh_standin import WooshStandIn
-from tests.support.e2e import post_alert, sent_where, shown, tap, wait_for_event
+from tests.support.e2e import post_alert, recorded, sent_where, shown, tap, wait_for_event
 
 pytestmark = pytest.mark.e2e
 
@@ -257,6 +257,7 @@ def test_escalation_over_http_reminds_supervisor_and_marks_unanswered() -> None:
         assert [title for _id, title in reminder["buttons"]] == ["Test", "Maintenance", "Entrapment"]
         assert all(answered["alert_id"] in button_id for button_id, _title in reminder["buttons"])
 
+        recorded(api, answered["alert_id"], SUPERVISOR, reminder["message_id"])
         tap_id = tap(woosh, reminder["message_id"], 2, "Supervisor")
 
         seen: list[dict[str, Any]] = []

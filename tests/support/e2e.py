@@ -69,6 +69,18 @@ def tap(woosh: str, message_id: str, choice_index: int, name: str) -> str:
     return str(tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
 
 
+def recorded(api: str, alert_id: str, to: str, message_id: str, timeout: float = 10.0) -> None:
+    """Wait until GET /alerts shows `message_id` as `to`'s message: Woosh accepts a message a moment
+    before the send step records it, and a person cannot tap in between (a test can)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = requests.get(f"{api}/alerts/{alert_id}", timeout=10).json()
+        if any(line["to"] == to.lstrip("+") and line["message_id"] == message_id for line in view["recipients"]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{message_id} to {to} not recorded on {alert_id} within {timeout}s: {view}")
+
+
 def sent_where(woosh: str, wanted: Any, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
