@@ -170,6 +170,17 @@ class Demo:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def wait_recorded(self, alert_id: str, to: str, message_id: str, timeout: float = 10.0) -> None:
+        """Wait until the alert lists `message_id` as `to`'s message. Woosh accepts a message a
+        moment before the send step records it; a person cannot tap in between, a script can."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.get_alert(alert_id)["recipients"]
+            if any(line["to"] == to and line["message_id"] == message_id for line in lines):
+                return
+            time.sleep(0.05)
+        raise StoryError(f"{message_id} to {to} was not recorded on {alert_id} within {timeout}s")
+
     def wait_for_sent(self, wanted: Any, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -431,6 +442,7 @@ def escalation_scene(demo: Demo) -> None:
     check(reminder["message_id"] not in {m["message_id"] for m in alert["messages"]}, "no new message id")
 
     say("\n10. The supervisor taps Entrapment on the reminder")
+    demo.wait_recorded(alert_id, supervisor, reminder["message_id"])
     tap = demo.tap(reminder["message_id"], _button_index(reminder, "Entrapment"), "Lerato Supervisor")
     tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     say(f"  tap {tap_id} on {reminder['message_id'][:22]}… -> webhook {tap['status']} {tap['body']}")
@@ -504,6 +516,7 @@ def template_first_scene(demo: Demo) -> None:
     _show_message(fallback, f"  {fallback['received_at'] - refused_at:.1f}s after the failure")
 
     say("\n15. The colleague taps Maintenance on the template")
+    demo.wait_recorded(alert["alert_id"], _digits(WARM_COLLEAGUE), fallback["message_id"])
     tap = demo.tap(fallback["message_id"], _button_index(fallback, "Maintenance"), "Sipho Colleague")
     tap_id = tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     seen: list[dict[str, Any]] = []
