@@ -236,36 +236,8 @@ class Provisioner:
         self._set(resource.logical_id, arn if resource.type in {"AWS::IAM::ManagedPolicy"} else name, Arn=arn)
 
     def _table(self, resource: Resource, props: dict[str, Any]) -> None:
-        ddb = self.clients.client("dynamodb")
         name = self._name(resource, props, "TableName")
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": props.get("BillingMode", "PROVISIONED"),
-        }
-        if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = props.get(
-                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-            )
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-            if props.get(key):
-                kwargs[key] = props[key]
-        stream = props.get("StreamSpecification")
-        if stream:
-            kwargs["StreamSpecification"] = {
-                "StreamEnabled": True,
-                "StreamViewType": stream["StreamViewType"],
-            }
-        if props.get("SSESpecification"):
-            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
-        description = ddb.create_table(**kwargs)["TableDescription"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            ddb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
+        description = create_table(self.clients.client("dynamodb"), name, props)
         attributes = {"Arn": description["TableArn"]}
         if description.get("LatestStreamArn"):
             attributes["StreamArn"] = description["LatestStreamArn"]
@@ -399,6 +371,39 @@ class Provisioner:
                 Rule=EVENTS_RULE_NAME, EventBusName=bus, Targets=[{"Id": "local-events", "Arn": arn}]
             )
         return str(url)
+
+
+def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB table as the template's (resolved) properties define it; its description."""
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if kwargs["BillingMode"] == "PROVISIONED":
+        kwargs["ProvisionedThroughput"] = props.get(
+            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        )
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(key):
+            kwargs[key] = props[key]
+    stream = props.get("StreamSpecification")
+    if stream:
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
+    if props.get("SSESpecification"):
+        kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+    description = ddb.create_table(**kwargs)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+    return dict(description)
 
 
 def _json_text(value: Any) -> str:

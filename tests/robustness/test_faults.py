@@ -11,7 +11,6 @@ import pytest
 
 from lift_alerts import aws
 from lift_alerts.config import reset_caches
-from tests.conftest import REGION, Service
 from tests.robustness.support import (
     assert_taps_published_once,
     count_items,
@@ -22,6 +21,8 @@ from tests.robustness.support import (
     response_events,
     run_parked,
 )
+from tests.support.harness import REGION
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 

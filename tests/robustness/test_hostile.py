@@ -17,9 +17,9 @@ from lift_alerts.models import AlertRequest
 from lift_alerts.observability import logger as service_logger
 from lift_alerts.whatsapp import Ignored, NotAWebhookPayload, StatusUpdate, Tap, extract_updates
 from local.woosh_standin import signature_header
-from tests.conftest import Service
 from tests.robustness.support import SECRETS, count_items, response_events
 from tests.support.harness import LOCAL_SECRET, http_event
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 

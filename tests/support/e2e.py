@@ -75,7 +75,9 @@ def recorded(api: str, alert_id: str, to: str, message_id: str, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         view = requests.get(f"{api}/alerts/{alert_id}", timeout=10).json()
-        if any(line["to"] == to.lstrip("+") and line["message_id"] == message_id for line in view["recipients"]):
+        if any(
+            line["to"] == to.lstrip("+") and line["message_id"] == message_id for line in view["recipients"]
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"{message_id} to {to} not recorded on {alert_id} within {timeout}s: {view}")

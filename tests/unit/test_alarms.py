@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
 from tests.support.harness import load_template
+from tests.support.service import Service
 from tests.unit.test_confirmation import AFTER, entrapment
 from tests.unit.test_escalation import start
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TECH = "27824537125"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from lift_alerts.escalation import LEASE_SECONDS
-from tests.conftest import Service
 from tests.robustness import test_races as races
+from tests.support.service import Service
 
 TECH = "27824537125"
 DESK = "27831234567"

@@ -7,15 +7,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lift_alerts import dispatch
-from tests.conftest import Service
 from tests.robustness.support import inject
-from tests.support.harness import LambdaContext, handler_module
+from tests.support.harness import handler_module, lambda_context
+from tests.support.service import Service
 
 TECH, DESK, SUPERVISOR = "27824537125", "27831234567", "27820000001"
 
 
 def dispatcher(service: Service) -> dict:
-    return dict(handler_module("dispatcher").lambda_handler({}, LambdaContext(function_name="dispatcher")))
+    return dict(handler_module("dispatcher").lambda_handler({}, lambda_context("dispatcher")))
 
 
 def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from local.woosh_standin import webhook_envelope
-from tests.conftest import Service
 from tests.support.harness import ROOT, StreamPump, handler_module
+from tests.support.service import Service
 from tests.unit.test_openapi import assert_conforms, component
 
 TECH = "27824537125"

@@ -21,7 +21,7 @@ from lift_alerts import config
 from lift_alerts.aws import client
 from lift_alerts.config import AppSecrets, ConfigurationError, reset_caches
 from lift_alerts.observability import logger, mask_phone
-from tests.support.harness import LOCAL_SECRET, ROOT, LambdaContext, http_event, to_result
+from tests.support.harness import LOCAL_SECRET, ROOT, http_event, lambda_context, to_result
 
 PHONE = "27824537125"
 OTHER = "27831234567"
@@ -880,7 +880,7 @@ def test_bearer_post_never_logs_the_token_nor_the_event(
         event = http_event(
             "POST", "/webhook", body=raw, headers={"Authorization": authorization, "User-Agent": "node"}
         )
-        result = to_result(handler.lambda_handler(event, LambdaContext(function_name="webhook")))
+        result = to_result(handler.lambda_handler(event, lambda_context("webhook")))
         assert result.status == status, result.text
     assert_answered(service, alert_id)
 

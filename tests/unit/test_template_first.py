@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.support.service import Service
 
 TECH = "27824537125"  # never wrote to the business
 COLLEAGUE = "27831234567"  # wrote this morning
