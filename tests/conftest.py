@@ -20,6 +20,16 @@ __all__ = ["LOCAL_SECRET", "REGION", "Service", "WooshStandIn"]
 
 make_moto_dynamodb_atomic()
 
+# Each tier directory is also a marker (`pytest -m unit`, `-m "not e2e"`...).
+_TIERS = ("unit", "component", "e2e", "robustness")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.parent.name
+        if tier in _TIERS:
+            item.add_marker(tier)
+
 
 @pytest.fixture
 def woosh() -> Iterator[WooshStandIn]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.component.test_confirmation import AFTER, entrapment
+from tests.component.test_escalation import start
 from tests.support.harness import load_template
 from tests.support.service import Service
-from tests.unit.test_confirmation import AFTER, entrapment
-from tests.unit.test_escalation import start
 
 NAMESPACE = "LiftAlerts"
 

@@ -457,7 +457,7 @@ def test_confirmation_race_figures() -> None:
 
 
 def test_get_and_both_events_conform_to_openapi(service: Service) -> None:
-    from tests.unit.test_openapi import assert_conforms, component
+    from tests.support.openapi import assert_conforms, component
 
     confirmed, _requested = entrapment(service)
     before = service.get_alert(confirmed["alert_id"])
