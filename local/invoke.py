@@ -22,15 +22,13 @@ from typing import Any
 
 from local.lambda_runtime import FunctionRuntime, add_layers_to_path, apply_environment, error_payload
 from local.provision import (
-    ACCOUNT_ID,
     LOCAL_SECRET_VALUES,
-    STACK_NAME,
     AwsClients,
     LocalStackResources,
     Provisioner,
     function_environment,
     local_aws_environment,
-    region,
+    local_function_runtime,
 )
 from local.template import Template, TemplateError
 
@@ -123,12 +121,7 @@ class Invoker:
             known = ", ".join(sorted(functions))
             raise InvokeError(f"{logical_id} is not a function of the template (functions: {known})")
         if logical_id not in self._runtimes:
-            self._runtimes[logical_id] = FunctionRuntime(
-                functions[logical_id],
-                function_name=f"{STACK_NAME}-{logical_id}",
-                region=region(),
-                account_id=ACCOUNT_ID,
-            )
+            self._runtimes[logical_id] = local_function_runtime(functions[logical_id])
         return self._runtimes[logical_id]
 
     def invoke(self, logical_id: str, event: dict[str, Any], overrides: dict[str, str] | None = None) -> Any:

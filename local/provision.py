@@ -18,7 +18,8 @@ from typing import Any
 
 import boto3
 
-from local.template import Resolver, Resource, Template, TemplateError, Unresolved
+from local.lambda_runtime import FunctionRuntime
+from local.template import FunctionSpec, Resolver, Resource, Template, TemplateError, Unresolved
 
 STACK_NAME = "lift-alerts-local"
 DEFAULT_REGION = "af-south-1"
@@ -305,14 +306,12 @@ class Provisioner:
     def _connection(self, resource: Resource, props: dict[str, Any]) -> None:
         events = self.clients.client("events")
         name = self._name(resource, props, "Name")
-        kwargs: dict[str, Any] = {
-            "Name": name,
-            "AuthorizationType": props["AuthorizationType"],
-            "AuthParameters": props["AuthParameters"],
-        }
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
-        arn = events.create_connection(**kwargs)["ConnectionArn"]
+        arn = events.create_connection(
+            Name=name,
+            AuthorizationType=props["AuthorizationType"],
+            AuthParameters=props["AuthParameters"],
+            **_present(props, "Description"),
+        )["ConnectionArn"]
         self._set(
             resource.logical_id, name, Arn=arn, SecretArn=self._arn("secretsmanager", f"secret:events!{name}")
         )
@@ -325,9 +324,8 @@ class Provisioner:
             "ConnectionArn": props["ConnectionArn"],
             "InvocationEndpoint": props["InvocationEndpoint"],
             "HttpMethod": props["HttpMethod"],
+            **_present(props, "Description"),
         }
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
         if "InvocationRateLimitPerSecond" in props:
             kwargs["InvocationRateLimitPerSecond"] = int(props["InvocationRateLimitPerSecond"])
         arn = events.create_api_destination(**kwargs)["ApiDestinationArn"]
@@ -340,10 +338,7 @@ class Provisioner:
         kwargs: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
         if props.get("EventPattern"):
             kwargs["EventPattern"] = _json_text(props["EventPattern"])
-        if props.get("ScheduleExpression"):
-            kwargs["ScheduleExpression"] = props["ScheduleExpression"]
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
+        kwargs.update(_present(props, "ScheduleExpression", "Description"))
         arn = events.put_rule(**kwargs)["RuleArn"]
         targets = [_target(target) for target in props.get("Targets", [])]
         if targets:
@@ -404,6 +399,22 @@ def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
         )
     return dict(description)
+
+
+def local_function_runtime(spec: FunctionSpec, *, instances: int = 1) -> FunctionRuntime:
+    """A template function as the local stack runs it: `<stack>-<LogicalId>` in the local account."""
+    return FunctionRuntime(
+        spec,
+        function_name=f"{STACK_NAME}-{spec.logical_id}",
+        region=region(),
+        account_id=ACCOUNT_ID,
+        instances=instances,
+    )
+
+
+def _present(props: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The optional properties the template sets (an empty one is left out, as CloudFormation does)."""
+    return {key: props[key] for key in keys if props.get(key)}
 
 
 def _json_text(value: Any) -> str:

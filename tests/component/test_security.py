@@ -9,6 +9,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -461,6 +462,15 @@ def assert_untouched(service: Any, alert_id: str, items: list[dict[str, Any]], c
     assert service.events("Alert Response Received") == []
 
 
+@contextmanager
+def leaves_untouched(service: Any, alert_id: str) -> Iterator[None]:
+    """The requests made inside reach nothing: no AWS call, no item, nothing parked, no event."""
+    items = table_items(service)
+    calls = aws_calls()
+    yield
+    assert_untouched(service, alert_id, items, calls)
+
+
 def metric_names(out: str) -> list[str]:
     """Names of the metrics in the EMF blobs Powertools printed, one per request and name."""
     names: list[str] = []
@@ -524,13 +534,11 @@ def test_wrong_bearer_is_401_even_with_a_valid_hub_signature(
     service: Any, bridge_tap: tuple[str, bytes], authorization: str
 ) -> None:
     alert_id, raw = bridge_tap
-    items = table_items(service)
-    calls = aws_calls()
-    headers = {"Authorization": authorization, "X-Hub-Signature-256": sign(raw)}
-    result = service.webhook(raw, sign=False, headers=headers)
-    assert result.status == 401
-    assert result.json() == {"message": UNAUTHENTICATED}
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        headers = {"Authorization": authorization, "X-Hub-Signature-256": sign(raw)}
+        result = service.webhook(raw, sign=False, headers=headers)
+        assert result.status == 401
+        assert result.json() == {"message": UNAUTHENTICATED}
 
 
 @pytest.mark.parametrize(
@@ -547,11 +555,9 @@ def test_another_authorization_scheme_is_not_a_credential(
 ) -> None:
     alert_id, raw = bridge_tap
     # Alone it proves nothing: 401, nothing read or written.
-    items = table_items(service)
-    calls = aws_calls()
-    alone = service.webhook(raw, sign=False, headers={"Authorization": authorization})
-    assert alone.status == 401
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        alone = service.webhook(raw, sign=False, headers={"Authorization": authorization})
+        assert alone.status == 401
     # Beside a valid signature it is ignored, not held against the request.
     signed = service.webhook(raw, headers={"Authorization": authorization})
     assert signed.status == 200, signed.text
@@ -568,12 +574,10 @@ def test_bearer_and_valid_signature_together_are_accepted(
 
 def test_valid_bearer_with_a_wrong_signature_is_401(service: Any, bridge_tap: tuple[str, bytes]) -> None:
     alert_id, raw = bridge_tap
-    items = table_items(service)
-    calls = aws_calls()
-    for name in ("X-Hub-Signature-256", "X-Woosh-Signature"):
-        headers = {**bearer(), name: sign(raw, "not-the-secret")}
-        assert service.webhook(raw, sign=False, headers=headers).status == 401, name
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        for name in ("X-Hub-Signature-256", "X-Woosh-Signature"):
+            headers = {**bearer(), name: sign(raw, "not-the-secret")}
+            assert service.webhook(raw, sign=False, headers=headers).status == 401, name
 
 
 def woosh_signed(raw: bytes, secret: str) -> dict[str, str]:
@@ -583,12 +587,10 @@ def woosh_signed(raw: bytes, secret: str) -> dict[str, str]:
 def test_woosh_signature_with_the_woosh_signing_secret(service: Any, bridge_tap: tuple[str, bytes]) -> None:
     alert_id, raw = bridge_tap
     put_secret({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
-    items = table_items(service)
-    calls = aws_calls()
-    # With its own secret configured, the webhook secret no longer signs X-Woosh-Signature.
-    for secret in (LOCAL_SECRET["webhook_secret"], "not-the-secret"):
-        assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        # With its own secret configured, the webhook secret no longer signs X-Woosh-Signature.
+        for secret in (LOCAL_SECRET["webhook_secret"], "not-the-secret"):
+            assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
     accepted = service.webhook(raw, sign=False, headers={"x-woosh-signature": sign(raw, WOOSH_OWN)})
     assert accepted.status == 200, accepted.text
     assert_answered(service, alert_id)
@@ -598,11 +600,9 @@ def test_woosh_signature_falls_back_to_the_webhook_secret(
     service: Any, bridge_tap: tuple[str, bytes]
 ) -> None:
     alert_id, raw = bridge_tap
-    items = table_items(service)
-    calls = aws_calls()
-    for secret in (WOOSH_OWN, "not-the-secret"):
-        assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        for secret in (WOOSH_OWN, "not-the-secret"):
+            assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
     headers = woosh_signed(raw, LOCAL_SECRET["webhook_secret"])
     accepted = service.webhook(raw, sign=False, headers=headers)
     assert accepted.status == 200, accepted.text
@@ -649,13 +649,11 @@ def test_neither_callback_token_nor_webhook_secret_is_503_and_logged_by_key_name
 ) -> None:
     alert_id, raw = bridge_tap
     put_secret({**WEBHOOK_KEYS_ONLY, "callback_token": "", "woosh_signing_secret": WOOSH_OWN})
-    items = table_items(service)
-    calls = aws_calls()
-    for headers in (bearer(), {"X-Hub-Signature-256": sign(raw)}, woosh_signed(raw, WOOSH_OWN), {}):
-        result = service.webhook(raw, sign=False, headers=headers)
-        assert result.status == 503, headers  # the sender keeps the tap and retries
-        assert result.json() == {"message": "temporarily unavailable, please retry"}
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        for headers in (bearer(), {"X-Hub-Signature-256": sign(raw)}, woosh_signed(raw, WOOSH_OWN), {}):
+            result = service.webhook(raw, sign=False, headers=headers)
+            assert result.status == 503, headers  # the sender keeps the tap and retries
+            assert result.json() == {"message": "temporarily unavailable, please retry"}
 
     lines = log_lines(log_output.getvalue())
     errors = [line for line in lines if line["level"] == "ERROR"]
@@ -692,17 +690,15 @@ def test_only_callback_token_configured_refuses_signatures_and_accepts_bearer(
 ) -> None:
     alert_id, raw = bridge_tap
     put_secret({**WEBHOOK_KEYS_ONLY, "callback_token": TOKEN})
-    items = table_items(service)
-    calls = aws_calls()
-    webhook_secret = LOCAL_SECRET["webhook_secret"]
-    for headers in (
-        {"X-Hub-Signature-256": sign(raw, webhook_secret)},
-        woosh_signed(raw, webhook_secret),
-        # A signature nothing can check is not a credential that verifies: refused, not skipped.
-        {**bearer(), "X-Hub-Signature-256": sign(raw, webhook_secret)},
-    ):
-        assert service.webhook(raw, sign=False, headers=headers).status == 401, headers
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        webhook_secret = LOCAL_SECRET["webhook_secret"]
+        for headers in (
+            {"X-Hub-Signature-256": sign(raw, webhook_secret)},
+            woosh_signed(raw, webhook_secret),
+            # A signature nothing can check is not a credential that verifies: refused, not skipped.
+            {**bearer(), "X-Hub-Signature-256": sign(raw, webhook_secret)},
+        ):
+            assert service.webhook(raw, sign=False, headers=headers).status == 401, headers
     result = service.webhook(raw, sign=False, headers=bearer())
     assert result.status == 200, result.text
     assert_answered(service, alert_id)
@@ -713,10 +709,8 @@ def test_only_webhook_secret_configured_refuses_bearer_and_accepts_signatures(
 ) -> None:
     alert_id, raw = bridge_tap
     put_secret({**WEBHOOK_KEYS_ONLY, "webhook_secret": LOCAL_SECRET["webhook_secret"]})
-    items = table_items(service)
-    calls = aws_calls()
-    assert service.webhook(raw, sign=False, headers=bearer()).status == 401
-    assert_untouched(service, alert_id, items, calls)
+    with leaves_untouched(service, alert_id):
+        assert service.webhook(raw, sign=False, headers=bearer()).status == 401
     assert service.webhook(raw).status == 200
     assert_answered(service, alert_id)
 

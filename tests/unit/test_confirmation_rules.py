@@ -16,7 +16,6 @@ from lift_alerts.choices import (
     parse_button_label,
     parse_confirm_id,
 )
-from lift_alerts.config import Settings
 from lift_alerts.confirmation import (
     ConfirmContent,
     TextNotice,
@@ -35,23 +34,11 @@ from lift_alerts.texts import (
     person_name,
     provider_confirmed_notice,
 )
+from tests.support.settings import make_settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"
 FACTS = StoredAlert(ticket_id="EMG-7", lift_id="LIFT-A", site="Sandton Office Park", floor="3", note="")
-SETTINGS = Settings(
-    alerts_table="t",
-    event_bus_name="b",
-    woosh_base_url="https://wa.woosh.ai",
-    app_secret_id="s",
-    template_name=None,
-    template_language="en",
-    parked_queue_url=None,
-    retention_days=90,
-    escalation_after_seconds=120,
-    escalation_max_rounds=2,
-    send_deadline_seconds=22.0,
-    secret_max_age_seconds=300,
-)
+SETTINGS = make_settings()
 
 
 def test_the_question_names_place_and_ticket() -> None:

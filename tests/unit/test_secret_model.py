@@ -10,17 +10,8 @@ import pytest
 
 from lift_alerts.config import AppSecrets, ConfigurationError
 from lift_alerts.observability import mask_phone
+from tests.support import secrets as secret_values
 from tests.support.harness import LOCAL_SECRET
-from tests.support.secrets import (
-    NEW_TOKEN,
-    PREVIOUS,
-    TOKEN,
-    WEBHOOK_KEYS_ONLY,
-    WOOSH_OWN,
-    rotating,
-    rotating_token,
-    sign,
-)
 
 PHONE = "27824537125"
 
@@ -29,18 +20,21 @@ def test_rotation_window_in_the_secret_model() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     current = LOCAL_SECRET["webhook_secret"]
     for until, accepted in [
-        ("2026-01-01T12:00:01Z", (current, PREVIOUS)),
+        ("2026-01-01T12:00:01Z", (current, secret_values.PREVIOUS)),
         ("2026-01-01T14:00:00+02:00", (current,)),  # the same instant as 12:00Z: expired
         ("2026-01-01T12:00:00", (current,)),  # naive means UTC
         ("2026-01-01T11:59:59Z", (current,)),
-        ("2026-01-02T00:00:00+00:00", (current, PREVIOUS)),
+        ("2026-01-02T00:00:00+00:00", (current, secret_values.PREVIOUS)),
     ]:
-        assert AppSecrets.from_json(json.dumps(rotating(until)), now=now).webhook_secrets == accepted, until
+        assert (
+            AppSecrets.from_json(json.dumps(secret_values.rotating(until)), now=now).webhook_secrets
+            == accepted
+        ), until
     # Without a deadline the previous secret is never accepted (no open-ended grace).
-    no_deadline = {**LOCAL_SECRET, "previous_webhook_secret": PREVIOUS}
+    no_deadline = {**LOCAL_SECRET, "previous_webhook_secret": secret_values.PREVIOUS}
     assert AppSecrets.from_json(no_deadline, now=now).webhook_secrets == (current,)
     with pytest.raises(ConfigurationError):
-        AppSecrets.from_json(rotating("next tuesday"), now=now)
+        AppSecrets.from_json(secret_values.rotating("next tuesday"), now=now)
 
 
 def test_mask_phone_masks_numbers_but_not_ids() -> None:
@@ -61,8 +55,8 @@ def test_mask_phone_masks_numbers_but_not_ids() -> None:
 
 
 def test_secret_repr_hides_values() -> None:
-    secrets = AppSecrets.from_json(rotating("2999-01-01T00:00:00Z"))
-    for value in [*LOCAL_SECRET.values(), PREVIOUS]:
+    secrets = AppSecrets.from_json(secret_values.rotating("2999-01-01T00:00:00Z"))
+    for value in [*LOCAL_SECRET.values(), secret_values.PREVIOUS]:
         assert value not in repr(secrets)
         assert value not in str(secrets)
 
@@ -70,35 +64,39 @@ def test_secret_repr_hides_values() -> None:
 def test_callback_token_rotation_in_the_secret_model() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     for until, accepted in [
-        ("2026-01-01T12:00:01Z", (NEW_TOKEN, TOKEN)),
-        ("2026-01-01T12:00:00Z", (NEW_TOKEN,)),  # valid until then, never after
-        ("2026-01-01T14:00:00+02:00", (NEW_TOKEN,)),
-        (None, (NEW_TOKEN,)),
+        ("2026-01-01T12:00:01Z", (secret_values.NEW_TOKEN, secret_values.TOKEN)),
+        ("2026-01-01T12:00:00Z", (secret_values.NEW_TOKEN,)),  # valid until then, never after
+        ("2026-01-01T14:00:00+02:00", (secret_values.NEW_TOKEN,)),
+        (None, (secret_values.NEW_TOKEN,)),
     ]:
-        assert AppSecrets.from_json(rotating_token(until), now=now).callback_tokens == accepted, until
+        assert (
+            AppSecrets.from_json(secret_values.rotating_token(until), now=now).callback_tokens == accepted
+        ), until
     # A previous token belongs to a rotation of the current one: alone it authenticates nothing.
     orphan = {
-        **WEBHOOK_KEYS_ONLY,
-        "previous_callback_token": TOKEN,
+        **secret_values.WEBHOOK_KEYS_ONLY,
+        "previous_callback_token": secret_values.TOKEN,
         "previous_callback_token_valid_until": "2999-01-01",
     }
     assert AppSecrets.from_json(orphan, now=now).callback_tokens == ()
     assert not AppSecrets.from_json(orphan, now=now).webhook_credentials_configured
     with pytest.raises(ConfigurationError, match="previous_callback_token_valid_until"):
-        AppSecrets.from_json(rotating_token("soon"), now=now)
+        AppSecrets.from_json(secret_values.rotating_token("soon"), now=now)
 
 
 def test_secret_model_keys_and_the_woosh_signature_key() -> None:
-    only_token = AppSecrets.from_json({**WEBHOOK_KEYS_ONLY, "callback_token": TOKEN})
-    assert (only_token.callback_tokens, only_token.webhook_secrets) == ((TOKEN,), ())
+    only_token = AppSecrets.from_json(
+        {**secret_values.WEBHOOK_KEYS_ONLY, "callback_token": secret_values.TOKEN}
+    )
+    assert (only_token.callback_tokens, only_token.webhook_secrets) == ((secret_values.TOKEN,), ())
     assert only_token.webhook_credentials_configured
     assert only_token.woosh_signature_secrets == ()
     both = AppSecrets.from_json(LOCAL_SECRET)
     assert both.woosh_signature_secrets == (LOCAL_SECRET["webhook_secret"],)
-    own = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
-    assert own.woosh_signature_secrets == (WOOSH_OWN,)
+    own = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})
+    assert own.woosh_signature_secrets == (secret_values.WOOSH_OWN,)
     # Neither webhook key is not a configuration error: the send API still works (below).
-    assert not AppSecrets.from_json(WEBHOOK_KEYS_ONLY).webhook_credentials_configured
+    assert not AppSecrets.from_json(secret_values.WEBHOOK_KEYS_ONLY).webhook_credentials_configured
     for required in ("woosh_api_key", "verify_token"):
         with pytest.raises(ConfigurationError, match=required):
             AppSecrets.from_json({k: v for k, v in LOCAL_SECRET.items() if k != required})
@@ -109,21 +107,25 @@ def test_credential_check_is_pure_and_names_kinds() -> None:
     from lift_alerts.webhook import Credential, authenticate
 
     raw = b'{"entry": []}'
-    secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
-    hub, woosh = sign(raw), sign(raw, WOOSH_OWN)
+    secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})
+    hub, woosh = secret_values.sign(raw), secret_values.sign(raw, secret_values.WOOSH_OWN)
     cases: list[tuple[dict[str, str], tuple[Credential, ...], tuple[Credential, ...], bool]] = [
         ({}, (), (), False),
-        ({"AUTHORIZATION": f"Bearer {TOKEN}"}, (Credential.BEARER,), (), True),
-        ({"Authorization": f"  bearer   {TOKEN}  "}, (Credential.BEARER,), (), True),
-        ({"Authorization": f"Bearer\t{TOKEN}"}, (Credential.BEARER,), (), True),
-        ({"Authorization": f"Basic {TOKEN}"}, (), (), False),
+        ({"AUTHORIZATION": f"Bearer {secret_values.TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"  bearer   {secret_values.TOKEN}  "}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Bearer\t{secret_values.TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Basic {secret_values.TOKEN}"}, (), (), False),
         ({"Authorization": ""}, (), (), False),
         ({"X-HUB-SIGNATURE-256": hub}, (Credential.HUB_SIGNATURE,), (), True),
         ({"x-woosh-signature": woosh}, (Credential.WOOSH_SIGNATURE,), (), True),
         ({"X-Woosh-Signature": hub}, (), (Credential.WOOSH_SIGNATURE,), False),
         ({"X-Hub-Signature-256": ""}, (), (Credential.HUB_SIGNATURE,), False),
         (
-            {"Authorization": f"Bearer {TOKEN}", "X-Hub-Signature-256": hub, "X-Woosh-Signature": woosh},
+            {
+                "Authorization": f"Bearer {secret_values.TOKEN}",
+                "X-Hub-Signature-256": hub,
+                "X-Woosh-Signature": woosh,
+            },
             (Credential.BEARER, Credential.HUB_SIGNATURE, Credential.WOOSH_SIGNATURE),
             (),
             True,
@@ -138,4 +140,4 @@ def test_credential_check_is_pure_and_names_kinds() -> None:
     for headers, verified, wrong, authentic in cases:
         result = authenticate(raw, headers, secrets)
         assert (result.verified, result.wrong, result.authentic) == (verified, wrong, authentic), headers
-    assert authenticate(raw, {"Authorization": f"Basic {TOKEN}"}, secrets).other_scheme_ignored
+    assert authenticate(raw, {"Authorization": f"Basic {secret_values.TOKEN}"}, secrets).other_scheme_ignored

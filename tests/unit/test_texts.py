@@ -3,21 +3,23 @@ reply nouns. Pure (the whole messages are in test_notice_texts and test_confirma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 
+from lift_alerts.sending import StoredAlert
 from lift_alerts.texts import display_time, entrapment_place, label, person, reply_ack_text
 
 
-@dataclass(frozen=True)
-class Facts:
-    ticket_id: str = "EMG-1"
-    lift_id: str = "LIFT-A"
-    site: str = "Sandton Office Park"
-    floor: str = "3"
-    note: str = ""
+def facts(**changes: str) -> StoredAlert:
+    place = {
+        "ticket_id": "EMG-1",
+        "lift_id": "LIFT-A",
+        "site": "Sandton Office Park",
+        "floor": "3",
+        **changes,
+    }
+    return StoredAlert(**place, note="")
 
 
 @pytest.mark.parametrize(
@@ -51,15 +53,15 @@ def test_a_time_without_a_zone_is_utc_and_none_is_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("facts", "place"),
+    ("alert", "place"),
     [
-        (Facts(), "Sandton Office Park, LIFT-A (floor 3)"),
-        (Facts(floor=""), "Sandton Office Park, LIFT-A"),
-        (Facts(site=""), "LIFT-A (floor 3)"),
+        (facts(), "Sandton Office Park, LIFT-A (floor 3)"),
+        (facts(floor=""), "Sandton Office Park, LIFT-A"),
+        (facts(site=""), "LIFT-A (floor 3)"),
     ],
 )
-def test_the_entrapment_place_leaves_out_what_the_alert_lacks(facts: Facts, place: str) -> None:
-    assert entrapment_place(facts) == place
+def test_the_entrapment_place_leaves_out_what_the_alert_lacks(alert: StoredAlert, place: str) -> None:
+    assert entrapment_place(alert) == place
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,28 @@
+"""Settings built without the environment, for pure tests of what depends on them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lift_alerts.config import Settings
+
+
+def make_settings(**changes: Any) -> Settings:
+    """The service's settings with placeholder AWS names and the template's timings; `changes`
+    replaces any field (a template name, the display time zone...)."""
+    base = Settings(
+        alerts_table="t",
+        event_bus_name="b",
+        woosh_base_url="https://wa.woosh.ai",
+        app_secret_id="s",
+        template_name=None,
+        template_language="en",
+        parked_queue_url=None,
+        retention_days=90,
+        escalation_after_seconds=120,
+        escalation_max_rounds=2,
+        send_deadline_seconds=22.0,
+        secret_max_age_seconds=300,
+    )
+    return dataclasses.replace(base, **changes)
