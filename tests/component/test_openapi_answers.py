@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from local.make_events import EXAMPLE_ALERT
 from tests.support.harness import LOCAL_SECRET, http_event
 from tests.support.openapi import assert_conforms, component
 
@@ -16,12 +17,8 @@ def _webhook_get(service: Any, query: dict[str, str]) -> Any:
 
 def test_send_api_responses_conform(service: Any) -> None:
     body = {
-        "ticket_id": "EMG-2024-001",
-        "lift_id": "LIFT-A",
-        "site": "Sandton Office Park",
-        "floor": "3",
+        **EXAMPLE_ALERT,
         "recipients": ["+27824537125", "27831234567"],
-        "note": "Alarm button pressed in car",
         "escalation": {"after_seconds": 60, "max_rounds": 1, "recipients": ["+27825550000"]},
     }
     service.woosh.fail_next("27831234567", error="invalid_phone")

@@ -7,16 +7,14 @@ never counts as a tap: escalation goes on and the outcome stays.
 
 from __future__ import annotations
 
-import glob
-import json
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from local.woosh_standin import webhook_envelope
 from tests.support.harness import ROOT, StreamPump, handler_module
 from tests.support.openapi import assert_conforms, component
+from tests.support.samples import real_world_bodies
 from tests.support.service import Service
 
 TECH = "27824537125"
@@ -328,16 +326,8 @@ def test_a_reply_parked_through_an_outage_is_kept_published_and_acknowledged_onc
     assert len(acks(service, TECH)) == 1
 
 
-def _real_world_bodies() -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for path in sorted(glob.glob(str(REAL_WORLD / "*.json"))):
-        for name, body in json.loads(Path(path).read_text()).items():
-            found.append((f"{Path(path).stem}:{name}", body))
-    return found
-
-
 def test_every_real_world_body_answers_200_and_publishes_nothing_without_an_alert(service: Service) -> None:
-    bodies = _real_world_bodies()
+    bodies = real_world_bodies()
     assert len(bodies) >= 70
     outcomes: set[str] = set()
     for name, body in bodies:

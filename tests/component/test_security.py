@@ -471,6 +471,13 @@ def leaves_untouched(service: Any, alert_id: str) -> Iterator[None]:
     assert_untouched(service, alert_id, items, calls)
 
 
+def assert_refused(service: Any, alert_id: str, raw: bytes, attempts: list[dict[str, str]]) -> None:
+    """Each attempt (the headers of an unsigned POST of `raw`) is a 401 that reaches nothing."""
+    with leaves_untouched(service, alert_id):
+        for headers in attempts:
+            assert service.webhook(raw, sign=False, headers=headers).status == 401, headers
+
+
 def metric_names(out: str) -> list[str]:
     """Names of the metrics in the EMF blobs Powertools printed, one per request and name."""
     names: list[str] = []
@@ -574,10 +581,11 @@ def test_bearer_and_valid_signature_together_are_accepted(
 
 def test_valid_bearer_with_a_wrong_signature_is_401(service: Any, bridge_tap: tuple[str, bytes]) -> None:
     alert_id, raw = bridge_tap
-    with leaves_untouched(service, alert_id):
-        for name in ("X-Hub-Signature-256", "X-Woosh-Signature"):
-            headers = {**bearer(), name: sign(raw, "not-the-secret")}
-            assert service.webhook(raw, sign=False, headers=headers).status == 401, name
+    wrong = [
+        {**bearer(), name: sign(raw, "not-the-secret")}
+        for name in ("X-Hub-Signature-256", "X-Woosh-Signature")
+    ]
+    assert_refused(service, alert_id, raw, wrong)
 
 
 def woosh_signed(raw: bytes, secret: str) -> dict[str, str]:
@@ -587,10 +595,9 @@ def woosh_signed(raw: bytes, secret: str) -> dict[str, str]:
 def test_woosh_signature_with_the_woosh_signing_secret(service: Any, bridge_tap: tuple[str, bytes]) -> None:
     alert_id, raw = bridge_tap
     put_secret({**LOCAL_SECRET, "woosh_signing_secret": WOOSH_OWN})
-    with leaves_untouched(service, alert_id):
-        # With its own secret configured, the webhook secret no longer signs X-Woosh-Signature.
-        for secret in (LOCAL_SECRET["webhook_secret"], "not-the-secret"):
-            assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
+    # With its own secret configured, the webhook secret no longer signs X-Woosh-Signature.
+    wrong = (LOCAL_SECRET["webhook_secret"], "not-the-secret")
+    assert_refused(service, alert_id, raw, [woosh_signed(raw, secret) for secret in wrong])
     accepted = service.webhook(raw, sign=False, headers={"x-woosh-signature": sign(raw, WOOSH_OWN)})
     assert accepted.status == 200, accepted.text
     assert_answered(service, alert_id)
@@ -600,9 +607,9 @@ def test_woosh_signature_falls_back_to_the_webhook_secret(
     service: Any, bridge_tap: tuple[str, bytes]
 ) -> None:
     alert_id, raw = bridge_tap
-    with leaves_untouched(service, alert_id):
-        for secret in (WOOSH_OWN, "not-the-secret"):
-            assert service.webhook(raw, sign=False, headers=woosh_signed(raw, secret)).status == 401, secret
+    assert_refused(
+        service, alert_id, raw, [woosh_signed(raw, secret) for secret in (WOOSH_OWN, "not-the-secret")]
+    )
     headers = woosh_signed(raw, LOCAL_SECRET["webhook_secret"])
     accepted = service.webhook(raw, sign=False, headers=headers)
     assert accepted.status == 200, accepted.text
@@ -690,15 +697,14 @@ def test_only_callback_token_configured_refuses_signatures_and_accepts_bearer(
 ) -> None:
     alert_id, raw = bridge_tap
     put_secret({**WEBHOOK_KEYS_ONLY, "callback_token": TOKEN})
-    with leaves_untouched(service, alert_id):
-        webhook_secret = LOCAL_SECRET["webhook_secret"]
-        for headers in (
-            {"X-Hub-Signature-256": sign(raw, webhook_secret)},
-            woosh_signed(raw, webhook_secret),
-            # A signature nothing can check is not a credential that verifies: refused, not skipped.
-            {**bearer(), "X-Hub-Signature-256": sign(raw, webhook_secret)},
-        ):
-            assert service.webhook(raw, sign=False, headers=headers).status == 401, headers
+    webhook_secret = LOCAL_SECRET["webhook_secret"]
+    signed = [
+        {"X-Hub-Signature-256": sign(raw, webhook_secret)},
+        woosh_signed(raw, webhook_secret),
+        # A signature nothing can check is not a credential that verifies: refused, not skipped.
+        {**bearer(), "X-Hub-Signature-256": sign(raw, webhook_secret)},
+    ]
+    assert_refused(service, alert_id, raw, signed)
     result = service.webhook(raw, sign=False, headers=bearer())
     assert result.status == 200, result.text
     assert_answered(service, alert_id)
@@ -709,8 +715,7 @@ def test_only_webhook_secret_configured_refuses_bearer_and_accepts_signatures(
 ) -> None:
     alert_id, raw = bridge_tap
     put_secret({**WEBHOOK_KEYS_ONLY, "webhook_secret": LOCAL_SECRET["webhook_secret"]})
-    with leaves_untouched(service, alert_id):
-        assert service.webhook(raw, sign=False, headers=bearer()).status == 401
+    assert_refused(service, alert_id, raw, [bearer()])
     assert service.webhook(raw).status == 200
     assert_answered(service, alert_id)
 

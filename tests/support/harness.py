@@ -16,7 +16,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from local.apigw import map_result, request_event, template_routes
+from local.apigw import Route, map_result, request_event, template_routes
 from local.lambda_runtime import LambdaContext as _LambdaContext
 from local.lambda_runtime import function_context, load_function_module
 from local.provision import ACCOUNT_ID, create_table
@@ -60,6 +60,12 @@ def _template() -> Template:
     return Template.load()
 
 
+@cache
+def _routes() -> tuple[Route, ...]:
+    return tuple(template_routes(_template()))
+
+
+@cache
 def function_spec(name: str) -> FunctionSpec:
     """The template's function whose code is functions/<name>/."""
     for spec in _template().functions().values():
@@ -123,9 +129,7 @@ def http_event(
     if base64_body:
         sent = {k: v for k, v in sent.items() if k.lower() != "content-type"}
         sent["Content-Type"] = "application/octet-stream"
-    return request_event(
-        template_routes(_template()), method, path, body=raw, headers=sent, query=query, account_id=ACCOUNT_ID
-    )
+    return request_event(_routes(), method, path, body=raw, headers=sent, query=query, account_id=ACCOUNT_ID)
 
 
 @dataclass

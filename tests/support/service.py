@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,22 @@ class Service:
         return self.call(
             "webhook", http_event("POST", "/webhook", body=raw, headers=all_headers, base64_body=base64_body)
         )
+
+    def webhooks_at_once(self, payloads: list[Any]) -> list[int]:
+        """Deliver every payload from its own thread, released together; the statuses answered."""
+        barrier = threading.Barrier(len(payloads))
+        statuses: list[int] = []
+
+        def deliver(payload: Any) -> None:
+            barrier.wait()
+            statuses.append(self.webhook(payload).status)
+
+        threads = [threading.Thread(target=deliver, args=(payload,)) for payload in payloads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return statuses
 
     def tap(self, message_id: str, choice_index: int, **kwargs: Any) -> HttpResult:
         payload = self.woosh.tap(message_id, choice_index, post=False, **kwargs)["payload"]

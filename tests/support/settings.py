@@ -1,4 +1,4 @@
-"""Settings built without the environment, for pure tests of what depends on them."""
+"""Settings and alert facts built by hand, for pure tests of what depends on them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from lift_alerts.config import Settings
+from lift_alerts.sending import StoredAlert
 
 
 def make_settings(**changes: Any) -> Settings:
@@ -26,3 +27,15 @@ def make_settings(**changes: Any) -> Settings:
         secret_max_age_seconds=300,
     )
     return dataclasses.replace(base, **changes)
+
+
+def alert_facts(**changes: str) -> StoredAlert:
+    """An alert's facts as texts and message bodies read them (ticket EMG-1, LIFT-A, Sandton, floor 3)."""
+    facts = {
+        "ticket_id": "EMG-1",
+        "lift_id": "LIFT-A",
+        "site": "Sandton Office Park",
+        "floor": "3",
+        "note": "",
+    }
+    return StoredAlert(**{**facts, **changes})

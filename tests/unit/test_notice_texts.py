@@ -16,10 +16,10 @@ from lift_alerts.texts import (
     display_time,
     outcome_notice_text,
 )
-from tests.support.settings import make_settings
+from tests.support.settings import alert_facts, make_settings
 
 SAST = "Africa/Johannesburg"
-ALERT = StoredAlert(ticket_id="EMG-1", lift_id="LIFT-A", site="Sandton Office Park", floor="3", note="")
+ALERT = alert_facts()
 JOHN = Answer("maintenance", "John Smith", "27824537125", "2025-10-01T08:31:00Z")
 NAMELESS = Answer("entrapment", None, "27831234567", "2025-10-01T08:35:10Z")
 

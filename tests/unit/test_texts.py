@@ -9,17 +9,7 @@ import pytest
 
 from lift_alerts.sending import StoredAlert
 from lift_alerts.texts import display_time, entrapment_place, label, person, reply_ack_text
-
-
-def facts(**changes: str) -> StoredAlert:
-    place = {
-        "ticket_id": "EMG-1",
-        "lift_id": "LIFT-A",
-        "site": "Sandton Office Park",
-        "floor": "3",
-        **changes,
-    }
-    return StoredAlert(**place, note="")
+from tests.support.settings import alert_facts
 
 
 @pytest.mark.parametrize(
@@ -55,9 +45,9 @@ def test_a_time_without_a_zone_is_utc_and_none_is_nothing() -> None:
 @pytest.mark.parametrize(
     ("alert", "place"),
     [
-        (facts(), "Sandton Office Park, LIFT-A (floor 3)"),
-        (facts(floor=""), "Sandton Office Park, LIFT-A"),
-        (facts(site=""), "LIFT-A (floor 3)"),
+        (alert_facts(), "Sandton Office Park, LIFT-A (floor 3)"),
+        (alert_facts(floor=""), "Sandton Office Park, LIFT-A"),
+        (alert_facts(site=""), "LIFT-A (floor 3)"),
     ],
 )
 def test_the_entrapment_place_leaves_out_what_the_alert_lacks(alert: StoredAlert, place: str) -> None:
