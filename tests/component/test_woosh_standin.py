@@ -83,15 +83,9 @@ def interactive(
         if buttons is not None
         else [("b:test", "Test"), ("b:maint", "Maintenance"), ("b:entr", "Entrapment")]
     )
-    return {
-        "to": to,
-        "type": "interactive",
-        "interactive": {
-            "type": "button",
-            "body": {"text": text},
-            "action": {"buttons": [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in buttons]},
-        },
-    }
+    reply_buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in buttons]
+    content = {"type": "button", "body": {"text": text}, "action": {"buttons": reply_buttons}}
+    return {"to": to, "type": "interactive", "interactive": content}
 
 
 def template(to: str = PHONE) -> dict[str, Any]:

@@ -52,13 +52,8 @@ def test_a_text_reply_quoting_the_alert_is_kept_published_and_acknowledged(stack
 
 def test_nobody_answers_and_everyone_messaged_gets_the_critical_message(stack: StackProcess) -> None:
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
-    alert = post_alert(
-        api,
-        "EMG-E2E-CRIT-1",
-        "LIFT-K",
-        [TECHNICIAN],
-        escalation={"after_seconds": 1, "max_rounds": 1, "recipients": [SUPERVISOR]},
-    )
+    escalation = {"after_seconds": 1, "max_rounds": 1, "recipients": [SUPERVISOR]}
+    alert = post_alert(api, "EMG-E2E-CRIT-1", "LIFT-K", [TECHNICIAN], escalation=escalation)
     seen: list[dict[str, Any]] = []
     wait_for_event(
         stack.info,
