@@ -125,10 +125,11 @@ def http_event(
     if isinstance(body, dict | list):
         body = json.dumps(body)
     raw = body.encode() if isinstance(body, str) else body
-    sent = dict(headers or {})
+    # One value per header name, whatever its case (the last given wins): a dict of headers is
+    # one request's headers, not two headers of the same name (API Gateway would join those).
+    sent = {name.lower(): value for name, value in (headers or {}).items()}
     if base64_body:
-        sent = {k: v for k, v in sent.items() if k.lower() != "content-type"}
-        sent["Content-Type"] = "application/octet-stream"
+        sent["content-type"] = "application/octet-stream"
     return request_event(_routes(), method, path, body=raw, headers=sent, query=query, account_id=ACCOUNT_ID)
 
 
