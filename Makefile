@@ -9,12 +9,13 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 # Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
 PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
-.PHONY: alarms constraints help venv test test-unit test-integration lint format build validate local demo invoke events bench clean
+.PHONY: alarms constraints help venv test test-unit test-component test-e2e test-robustness lint format build validate local demo invoke events bench clean
 
 help:
 	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
 	@echo "make local  - run the Docker-free local stack in the foreground (Ctrl-C stops it)"
-	@echo "make test   - run the whole test suite (unit, integration, end to end)"
+	@echo "make test   - run the whole test suite (unit, component, robustness, end to end)"
+	@echo "make test-unit | test-component | test-e2e | test-robustness - one tier"
 	@echo "make lint   - ruff (lint + format check) and mypy --strict on the layer, functions/ and local/"
 	@echo "make validate - sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build  - sam build (no container needed)"
@@ -32,11 +33,19 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The tiers (README "Tests"): pure and socket-free; handlers with moto and the stand-in;
+# the local stack over HTTP; fault injection, races and fuzzing.
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
-	$(PY) -m pytest tests/integration
+test-component: $(STAMP)
+	$(PY) -m pytest tests/component
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+test-robustness: $(STAMP)
+	$(PY) -m pytest tests/robustness
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.wrappers import Request, Response
 
@@ -188,6 +188,40 @@ def build_event(
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def request_event(
+    routes: Iterable[Route],
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    account_id: str,
+) -> dict[str, Any]:
+    """The event API Gateway would hand a function for this request, without a server.
+
+    The route is the template's (route key and path parameters as deployed); a path no route
+    matches keeps its literal route key, for calling a handler with a request API Gateway
+    itself would refuse.
+    """
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(
+        method=method,
+        path=path,
+        query_string=urlencode(dict(query or {})),
+        headers=list((headers or {}).items()),
+        data=body or b"",
+    )
+    try:
+        request = Request(builder.get_environ())
+    finally:
+        builder.close()
+    selected = select_route(routes, method, path)
+    route, params = selected if selected is not None else (Route(method, path, function=""), {})
+    return build_event(request, route, params, account_id=account_id)
 
 
 def map_result(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:

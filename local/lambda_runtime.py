@@ -55,6 +55,42 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def function_context(
+    spec: FunctionSpec, *, function_name: str, region: str, account_id: str
+) -> LambdaContext:
+    """A fresh invocation's context: the function's memory and Timeout from the template."""
+    return LambdaContext(
+        function_name=function_name,
+        memory_limit_in_mb=spec.memory_mb,
+        timeout_seconds=spec.timeout,
+        region=region,
+        account_id=account_id,
+    )
+
+
+def load_function_module(spec: FunctionSpec, module_name: str) -> ModuleType:
+    """Import a function's handler file as `module_name` (every handler file is `app.py`), with
+    the function's code directory first on `sys.path` while it imports, as Lambda has it."""
+    module_file = spec.module_file
+    if not module_file.is_file():
+        raise FileNotFoundError(f"{spec.logical_id}: handler file {module_file} does not exist")
+    code_dir = str(spec.code_uri)
+    module_spec = importlib.util.spec_from_file_location(module_name, module_file)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {module_file}")
+    module: ModuleType = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    added = code_dir not in sys.path
+    if added:
+        sys.path.insert(0, code_dir)  # Lambda puts the function's code first on the path
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        if added:
+            sys.path.remove(code_dir)
+    return module
+
+
 def add_layers_to_path(template: Template) -> None:
     for path in reversed(template.layer_paths()):
         if str(path) not in sys.path:
@@ -82,24 +118,7 @@ class FunctionRuntime:
         self._lock = threading.Lock()
 
     def _load(self, index: int) -> Handler:
-        module_file = self.spec.module_file
-        if not module_file.is_file():
-            raise FileNotFoundError(f"{self.spec.logical_id}: handler file {module_file} does not exist")
-        module_name = f"lambda_{self.spec.logical_id}_{index}"
-        code_dir = str(self.spec.code_uri)
-        module_spec = importlib.util.spec_from_file_location(module_name, module_file)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot import {module_file}")
-        module: ModuleType = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_name] = module
-        added = code_dir not in sys.path
-        if added:
-            sys.path.insert(0, code_dir)  # Lambda puts the function's code first on the path
-        try:
-            module_spec.loader.exec_module(module)
-        finally:
-            if added:
-                sys.path.remove(code_dir)
+        module = load_function_module(self.spec, f"lambda_{self.spec.logical_id}_{index}")
         handler = getattr(module, self.spec.handler_attribute, None)
         if not callable(handler):
             raise TypeError(f"{self.spec.logical_id}: {self.spec.handler} is not a function")
@@ -121,12 +140,8 @@ class FunctionRuntime:
         self._idle.put(self._acquire())
 
     def context(self) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.function_name,
-            memory_limit_in_mb=self.spec.memory_mb,
-            timeout_seconds=self.spec.timeout,
-            region=self.region,
-            account_id=self.account_id,
+        return function_context(
+            self.spec, function_name=self.function_name, region=self.region, account_id=self.account_id
         )
 
     def invoke(self, event: dict[str, Any]) -> Any:

@@ -94,15 +94,19 @@ def _statuses(*entries: dict[str, Any]) -> dict[str, Any]:
     return webhook_envelope({"statuses": list(entries)})
 
 
+# The alert of the README and the event files (tests send it too, with other recipients).
+EXAMPLE_ALERT: dict[str, Any] = {
+    "ticket_id": "EMG-2024-001",
+    "lift_id": "LIFT-A",
+    "site": "Sandton Office Park",
+    "floor": "3",
+    "recipients": ["+27824537125", "+27831234567"],
+    "note": "Alarm button pressed in car",
+}
+
+
 def cases() -> list[Case]:
-    alert = {
-        "ticket_id": "EMG-2024-001",
-        "lift_id": "LIFT-A",
-        "site": "Sandton Office Park",
-        "floor": "3",
-        "recipients": ["+27824537125", "+27831234567"],
-        "note": "Alarm button pressed in car",
-    }
+    alert = dict(EXAMPLE_ALERT)
     json_headers = (("Content-Type", "application/json"),)
     verify = LOCAL_SECRET_VALUES["verify_token"]
     interactive = _json(_tap("interactive"))

@@ -18,7 +18,8 @@ from typing import Any
 
 import boto3
 
-from local.template import Resolver, Resource, Template, TemplateError, Unresolved
+from local.lambda_runtime import FunctionRuntime
+from local.template import FunctionSpec, Resolver, Resource, Template, TemplateError, Unresolved
 
 STACK_NAME = "lift-alerts-local"
 DEFAULT_REGION = "af-south-1"
@@ -236,36 +237,8 @@ class Provisioner:
         self._set(resource.logical_id, arn if resource.type in {"AWS::IAM::ManagedPolicy"} else name, Arn=arn)
 
     def _table(self, resource: Resource, props: dict[str, Any]) -> None:
-        ddb = self.clients.client("dynamodb")
         name = self._name(resource, props, "TableName")
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": props.get("BillingMode", "PROVISIONED"),
-        }
-        if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = props.get(
-                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-            )
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-            if props.get(key):
-                kwargs[key] = props[key]
-        stream = props.get("StreamSpecification")
-        if stream:
-            kwargs["StreamSpecification"] = {
-                "StreamEnabled": True,
-                "StreamViewType": stream["StreamViewType"],
-            }
-        if props.get("SSESpecification"):
-            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
-        description = ddb.create_table(**kwargs)["TableDescription"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            ddb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
+        description = create_table(self.clients.client("dynamodb"), name, props)
         attributes = {"Arn": description["TableArn"]}
         if description.get("LatestStreamArn"):
             attributes["StreamArn"] = description["LatestStreamArn"]
@@ -333,14 +306,12 @@ class Provisioner:
     def _connection(self, resource: Resource, props: dict[str, Any]) -> None:
         events = self.clients.client("events")
         name = self._name(resource, props, "Name")
-        kwargs: dict[str, Any] = {
-            "Name": name,
-            "AuthorizationType": props["AuthorizationType"],
-            "AuthParameters": props["AuthParameters"],
-        }
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
-        arn = events.create_connection(**kwargs)["ConnectionArn"]
+        arn = events.create_connection(
+            Name=name,
+            AuthorizationType=props["AuthorizationType"],
+            AuthParameters=props["AuthParameters"],
+            **_present(props, "Description"),
+        )["ConnectionArn"]
         self._set(
             resource.logical_id, name, Arn=arn, SecretArn=self._arn("secretsmanager", f"secret:events!{name}")
         )
@@ -353,9 +324,8 @@ class Provisioner:
             "ConnectionArn": props["ConnectionArn"],
             "InvocationEndpoint": props["InvocationEndpoint"],
             "HttpMethod": props["HttpMethod"],
+            **_present(props, "Description"),
         }
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
         if "InvocationRateLimitPerSecond" in props:
             kwargs["InvocationRateLimitPerSecond"] = int(props["InvocationRateLimitPerSecond"])
         arn = events.create_api_destination(**kwargs)["ApiDestinationArn"]
@@ -368,10 +338,7 @@ class Provisioner:
         kwargs: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
         if props.get("EventPattern"):
             kwargs["EventPattern"] = _json_text(props["EventPattern"])
-        if props.get("ScheduleExpression"):
-            kwargs["ScheduleExpression"] = props["ScheduleExpression"]
-        if props.get("Description"):
-            kwargs["Description"] = props["Description"]
+        kwargs.update(_present(props, "ScheduleExpression", "Description"))
         arn = events.put_rule(**kwargs)["RuleArn"]
         targets = [_target(target) for target in props.get("Targets", [])]
         if targets:
@@ -399,6 +366,55 @@ class Provisioner:
                 Rule=EVENTS_RULE_NAME, EventBusName=bus, Targets=[{"Id": "local-events", "Arn": arn}]
             )
         return str(url)
+
+
+def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB table as the template's (resolved) properties define it; its description."""
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if kwargs["BillingMode"] == "PROVISIONED":
+        kwargs["ProvisionedThroughput"] = props.get(
+            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        )
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(key):
+            kwargs[key] = props[key]
+    stream = props.get("StreamSpecification")
+    if stream:
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
+    if props.get("SSESpecification"):
+        kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+    description = ddb.create_table(**kwargs)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+    return dict(description)
+
+
+def local_function_runtime(spec: FunctionSpec, *, instances: int = 1) -> FunctionRuntime:
+    """A template function as the local stack runs it: `<stack>-<LogicalId>` in the local account."""
+    return FunctionRuntime(
+        spec,
+        function_name=f"{STACK_NAME}-{spec.logical_id}",
+        region=region(),
+        account_id=ACCOUNT_ID,
+        instances=instances,
+    )
+
+
+def _present(props: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The optional properties the template sets (an empty one is left out, as CloudFormation does)."""
+    return {key: props[key] for key in keys if props.get(key)}
 
 
 def _json_text(value: Any) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 
 Handler = Callable[[dict[str, Any]], Any]
+_PAGE = 1000  # GetRecords' largest page
 Logger = Callable[[str], None]
 
 
@@ -149,7 +150,7 @@ class StreamPump:
                 if iterator is None:
                     break
                 try:
-                    answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                    answer = self._streams.get_records(ShardIterator=iterator, Limit=_PAGE)
                 except self._streams.exceptions.ExpiredIteratorException:
                     last = self._last_sequence.get(shard_id)
                     iterator = (
@@ -164,8 +165,8 @@ class StreamPump:
                     self._pending.append(self._lambda_record(record))
                     self._last_sequence[shard_id] = record["dynamodb"]["SequenceNumber"]
                 fetched += len(records)
-                if not records:
-                    break
+                if len(records) < _PAGE:
+                    break  # moto hands over everything there is: a short page is the end for now
             self._iterators[shard_id] = iterator
         return fetched
 

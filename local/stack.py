@@ -42,6 +42,7 @@ from local.provision import (
     Provisioner,
     function_environment,
     local_aws_environment,
+    local_function_runtime,
     region,
 )
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
@@ -263,13 +264,7 @@ class LocalStack:
                 merged[name] = value
         apply_environment(merged)
         for logical_id, spec in self.template.functions().items():
-            runtime = FunctionRuntime(
-                spec,
-                function_name=f"{STACK_NAME}-{logical_id}",
-                region=region(),
-                account_id=ACCOUNT_ID,
-                instances=self.config.instances,
-            )
+            runtime = local_function_runtime(spec, instances=self.config.instances)
             runtime.warm()
             self.runtimes[logical_id] = runtime
 

@@ -36,8 +36,37 @@ def _load_templates(value: str | None) -> dict[str, TemplateSpec] | None:
     return {name: TemplateShape.from_json(shape) for name, shape in data.items()}
 
 
+def _option(
+    parser: argparse.ArgumentParser,
+    option: str,
+    variable: str,
+    help_: str,
+    *,
+    kind: type = str,
+    default: object = None,
+    choices: Sequence[str] | None = None,
+) -> None:
+    """An option whose default is read from `variable` (named in its help); a `bool` is a flag
+    with --no- form, on when the variable is 1/true/yes/on."""
+    if kind is bool:
+        parser.add_argument(
+            option,
+            action=argparse.BooleanOptionalAction,
+            default=_env_flag(variable),
+            help=f"{help_} ({variable}=1)",
+        )
+        return
+    raw = os.environ.get(variable)
+    parser.add_argument(
+        option,
+        type=kind,
+        choices=choices,
+        default=kind(raw) if raw else default,
+        help=f"{help_} ({variable})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    env = os.environ.get
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
         epilog="Every option also reads the WOOSH_STANDIN_* environment variable named in its help.",
@@ -46,68 +75,78 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default="local-woosh-key")
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret", default="local-webhook-secret")
-    parser.add_argument(
+    _option(
+        parser,
         "--callback-token",
-        default=env("WOOSH_STANDIN_CALLBACK_TOKEN") or None,
-        help="forward with 'Authorization: Bearer TOKEN' instead of signing (WOOSH_STANDIN_CALLBACK_TOKEN; "
-        "the local stack's value is local-callback-token)",
+        "WOOSH_STANDIN_CALLBACK_TOKEN",
+        "forward with 'Authorization: Bearer TOKEN' instead of signing "
+        "(the local stack's value is local-callback-token)",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--signing-secret",
-        default=env("WOOSH_STANDIN_SIGNING_SECRET") or None,
-        help="add X-Woosh-Signature to status dispatches (WOOSH_STANDIN_SIGNING_SECRET)",
+        "WOOSH_STANDIN_SIGNING_SECRET",
+        "add X-Woosh-Signature to status dispatches",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--tenant-id",
-        default=env("WOOSH_STANDIN_TENANT_ID") or DEFAULT_TENANT_ID,
-        help="X-Woosh-Tenant and tenant_id of status wrappers (WOOSH_STANDIN_TENANT_ID)",
+        "WOOSH_STANDIN_TENANT_ID",
+        "X-Woosh-Tenant and tenant_id of status wrappers",
+        default=DEFAULT_TENANT_ID,
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--status-form",
+        "WOOSH_STANDIN_STATUS_FORM",
+        "statuses as Meta's payload, the Bridge's wrapper, or both",
+        default="meta",
         choices=STATUS_FORMS,
-        default=env("WOOSH_STANDIN_STATUS_FORM") or "meta",
-        help="statuses as Meta's payload, the Bridge's wrapper, or both (WOOSH_STANDIN_STATUS_FORM)",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--enforce-window",
-        action=argparse.BooleanOptionalAction,
-        default=_env_flag("WOOSH_STANDIN_ENFORCE_WINDOW"),
-        help="fail session messages outside the 24-hour window with 131047 (WOOSH_STANDIN_ENFORCE_WINDOW=1)",
+        "WOOSH_STANDIN_ENFORCE_WINDOW",
+        "fail session messages outside the 24-hour window with 131047",
+        kind=bool,
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--window-failure-delay",
-        type=float,
-        default=float(env("WOOSH_STANDIN_WINDOW_FAILURE_DELAY") or DEFAULT_WINDOW_FAILURE_DELAY),
-        help="seconds before the 131047 status (WOOSH_STANDIN_WINDOW_FAILURE_DELAY)",
+        "WOOSH_STANDIN_WINDOW_FAILURE_DELAY",
+        "seconds before the 131047 status",
+        kind=float,
+        default=DEFAULT_WINDOW_FAILURE_DELAY,
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--templates",
-        default=env("WOOSH_STANDIN_TEMPLATES") or None,
-        help="approved template shapes as JSON or @file (WOOSH_STANDIN_TEMPLATES); default: any template",
+        "WOOSH_STANDIN_TEMPLATES",
+        "approved template shapes as JSON or @file; default: any template",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--rate-limits",
-        action=argparse.BooleanOptionalAction,
-        default=_env_flag("WOOSH_STANDIN_RATE_LIMITS"),
-        help="10 a second and 100 a minute per API key (WOOSH_STANDIN_RATE_LIMITS=1)",
+        "WOOSH_STANDIN_RATE_LIMITS",
+        "10 a second and 100 a minute per API key",
+        kind=bool,
     )
-    parser.add_argument(
-        "--rate-per-second",
-        type=int,
-        default=int(env("WOOSH_STANDIN_RATE_PER_SECOND") or 10),
-        help="burst limit (WOOSH_STANDIN_RATE_PER_SECOND)",
-    )
-    parser.add_argument(
+    _option(parser, "--rate-per-second", "WOOSH_STANDIN_RATE_PER_SECOND", "burst limit", kind=int, default=10)
+    _option(
+        parser,
         "--rate-per-minute",
-        type=int,
-        default=int(env("WOOSH_STANDIN_RATE_PER_MINUTE") or 100),
-        help="messages in any 60 s (WOOSH_STANDIN_RATE_PER_MINUTE)",
+        "WOOSH_STANDIN_RATE_PER_MINUTE",
+        "messages in any 60 s",
+        kind=int,
+        default=100,
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--rate-time-scale",
-        type=float,
-        default=float(env("WOOSH_STANDIN_RATE_TIME_SCALE") or 1.0),
-        help="multiply the rate windows (0.1: 0.1 s and 6 s) (WOOSH_STANDIN_RATE_TIME_SCALE)",
+        "WOOSH_STANDIN_RATE_TIME_SCALE",
+        "multiply the rate windows (0.1: 0.1 s and 6 s)",
+        kind=float,
+        default=1.0,
     )
     return parser
 

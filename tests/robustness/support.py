@@ -12,8 +12,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lift_alerts import aws
-from tests.conftest import Service
-from tests.support.harness import LambdaContext, handler_module
+from tests.support.harness import handler_module, lambda_context
+from tests.support.service import Service
 
 SECRETS = ("test-webhook-secret", "test-verify-token", "test-woosh-key")
 PHONE = re.compile(r"(?<![\d*])\d{10,15}(?![\d*])")
@@ -144,7 +144,7 @@ def run_parked(service: Service, messages: list[dict[str, Any]] | None = None) -
             for m in messages
         ]
     }
-    answer = handler_module("parked").lambda_handler(event, LambdaContext(function_name="parked"))
+    answer = handler_module("parked").lambda_handler(event, lambda_context("parked"))
     return {"records": len(messages), **dict(answer or {})}
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from lift_alerts import aws
 from lift_alerts.config import reset_caches
-from tests.conftest import REGION, Service
 from tests.robustness.support import (
     assert_taps_published_once,
     count_items,
@@ -22,6 +21,8 @@ from tests.robustness.support import (
     response_events,
     run_parked,
 )
+from tests.support.harness import REGION
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 
@@ -260,15 +261,7 @@ def test_put_events_failing_partly_republishes_only_under_the_same_ids(service: 
         payload = _tap_payload(service, line["message_id"], 1)
         service.webhook(payload)
         ids.append(_tap_id(payload))
-    client = aws.client("events")
-    client.meta.events.register(
-        "before-call.eventbridge.PutEvents", _partly_failing_put_events(1), unique_id="p"
-    )
-    try:
-        service.publish()
-    finally:
-        client.meta.events.unregister("before-call.eventbridge.PutEvents", unique_id="p")
-    FAULTS["injected"] += 1
+    _publish_while_put_events_fails_partly(service)
     events = response_events(service)
     # Every tap reached the bus; a re-delivered record may publish again only under its own id.
     assert sorted({e["event_id"] for e in events}) == sorted(ids)
@@ -280,19 +273,24 @@ def test_put_events_failing_partly_republishes_only_under_the_same_ids(service: 
     assert sum(1 for i in ids if by_id[i][0]["first_response"]) == 1
 
 
-def test_put_events_failing_partly_on_a_single_tap_publishes_it_once(service: Service) -> None:
-    sent = service.send_alert(["+27824537125"])
-    payload = _tap_payload(service, sent["messages"][0]["message_id"], 2)
-    service.webhook(payload)
+def _publish_while_put_events_fails_partly(service: Service) -> None:
+    """Publish with every PutEvents call refusing one of its entries (then the fault is lifted)."""
     client = aws.client("events")
     client.meta.events.register(
-        "before-call.eventbridge.PutEvents", _partly_failing_put_events(1), unique_id="q"
+        "before-call.eventbridge.PutEvents", _partly_failing_put_events(1), unique_id="partly"
     )
     try:
         service.publish()
     finally:
-        client.meta.events.unregister("before-call.eventbridge.PutEvents", unique_id="q")
+        client.meta.events.unregister("before-call.eventbridge.PutEvents", unique_id="partly")
     FAULTS["injected"] += 1
+
+
+def test_put_events_failing_partly_on_a_single_tap_publishes_it_once(service: Service) -> None:
+    sent = service.send_alert(["+27824537125"])
+    payload = _tap_payload(service, sent["messages"][0]["message_id"], 2)
+    service.webhook(payload)
+    _publish_while_put_events_fails_partly(service)
     assert_taps_published_once(service, [_tap_id(payload)])
 
 
@@ -364,14 +362,6 @@ def test_no_recipient_accepted_answers_502_with_the_same_body(quick_sends: Servi
 # -- POST /alerts retried with the same Idempotency-Key ----------------------------------------
 
 BODY = {"ticket_id": "EMG-I", "lift_id": "LIFT-A", "recipients": ["+27824537125", "+27831234567"]}
-
-
-def test_retried_post_with_the_same_key_sends_once(service: Service) -> None:
-    first = service.post_alert(BODY, headers={"Idempotency-Key": "k-1"})
-    again = service.post_alert(BODY, headers={"idempotency-key": "k-1"})
-    assert first.status == again.status == 201
-    assert again.json() == first.json()
-    assert len(service.woosh.sent) == 2
 
 
 def _round_results(params: dict[str, Any]) -> bool:

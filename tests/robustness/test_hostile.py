@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 from pathlib import Path
@@ -17,9 +16,10 @@ from lift_alerts.models import AlertRequest
 from lift_alerts.observability import logger as service_logger
 from lift_alerts.whatsapp import Ignored, NotAWebhookPayload, StatusUpdate, Tap, extract_updates
 from local.woosh_standin import signature_header
-from tests.conftest import Service
 from tests.robustness.support import SECRETS, count_items, response_events
 from tests.support.harness import LOCAL_SECRET, http_event
+from tests.support.samples import real_world_bodies
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 
@@ -38,17 +38,8 @@ FUZZ = settings(
 )
 
 
-def _utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _post_raw(service: Service, raw: bytes, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-    if not _utf8(raw):
-        kw["base64_body"] = True  # API Gateway hands over bytes that are not UTF-8 in base64
+    # Bytes that are not UTF-8 reach the handler base64-encoded, as API Gateway sends them.
     all_headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature_header(raw, SECRET)}
     all_headers.update(headers or {})
     return service.call("webhook", http_event("POST", "/webhook", body=raw, headers=all_headers, **kw))
@@ -303,7 +294,7 @@ def test_send_corpus_is_refused_and_sends_nothing(
         {"Content-Type": "application/json"},
         {"Content-Type": "text/plain", "Idempotency-Key": "h"},
     ):
-        event = http_event("POST", "/alerts", body=raw, headers=headers, base64_body=not _utf8(raw))
+        event = http_event("POST", "/alerts", body=raw, headers=headers)
         result = service.call("send", event)
         FUZZED["inputs"] += 1
         expected = 413 if name == "over-64-kib" else 400
@@ -432,21 +423,13 @@ def test_webhook_end_to_end_never_5xx(service: Service, payload: Any, encode: st
 # -- 7. real-world bodies --------------------------------------------------------------------------
 
 
-def _samples() -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for path in sorted(glob.glob(str(SAMPLES / "*.json"))):
-        for name, body in json.loads(Path(path).read_text()).items():
-            found.append((f"{Path(path).stem}:{name}", body))
-    return found
-
-
 def test_every_real_world_body_is_accepted_and_publishes_nothing(
     service: Service, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="lift-alerts")
     sent = service.send_alert(["+27824537125"])
     service.publish()
-    samples = _samples()
+    samples = real_world_bodies()
     assert len(samples) >= 70
     for name, body in samples:
         result = _post_raw(service, json.dumps(body).encode())
@@ -462,9 +445,9 @@ def test_every_real_world_body_is_accepted_and_publishes_nothing(
         assert secret not in text
 
 
-def _button_samples() -> list[tuple[str, dict[str, Any]]]:
+def _buttonreal_world_bodies() -> list[tuple[str, dict[str, Any]]]:
     picked = []
-    for name, body in _samples():
+    for name, body in real_world_bodies():
         for entry in body.get("entry", []):
             for change in entry.get("changes", []):
                 for message in change.get("value", {}).get("messages", []):
@@ -475,7 +458,7 @@ def _button_samples() -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_real_world_button_replies_rewritten_to_ours_match(service: Service) -> None:
-    samples = _button_samples()
+    samples = _buttonreal_world_bodies()
     assert len(samples) >= 2
     template_kinds = 0
     for n, (name, original) in enumerate(samples):

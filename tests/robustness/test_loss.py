@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
 from tests.robustness.support import (
     assert_taps_published_once,
     inject,
@@ -17,6 +16,7 @@ from tests.robustness.support import (
     response_events,
     run_parked,
 )
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 
@@ -60,7 +60,7 @@ def test_outage_longer_than_the_senders_retries_loses_no_tap(service: Service, d
         assert answer["records"] >= 1
         assert answer["batchItemFailures"] == []
     else:
-        service.pump._iterators.clear()  # the event source re-reads the unprocessed records
+        service.pump.reread()  # the event source re-reads the unprocessed records
     assert_taps_published_once(service, tap_ids)
     alert = service.stored_alert(sent["alert_id"])
     assert sorted(r["event_id"] for r in alert["responses"]) == sorted(tap_ids)

@@ -6,10 +6,8 @@ against one moto server on loopback, as concurrent invocations hit one DynamoDB 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,8 +23,8 @@ from moto.server import ThreadedMotoServer
 from lift_alerts import aws
 from lift_alerts.config import reset_caches
 from local.woosh_standin import WooshStandIn, signature_header
-from tests.conftest import Service
-from tests.support.harness import ROOT, LambdaContext, http_event, timer_context, to_result
+from tests.support.harness import container_module, http_event, lambda_context, timer_context, to_result
+from tests.support.service import Service
 
 pytestmark = pytest.mark.robustness
 
@@ -62,15 +60,7 @@ def container(function: str, n: int) -> ModuleType:
     """functions/<function>/app.py loaded as container n (its own resolver and state)."""
     key = (function, n)
     if key not in _CONTAINERS:
-        spec = importlib.util.spec_from_file_location(
-            f"race_{function}_{n}", ROOT / "functions" / function / "app.py"
-        )
-        assert spec
-        assert spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _CONTAINERS[key] = module
+        _CONTAINERS[key] = container_module(function, f"race{n}")
     return _CONTAINERS[key]
 
 
@@ -81,14 +71,14 @@ def invoke_webhook(n: int, payload: dict[str, Any]) -> dict[str, Any]:
         "X-Hub-Signature-256": signature_header(raw, "test-webhook-secret"),
     }
     event = http_event("POST", "/webhook", body=raw, headers=headers)
-    result = to_result(container("webhook", n).lambda_handler(event, LambdaContext(function_name="webhook")))
+    result = to_result(container("webhook", n).lambda_handler(event, lambda_context("webhook")))
     assert result.status == 200, result.text
     return dict(result.json())
 
 
 def invoke_send(n: int, body: dict[str, Any]) -> Any:
     event = http_event("POST", "/alerts", body=body)
-    return to_result(container("send", n).lambda_handler(event, LambdaContext(function_name="send")))
+    return to_result(container("send", n).lambda_handler(event, lambda_context("send")))
 
 
 def together(calls: list[Callable[[], Any]]) -> list[Any]:

@@ -58,13 +58,19 @@ def post_alert(
     return answer
 
 
+def standin_control(woosh: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST to one of the stand-in's control endpoints (`_tap`, `_reply`, `_status`, `_wrote`...)."""
+    response = requests.post(f"{woosh}/{path.lstrip('/')}", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
 def tap(woosh: str, message_id: str, choice_index: int, name: str) -> str:
     """The stand-in taps a button of a sent message (a signed webhook); returns the tap's id."""
-    tap = requests.post(
-        f"{woosh}/_tap",
-        json={"message_id": message_id, "choice_index": choice_index, "name": name},
-        timeout=30,
-    ).json()
+    tap = standin_control(
+        woosh, "_tap", {"message_id": message_id, "choice_index": choice_index, "name": name}
+    )
     assert tap["status"] == 200, tap
     return str(tap["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
 

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from lift_alerts import texts
 from lift_alerts.choices import (
     Choice,
     button_id,
@@ -16,7 +17,6 @@ from lift_alerts.choices import (
     parse_button_label,
     parse_confirm_id,
 )
-from lift_alerts.config import Settings
 from lift_alerts.confirmation import (
     ConfirmContent,
     TextNotice,
@@ -26,36 +26,15 @@ from lift_alerts.confirmation import (
     step_due_at,
     step_kind,
 )
-from lift_alerts.sending import StoredAlert
-from lift_alerts.texts import (
-    confirmation_missed_notice,
-    confirmation_question,
-    later_yes_ack,
-    meta_safe,
-    person_name,
-    provider_confirmed_notice,
-)
+from tests.support.settings import alert_facts, make_settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"
-FACTS = StoredAlert(ticket_id="EMG-7", lift_id="LIFT-A", site="Sandton Office Park", floor="3", note="")
-SETTINGS = Settings(
-    alerts_table="t",
-    event_bus_name="b",
-    woosh_base_url="https://wa.woosh.ai",
-    app_secret_id="s",
-    template_name=None,
-    template_language="en",
-    parked_queue_url=None,
-    retention_days=90,
-    escalation_after_seconds=120,
-    escalation_max_rounds=2,
-    send_deadline_seconds=22.0,
-    secret_max_age_seconds=300,
-)
+FACTS = alert_facts(ticket_id="EMG-7")
+SETTINGS = make_settings()
 
 
 def test_the_question_names_place_and_ticket() -> None:
-    text = confirmation_question(FACTS)
+    text = texts.confirmation_question(FACTS)
     assert (
         "Has the service provider been notified of the entrapment at Sandton Office Park, LIFT-A (floor 3)?"
         in text
@@ -65,32 +44,32 @@ def test_the_question_names_place_and_ticket() -> None:
 
 
 def test_a_reminder_is_the_same_question_headed_reminder_n_of_n() -> None:
-    text = confirmation_question(FACTS, reminder=(2, 3))
+    text = texts.confirmation_question(FACTS, reminder=(2, 3))
     assert text.splitlines()[0] == "REMINDER 2/3"
-    assert text.splitlines()[1:] == confirmation_question(FACTS).splitlines()
+    assert text.splitlines()[1:] == texts.confirmation_question(FACTS).splitlines()
 
 
 def test_the_question_leaves_out_what_the_alert_lacks() -> None:
     bare = dataclasses.replace(FACTS, site="", floor="")
-    assert "notified of the entrapment at LIFT-A?" in confirmation_question(bare)
+    assert "notified of the entrapment at LIFT-A?" in texts.confirmation_question(bare)
 
 
 def test_notices() -> None:
-    missed = confirmation_missed_notice(FACTS, rounds=3)
+    missed = texts.confirmation_missed_notice(FACTS, rounds=3)
     assert "follow up" in missed
     assert "EMG-7" in missed
     assert "after 3 reminders" in missed
-    assert "after 1 reminder." in confirmation_missed_notice(FACTS, rounds=1)
-    confirmed = provider_confirmed_notice(FACTS, confirmed_by="John Smith")
+    assert "after 1 reminder." in texts.confirmation_missed_notice(FACTS, rounds=1)
+    confirmed = texts.provider_confirmed_notice(FACTS, confirmed_by="John Smith")
     assert "EMG-7" in confirmed
     assert "John Smith confirmed" in confirmed
-    assert "John Smith" in later_yes_ack(FACTS, confirmed_by="John Smith")
-    assert person_name({"wa_id": "27824537125", "name": " "}) == "+27824537125"
-    assert person_name(None) == "Someone"
+    assert "John Smith" in texts.later_yes_ack(FACTS, confirmed_by="John Smith")
+    assert texts.person_name({"wa_id": "27824537125", "name": " "}) == "+27824537125"
+    assert texts.person_name(None) == "Someone"
 
 
 def test_meta_safe_joins_lines_and_collapses_spaces() -> None:
-    text = meta_safe("REMINDER 1/3\nENTRAPMENT\t -  ticket     X\n\nHas it?")
+    text = texts.meta_safe("REMINDER 1/3\nENTRAPMENT\t -  ticket     X\n\nHas it?")
     assert text == "REMINDER 1/3 · ENTRAPMENT - ticket X · Has it?"
     assert "\n" not in text
     assert "\t" not in text
@@ -187,7 +166,7 @@ def test_bodies_per_channel() -> None:
     assert template["template"]["language"] == {"code": "en"}
     body_part, button_part = template["template"]["components"]
     [variable] = body_part["parameters"]
-    assert variable["text"] == meta_safe(confirmation_question(FACTS))
+    assert variable["text"] == texts.meta_safe(texts.confirmation_question(FACTS))
     assert button_part == {
         "type": "button",
         "sub_type": "quick_reply",

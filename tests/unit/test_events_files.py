@@ -1,29 +1,19 @@
-"""Every file in events/ invokes its function (moto in-process) with the status events/expected.json names."""
+"""events/ is generated, has an expectation per file, and holds API Gateway v2 events of template routes
+(invoking them is tests/component/test_events_files_invoke.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lift_alerts.config import reset_caches
 from local.apigw import select_route, template_routes
-from local.invoke import Invoker, in_process_invoker
 from local.make_events import EVENTS_DIR, write_events
 from local.template import Template
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads((EVENTS_DIR / "expected.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def invoker() -> Iterator[Invoker]:
-    reset_caches()
-    with in_process_invoker() as invoker:
-        yield invoker
-    reset_caches()
 
 
 def test_every_event_file_has_an_expectation() -> None:
@@ -52,16 +42,3 @@ def test_http_events_are_api_gateway_v2_events_of_a_template_route(name: str) ->
     assert event["requestContext"]["stage"] == "$default"
     assert all(key == key.lower() for key in event["headers"])
     assert isinstance(event["isBase64Encoded"], bool)
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event_file_invokes_with_expected_status(invoker: Invoker, name: str) -> None:
-    spec = EXPECTED[name]
-    event = json.loads((EVENTS_DIR / name).read_text())
-
-    result = invoker.invoke(spec["function"], event)
-
-    if spec["status"] is None:
-        assert isinstance(result, dict)
-    else:
-        assert result["statusCode"] == spec["status"], result.get("body")

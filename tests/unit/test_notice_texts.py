@@ -16,30 +16,16 @@ from lift_alerts.texts import (
     display_time,
     outcome_notice_text,
 )
+from tests.support.settings import alert_facts, make_settings
 
 SAST = "Africa/Johannesburg"
-ALERT = StoredAlert(ticket_id="EMG-1", lift_id="LIFT-A", site="Sandton Office Park", floor="3", note="")
+ALERT = alert_facts()
 JOHN = Answer("maintenance", "John Smith", "27824537125", "2025-10-01T08:31:00Z")
 NAMELESS = Answer("entrapment", None, "27831234567", "2025-10-01T08:35:10Z")
 
 
 def settings(**changes: object) -> Settings:
-    base = Settings(
-        alerts_table="t",
-        event_bus_name="b",
-        woosh_base_url="https://wa.woosh.ai",
-        app_secret_id="s",
-        template_name=None,
-        template_language="en",
-        template_params=("text",),
-        parked_queue_url=None,
-        retention_days=90,
-        escalation_after_seconds=120,
-        escalation_max_rounds=2,
-        send_deadline_seconds=22.0,
-        secret_max_age_seconds=300,
-    )
-    return Settings(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return make_settings(**{"template_params": ("text",), **changes})
 
 
 def test_times_are_shown_in_sast_with_the_abbreviation() -> None:

@@ -6,7 +6,6 @@ how the Bridge's real answers (samples/woosh_send_error_meta.json) are played he
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import Any
 import pytest
 
 from lift_alerts.config import ConfigurationError, reset_caches
-from tests.conftest import Service
-from tests.support.harness import ROOT
+from tests.support.harness import container_module
+from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TECH = "27824537125"
@@ -209,14 +208,9 @@ def test_an_unknown_template_param_fails_the_cold_start_naming_it(
 ) -> None:
     monkeypatch.setenv("ALERT_TEMPLATE_PARAMS", "heading,ticket,site")
     reset_caches()
-    spec = importlib.util.spec_from_file_location(
-        f"cold_{function}_app", ROOT / "functions" / function / "app.py"
-    )
-    assert spec
-    assert spec.loader
     try:
         with pytest.raises(ConfigurationError, match=r"ALERT_TEMPLATE_PARAMS.*'ticket'"):
-            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+            container_module(function, "cold")
     finally:
         monkeypatch.undo()
         reset_caches()

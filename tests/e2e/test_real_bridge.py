@@ -9,32 +9,15 @@ against the approved shape. Everything here goes over HTTP, as a client would.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from local.process import StackProcess
-from tests.support.e2e import post_alert, sent_where, shown, tap, wait_for_event
-
-pytestmark = pytest.mark.e2e
+from tests.support.e2e import post_alert, sent_where, shown, standin_control, tap, wait_for_event
 
 NEVER_WROTE = "27824537125"
 WROTE_THIS_MORNING = "27831234567"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    with StackProcess() as process:
-        yield process
-
-
-def _control(woosh: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = requests.post(f"{woosh}/{path}", json=body, timeout=30)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def _sent_to(woosh: str, to: str) -> list[dict[str, Any]]:
@@ -45,7 +28,7 @@ def test_template_first_and_the_131047_fallback_over_http(stack: StackProcess) -
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
     # The colleague wrote to the business this morning: the Bridge forwards it to our webhook.
     morning = int(time.time()) - 4 * 3600
-    wrote = _control(
+    wrote = standin_control(
         woosh, "_reply", {"from": WROTE_THIS_MORNING, "text": "Morning, on shift today", "timestamp": morning}
     )
     assert wrote["status"] == 200, wrote  # accepted on the Bearer token alone
@@ -60,7 +43,7 @@ def test_template_first_and_the_131047_fallback_over_http(stack: StackProcess) -
 
     # Meta refuses the interactive message after all (131047), in Meta's payload and again in
     # the Bridge's wrapper: the template goes out at once, and only once.
-    failed = _control(
+    failed = standin_control(
         woosh,
         "_status",
         {"message_id": warm["message_id"], "status": "failed", "error_code": 131047, "form": "both"},

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.component.test_confirmation import AFTER, entrapment
+from tests.component.test_escalation import start
 from tests.support.harness import load_template
-from tests.unit.test_confirmation import AFTER, entrapment
-from tests.unit.test_escalation import start
+from tests.support.service import Service
 
 NAMESPACE = "LiftAlerts"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TECH = "27824537125"
@@ -222,18 +221,7 @@ def test_failed_in_both_forms_at_the_same_moment_is_processed_once(service: Serv
         meta_status(service, mid, "failed", error_code=131047, error_title="Re-engagement message"),
         wrapper(mid, "failed", code=131047),
     ]
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-
-    def deliver(body: Any) -> None:
-        barrier.wait()
-        statuses.append(service.webhook(body).status)
-
-    threads = [threading.Thread(target=deliver, args=(b,)) for b in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = service.webhooks_at_once(bodies)
     assert statuses == [200, 200]
     assert_one_failure(service, alert, mid, "131047")
 

@@ -7,15 +7,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lift_alerts import dispatch
-from tests.conftest import Service
 from tests.robustness.support import inject
-from tests.support.harness import LambdaContext, handler_module
+from tests.support.harness import handler_module, lambda_context
+from tests.support.service import Service
 
 TECH, DESK, SUPERVISOR = "27824537125", "27831234567", "27820000001"
 
 
 def dispatcher(service: Service) -> dict:
-    return dict(handler_module("dispatcher").lambda_handler({}, LambdaContext(function_name="dispatcher")))
+    return dict(handler_module("dispatcher").lambda_handler({}, lambda_context("dispatcher")))
 
 
 def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,34 +122,3 @@ def test_woosh_failing_a_queued_send_once_is_retried_and_sent_once(
     assert dispatcher(service)["sent"] == 1
     accepted = [m for m in service.woosh.sent if m.accepted]
     assert [m.to for m in accepted].count(SUPERVISOR) == 1
-
-
-def test_the_queue_order_is_first_recipients_oldest_alarm_first_then_the_rest() -> None:
-    def key(kind: str, position: int, created_ms: int, alert_id: str, round_no: int = 0) -> str:
-        return dispatch.queue_key(
-            kind, position=position, created_ms=created_ms, alert_id=alert_id, round_no=round_no, to="1"
-        )
-
-    waiting = {
-        "old alarm, 2nd": key("alert", 1, 1000, "a"),
-        "new alarm, 1st": key("alert", 0, 2000, "b"),
-        "old alarm, 1st": key("alert", 0, 1000, "a"),
-        "new alarm, 2nd": key("alert", 1, 2000, "b"),
-        "confirm": key("confirm", 0, 500, "c"),
-        "reminder": key("reminder", 0, 100, "d", 1),
-        "critical": key("critical", 0, 200, "e"),
-        "ack": key("ack", 0, 50, "f"),
-        "notice": key("notice", 0, 60, "g"),
-    }
-    order = [name for name, _ in sorted(waiting.items(), key=lambda kv: kv[1])]
-    assert order == [
-        "old alarm, 1st",
-        "new alarm, 1st",
-        "old alarm, 2nd",
-        "new alarm, 2nd",
-        "confirm",
-        "reminder",
-        "critical",
-        "ack",
-        "notice",
-    ]

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,10 @@ import requests
 from local.process import StackProcess
 from local.template import REPO_ROOT
 from local.woosh_standin import WooshStandIn
-from tests.support.e2e import post_alert, recorded, sent_where, shown, tap, wait_for_event
-
-pytestmark = pytest.mark.e2e
+from tests.support.e2e import post_alert, recorded, sent_where, shown, standin_control, tap, wait_for_event
 
 TECHNICIAN = "+27824537125"
 COLLEAGUE = "+27831234567"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    with StackProcess() as process:
-        yield process
 
 
 def test_send_tap_event_get_over_http(stack: StackProcess) -> None:
@@ -66,11 +57,9 @@ def test_status_callback_and_failed_delivery_over_http(stack: StackProcess) -> N
     alert = post_alert(api, "EMG-E2E-C", "LIFT-C", [COLLEAGUE])
     message_id = alert["messages"][0]["message_id"]
 
-    answer = requests.post(
-        f"{woosh}/_status",
-        json={"message_id": message_id, "status": "failed", "error_code": 131026},
-        timeout=30,
-    ).json()
+    answer = standin_control(
+        woosh, "_status", {"message_id": message_id, "status": "failed", "error_code": 131026}
+    )
     assert answer["status"] == 200
 
     event = wait_for_event(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lift_alerts.escalation import LEASE_SECONDS
-from tests.conftest import Service
+from tests.support.service import Service
 
 TECH = "27824537125"
 DESK = "27831234567"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from lift_alerts.escalation import LEASE_SECONDS
-from tests.conftest import Service
 from tests.robustness import test_races as races
+from tests.support.service import Service
 
 TECH = "27824537125"
 DESK = "27831234567"
@@ -181,12 +181,7 @@ def test_reminders_on_time_then_missed_with_a_follow_up_notice(service: Service)
     missed = service.details("Alert Confirmation Missed")
     assert missed == [
         {
-            "event_id": f"{alert_id}:confirmation_missed",
-            "alert_id": alert_id,
-            "ticket_id": "EMG-1",
-            "lift_id": "LIFT-A",
-            "site": "Sandton Office Park",
-            "floor": "3",
+            **alert_fields(alert_id, "confirmation_missed"),
             "rounds": 3,
         }
     ]
@@ -201,6 +196,18 @@ def test_reminders_on_time_then_missed_with_a_follow_up_notice(service: Service)
     service.events()
     assert len(service.details("Alert Confirmation Missed")) == 1
     assert len([t for t in texts_to(service, TECH) if "follow up" in t]) == 1
+
+
+def alert_fields(alert_id: str, event: str) -> dict[str, str]:
+    """What every event of the entrapment() alert carries: its id for `event` and the alert."""
+    return {
+        "event_id": f"{alert_id}:{event}",
+        "alert_id": alert_id,
+        "ticket_id": "EMG-1",
+        "lift_id": "LIFT-A",
+        "site": "Sandton Office Park",
+        "floor": "3",
+    }
 
 
 def test_the_first_yes_closes_publishes_once_stops_reminders_and_tells_everyone(service: Service) -> None:
@@ -223,12 +230,7 @@ def test_the_first_yes_closes_publishes_once_stops_reminders_and_tells_everyone(
     confirmed = service.details("Alert Provider Confirmed")
     assert confirmed == [
         {
-            "event_id": f"{alert_id}:confirmed",
-            "alert_id": alert_id,
-            "ticket_id": "EMG-1",
-            "lift_id": "LIFT-A",
-            "site": "Sandton Office Park",
-            "floor": "3",
+            **alert_fields(alert_id, "confirmed"),
             "confirmed_by": {"wa_id": DESK, "name": "Desk Officer"},
             "confirmed_at": view["confirmation"]["confirmed_at"],
         }
@@ -457,7 +459,7 @@ def test_confirmation_race_figures() -> None:
 
 
 def test_get_and_both_events_conform_to_openapi(service: Service) -> None:
-    from tests.unit.test_openapi import assert_conforms, component
+    from tests.support.openapi import assert_conforms, component
 
     confirmed, _requested = entrapment(service)
     before = service.get_alert(confirmed["alert_id"])

@@ -11,9 +11,7 @@ import pytest
 import requests
 
 from local.process import StackProcess
-from tests.support.e2e import post_alert, sent_where, shown, wait_for_event
-
-pytestmark = pytest.mark.e2e
+from tests.support.e2e import post_alert, sent_where, shown, standin_control, wait_for_event
 
 TECHNICIAN = "27824537125"
 SUPERVISOR = "27820000001"
@@ -29,11 +27,8 @@ def test_a_text_reply_quoting_the_alert_is_kept_published_and_acknowledged(stack
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
     alert = post_alert(api, "EMG-E2E-R-1", "LIFT-R", [TECHNICIAN])
     message_id = alert["messages"][0]["message_id"]
-    reply = requests.post(
-        f"{woosh}/_reply",
-        json={"from": TECHNICIAN, "text": "On my way, 10 minutes out", "context_id": message_id},
-        timeout=30,
-    ).json()
+    body = {"from": TECHNICIAN, "text": "On my way, 10 minutes out", "context_id": message_id}
+    reply = standin_control(woosh, "_reply", body)
     assert reply["status"] == 200, reply
     reply_id = reply["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
 
@@ -57,13 +52,8 @@ def test_a_text_reply_quoting_the_alert_is_kept_published_and_acknowledged(stack
 
 def test_nobody_answers_and_everyone_messaged_gets_the_critical_message(stack: StackProcess) -> None:
     api, woosh = stack.info["api_url"], stack.info["woosh_url"]
-    alert = post_alert(
-        api,
-        "EMG-E2E-CRIT-1",
-        "LIFT-K",
-        [TECHNICIAN],
-        escalation={"after_seconds": 1, "max_rounds": 1, "recipients": [SUPERVISOR]},
-    )
+    escalation = {"after_seconds": 1, "max_rounds": 1, "recipients": [SUPERVISOR]}
+    alert = post_alert(api, "EMG-E2E-CRIT-1", "LIFT-K", [TECHNICIAN], escalation=escalation)
     seen: list[dict[str, Any]] = []
     wait_for_event(
         stack.info,

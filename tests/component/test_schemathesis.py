@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.wrappers import Request, Response
 
-from tests.support.harness import LOCAL_SECRET, ROOT, LambdaContext, handler_module, http_event, to_result
+from tests.support.harness import LOCAL_SECRET, ROOT, handler_module, http_event, lambda_context, to_result
 
 MAX_EXAMPLES = 25
 CHECKS = [
@@ -87,9 +87,7 @@ class ApiGateway:
             query={k: ",".join(request.args.getlist(k)) for k in request.args},
             base64_body=as_base64,
         )
-        answer = to_result(
-            handler_module(function).lambda_handler(event, LambdaContext(function_name=function))
-        )
+        answer = to_result(handler_module(function).lambda_handler(event, lambda_context(function)))
         response = Response(answer.text, answer.status)
         response.headers.clear()
         for name, value in answer.headers.items():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.support.service import Service
 
 TECH = "27824537125"  # never wrote to the business
 COLLEAGUE = "27831234567"  # wrote this morning
@@ -40,6 +40,12 @@ def recipient(service: Service, alert_id: str, to: str) -> dict[str, Any]:
 
 def fail_131047(service: Service, message_id: str) -> None:
     service.status(message_id, "failed", error_code=131047, error_title="Re-engagement message")
+
+
+def body_params(message: Any) -> list[str]:
+    """The texts filling a template message's body variables, in order."""
+    components = message.body["template"]["components"]
+    return [p["text"] for c in components if c["type"] == "body" for p in c["parameters"]]
 
 
 def test_template_outside_the_window_interactive_inside(template_mode: Service) -> None:
@@ -117,12 +123,7 @@ def test_131047_later_is_resent_as_the_template_and_its_tap_matches(template_mod
     kinds = [m.kind for m in sent_to(service, COLLEAGUE)]
     assert kinds == ["interactive", "template"]
     fallback = sent_to(service, COLLEAGUE)[1]
-    params = [
-        p["text"]
-        for c in fallback.body["template"]["components"]
-        if c["type"] == "body"
-        for p in c["parameters"]
-    ]
+    params = body_params(fallback)
     assert "LIFT ALARM" in params[0]
     assert "EMG-1" in " ".join(params)
     line = recipient(service, alert["alert_id"], COLLEAGUE)
@@ -276,12 +277,7 @@ def test_reminders_follow_the_window_and_fall_back_with_their_heading(template_m
     fail_131047(service, reminder.message_id)
     service.events()
     fallback = sent_to(service, COLLEAGUE)[2]
-    params = [
-        p["text"]
-        for c in fallback.body["template"]["components"]
-        if c["type"] == "body"
-        for p in c["parameters"]
-    ]
+    params = body_params(fallback)
     assert params[0] == "REMINDER 1/2"
     # Reminders are not listed per recipient: the first message stays the one shown.
     assert (

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Service
+from tests.support.service import Service
 
 TECH = "27824537125"
 COLLEAGUE = "27831234567"

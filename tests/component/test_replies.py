@@ -7,19 +7,15 @@ never counts as a tap: escalation goes on and the outcome stays.
 
 from __future__ import annotations
 
-import glob
-import json
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from local.woosh_standin import webhook_envelope
-from tests.conftest import Service
 from tests.support.harness import ROOT, StreamPump, handler_module
-from tests.unit.test_openapi import assert_conforms, component
+from tests.support.openapi import assert_conforms, component
+from tests.support.samples import real_world_bodies
+from tests.support.service import Service
 
 TECH = "27824537125"
 COLLEAGUE = "27831234567"
@@ -330,16 +326,8 @@ def test_a_reply_parked_through_an_outage_is_kept_published_and_acknowledged_onc
     assert len(acks(service, TECH)) == 1
 
 
-def _real_world_bodies() -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for path in sorted(glob.glob(str(REAL_WORLD / "*.json"))):
-        for name, body in json.loads(Path(path).read_text()).items():
-            found.append((f"{Path(path).stem}:{name}", body))
-    return found
-
-
 def test_every_real_world_body_answers_200_and_publishes_nothing_without_an_alert(service: Service) -> None:
-    bodies = _real_world_bodies()
+    bodies = real_world_bodies()
     assert len(bodies) >= 70
     outcomes: set[str] = set()
     for name, body in bodies:
@@ -350,18 +338,6 @@ def test_every_real_world_body_answers_200_and_publishes_nothing_without_an_aler
     assert not any(o.startswith(("reply_matched", "tap_matched")) for o in outcomes)
     assert service.events() == []
     assert service.woosh.sent == []
-
-
-@pytest.mark.parametrize("seconds", ["0", "abc", "99999"])
-def test_reply_window_seconds_is_validated(monkeypatch: pytest.MonkeyPatch, seconds: str) -> None:
-    from lift_alerts.config import ConfigurationError, Settings
-
-    monkeypatch.setenv("REPLY_WINDOW_SECONDS", seconds)
-    if seconds == "0":
-        assert Settings.from_env().reply_window_seconds == 0
-    else:
-        with pytest.raises(ConfigurationError, match="REPLY_WINDOW_SECONDS"):
-            Settings.from_env()
 
 
 def test_an_acknowledgement_about_an_older_alert_does_not_make_it_the_latest(service: Service) -> None:

@@ -1,0 +1,57 @@
+"""The service-wide send budget item (SPEC §11) reserved against moto, from many threads at once."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+
+from lift_alerts.pacing import PacingLimits, SendBudget
+from tests.unit.test_pacing import REGION, WOOSH
+
+
+def test_reservation_past_the_deadline_is_refused_and_takes_nothing(table: str) -> None:
+    now = [1000.0]
+    budget = SendBudget(table, WOOSH, boto3.client("dynamodb", region_name=REGION), clock=lambda: now[0])
+    first = budget.reserve(100, not_after=1100.0)
+    assert len(first.slots) == 100
+    assert first.next_free == 1060.0
+    refused = budget.reserve(1, not_after=1059.0)
+    assert refused.slots == ()
+    assert refused.next_free == 1060.0
+    assert budget.reserve(1, not_after=1060.0).slots == (1060.0,)
+
+
+def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None:
+    """Fake clock at the budget's start, so the windows are checked on the reserved times
+    themselves: 16 threads (like 16 instances) reserve 150 slots between them."""
+    limits = PacingLimits(guard_seconds=0.0)
+    reserved: list[float] = []
+    lock = threading.Lock()
+    conflicts = [0]
+    barrier = threading.Barrier(16)
+
+    def instance(count: int) -> None:
+        budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: 5000.0)
+        barrier.wait()
+        got: list[float] = []
+        while len(got) < count:
+            got += budget.reserve(min(3, count - len(got)), not_after=1e12).slots
+        with lock:
+            reserved.extend(got)
+            conflicts[0] += budget.conflicts
+
+    threads = [threading.Thread(target=instance, args=(10 if i < 6 else 9,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reserved) == 150
+    slots = sorted(reserved)
+    for at in slots:
+        assert sum(1 for s in slots if at <= s < at + 1.0) <= 10
+        assert sum(1 for s in slots if at <= s < at + 60.0) <= 100
+    # As early as the limits allow: 100 in the first 9 s, the rest a minute later.
+    assert slots[99] == 5009.0
+    assert slots[100] == 5060.0
+    assert conflicts[0] > 0  # the threads really raced

@@ -1,0 +1,143 @@
+"""The secret model (issue 6): keys, rotation windows, credential checks and masking, as pure
+rules (the handlers' side is tests/component/test_security.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from lift_alerts.config import AppSecrets, ConfigurationError
+from lift_alerts.observability import mask_phone
+from tests.support import secrets as secret_values
+from tests.support.harness import LOCAL_SECRET
+
+PHONE = "27824537125"
+
+
+def test_rotation_window_in_the_secret_model() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    current = LOCAL_SECRET["webhook_secret"]
+    for until, accepted in [
+        ("2026-01-01T12:00:01Z", (current, secret_values.PREVIOUS)),
+        ("2026-01-01T14:00:00+02:00", (current,)),  # the same instant as 12:00Z: expired
+        ("2026-01-01T12:00:00", (current,)),  # naive means UTC
+        ("2026-01-01T11:59:59Z", (current,)),
+        ("2026-01-02T00:00:00+00:00", (current, secret_values.PREVIOUS)),
+    ]:
+        assert (
+            AppSecrets.from_json(json.dumps(secret_values.rotating(until)), now=now).webhook_secrets
+            == accepted
+        ), until
+    # Without a deadline the previous secret is never accepted (no open-ended grace).
+    no_deadline = {**LOCAL_SECRET, "previous_webhook_secret": secret_values.PREVIOUS}
+    assert AppSecrets.from_json(no_deadline, now=now).webhook_secrets == (current,)
+    with pytest.raises(ConfigurationError):
+        AppSecrets.from_json(secret_values.rotating("next tuesday"), now=now)
+
+
+def test_mask_phone_masks_numbers_but_not_ids() -> None:
+    assert mask_phone(PHONE) == "2782****125"
+    assert mask_phone("+" + PHONE) == "2782****125"
+    assert mask_phone(json.dumps({"to": PHONE, "wa": "+27831234567"})) == (
+        '{"to": "2782****125", "wa": "2783****567"}'
+    )
+    assert mask_phone("12345678") == "12***678"
+    for keep in [
+        "wamid.HBgL27824537125FQIAERgS",
+        "a" * 32,
+        "1234567",
+        "EMG-2024-001",
+        "2026-11-24T10:00:00Z",
+    ]:
+        assert mask_phone(keep) == keep
+
+
+def test_secret_repr_hides_values() -> None:
+    secrets = AppSecrets.from_json(secret_values.rotating("2999-01-01T00:00:00Z"))
+    for value in [*LOCAL_SECRET.values(), secret_values.PREVIOUS]:
+        assert value not in repr(secrets)
+        assert value not in str(secrets)
+
+
+def test_callback_token_rotation_in_the_secret_model() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    for until, accepted in [
+        ("2026-01-01T12:00:01Z", (secret_values.NEW_TOKEN, secret_values.TOKEN)),
+        ("2026-01-01T12:00:00Z", (secret_values.NEW_TOKEN,)),  # valid until then, never after
+        ("2026-01-01T14:00:00+02:00", (secret_values.NEW_TOKEN,)),
+        (None, (secret_values.NEW_TOKEN,)),
+    ]:
+        assert (
+            AppSecrets.from_json(secret_values.rotating_token(until), now=now).callback_tokens == accepted
+        ), until
+    # A previous token belongs to a rotation of the current one: alone it authenticates nothing.
+    orphan = {
+        **secret_values.WEBHOOK_KEYS_ONLY,
+        "previous_callback_token": secret_values.TOKEN,
+        "previous_callback_token_valid_until": "2999-01-01",
+    }
+    assert AppSecrets.from_json(orphan, now=now).callback_tokens == ()
+    assert not AppSecrets.from_json(orphan, now=now).webhook_credentials_configured
+    with pytest.raises(ConfigurationError, match="previous_callback_token_valid_until"):
+        AppSecrets.from_json(secret_values.rotating_token("soon"), now=now)
+
+
+def test_secret_model_keys_and_the_woosh_signature_key() -> None:
+    only_token = AppSecrets.from_json(
+        {**secret_values.WEBHOOK_KEYS_ONLY, "callback_token": secret_values.TOKEN}
+    )
+    assert (only_token.callback_tokens, only_token.webhook_secrets) == ((secret_values.TOKEN,), ())
+    assert only_token.webhook_credentials_configured
+    assert only_token.woosh_signature_secrets == ()
+    both = AppSecrets.from_json(LOCAL_SECRET)
+    assert both.woosh_signature_secrets == (LOCAL_SECRET["webhook_secret"],)
+    own = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})
+    assert own.woosh_signature_secrets == (secret_values.WOOSH_OWN,)
+    # Neither webhook key is not a configuration error: the send API still works (below).
+    assert not AppSecrets.from_json(secret_values.WEBHOOK_KEYS_ONLY).webhook_credentials_configured
+    for required in ("woosh_api_key", "verify_token"):
+        with pytest.raises(ConfigurationError, match=required):
+            AppSecrets.from_json({k: v for k, v in LOCAL_SECRET.items() if k != required})
+
+
+def test_credential_check_is_pure_and_names_kinds() -> None:
+    """authenticate() over header maps as API Gateway or any client may spell them."""
+    from lift_alerts.webhook import Credential, authenticate
+
+    raw = b'{"entry": []}'
+    secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})
+    hub, woosh = secret_values.sign(raw), secret_values.sign(raw, secret_values.WOOSH_OWN)
+    cases: list[tuple[dict[str, str], tuple[Credential, ...], tuple[Credential, ...], bool]] = [
+        ({}, (), (), False),
+        ({"AUTHORIZATION": f"Bearer {secret_values.TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"  bearer   {secret_values.TOKEN}  "}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Bearer\t{secret_values.TOKEN}"}, (Credential.BEARER,), (), True),
+        ({"Authorization": f"Basic {secret_values.TOKEN}"}, (), (), False),
+        ({"Authorization": ""}, (), (), False),
+        ({"X-HUB-SIGNATURE-256": hub}, (Credential.HUB_SIGNATURE,), (), True),
+        ({"x-woosh-signature": woosh}, (Credential.WOOSH_SIGNATURE,), (), True),
+        ({"X-Woosh-Signature": hub}, (), (Credential.WOOSH_SIGNATURE,), False),
+        ({"X-Hub-Signature-256": ""}, (), (Credential.HUB_SIGNATURE,), False),
+        (
+            {
+                "Authorization": f"Bearer {secret_values.TOKEN}",
+                "X-Hub-Signature-256": hub,
+                "X-Woosh-Signature": woosh,
+            },
+            (Credential.BEARER, Credential.HUB_SIGNATURE, Credential.WOOSH_SIGNATURE),
+            (),
+            True,
+        ),
+        (
+            {"Authorization": "Bearer x", "X-Hub-Signature-256": hub},
+            (Credential.HUB_SIGNATURE,),
+            (Credential.BEARER,),
+            False,
+        ),
+    ]
+    for headers, verified, wrong, authentic in cases:
+        result = authenticate(raw, headers, secrets)
+        assert (result.verified, result.wrong, result.authentic) == (verified, wrong, authentic), headers
+    assert authenticate(raw, {"Authorization": f"Basic {secret_values.TOKEN}"}, secrets).other_scheme_ignored
