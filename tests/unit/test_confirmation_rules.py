@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from lift_alerts.alert_view import confirmation_view
 from lift_alerts.choices import (
     Choice,
     button_id,
@@ -21,12 +22,10 @@ from lift_alerts.confirmation import (
     ConfirmContent,
     TextNotice,
     became_entrapment,
-    confirmation_view,
-    people_messaged,
     step_due_at,
     step_kind,
 )
-from lift_alerts.sending import StoredAlert
+from lift_alerts.stored import StoredAlert, people_messaged
 from lift_alerts.texts import (
     confirmation_missed_notice,
     confirmation_question,

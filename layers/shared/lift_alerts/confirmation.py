@@ -21,24 +21,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from lift_alerts.channels import Channel
 from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
-from lift_alerts.escalation import (
-    LEASE_SECONDS,
-    ROUND_SEND_SECONDS,
-    TimerReport,
-    deliveries_recorded,
-    run_due_steps,
-)
+from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, TimerReport, run_due_steps
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
-from lift_alerts.rounds import everyone, outcome
-from lift_alerts.sending import Delivery, StoredAlert, send_messages
+from lift_alerts.sending import Delivery, deliveries_recorded, send_messages
+from lift_alerts.stored import AlertItem, Failure, MessageRef, StoredAlert, outcome, people_messaged
+from lift_alerts.table import Written
 from lift_alerts.texts import (
     confirmation_missed_notice,
     confirmation_question,
@@ -52,9 +47,9 @@ from lift_alerts.woosh import WooshClient
 # Alert maps (created with the alert): each confirmation send of a claimed step, written
 # right after it; the notices about the outcome, one per person; acknowledgements by tap id
 # (shared with the acknowledgements of classification taps: a tap id is never both).
-SENDS = "confirm_sends"
-NOTICES = "confirmation_notices"
-ACKS = "acks"
+SENDS: Final = "confirm_sends"
+NOTICES: Final = "confirmation_notices"
+ACKS: Final = "acks"
 
 StepKind = Literal["request", "reminder", "missed"]
 
@@ -73,35 +68,9 @@ def step_due_at(requested_epoch: int, step: int, after_seconds: int) -> int:
     return requested_epoch + step * after_seconds
 
 
-def people_messaged(alert: dict[str, Any]) -> list[str]:
-    """Everyone the alert was sent to: recipients, and escalation recipients once reminded
-    (a person joins `recipients` with the first message they were sent)."""
-    sent_to = alert.get("recipients", {})
-    return [to for to in everyone(alert) if to in sent_to]
-
-
-def became_entrapment(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def became_entrapment(old: AlertItem, new: AlertItem) -> bool:
     entrapment = Choice.ENTRAPMENT.value
     return outcome(old.get("responses", [])) != entrapment and outcome(new.get("responses", [])) == entrapment
-
-
-def confirmation_view(alert: dict[str, Any]) -> dict[str, Any] | None:
-    """GET's `confirmation`: null before an entrapment (SPEC §10)."""
-    confirmation = alert.get("confirmation")
-    if not confirmation:
-        return None
-    waiting = not (
-        confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at")
-    )
-    by = confirmation.get("confirmed_by")
-    return {
-        "requested_at": confirmation.get("requested_at"),
-        "rounds_sent": int(confirmation.get("rounds_sent", 0)),
-        "next_due_at": confirmation.get("next_due_at") if waiting else None,
-        "confirmed_at": confirmation.get("confirmed_at"),
-        "confirmed_by": {"wa_id": by.get("wa_id"), "name": by.get("name")} if by else None,
-        "missed_at": confirmation.get("missed_at"),
-    }
 
 
 # ---------------------------------------------------------------- what is sent
@@ -249,13 +218,14 @@ def confirmation_step(
         return
     step = int(confirmation.get("steps_done", 0))
     max_rounds = int(confirmation["max_rounds"])
-    if not repo.claim_confirmation_step(
+    claimed = repo.claim_confirmation_step(
         alert_id, step=step, now=epoch(now), lease_until=epoch(now) + LEASE_SECONDS
-    ):
+    )
+    if not isinstance(claimed, Written):
         report.skipped += 1
         return
     if step_kind(step, max_rounds) == "missed":
-        if repo.mark_confirmation_missed(alert_id, at=iso(now), step=step):
+        if isinstance(repo.mark_confirmation_missed(alert_id, at=iso(now), step=step), Written):
             logger.warning(
                 "entrapment confirmation missed", extra={"alert_id": alert_id, "rounds": max_rounds}
             )
@@ -266,7 +236,7 @@ def confirmation_step(
 
 
 def _send_step(
-    alert: dict[str, Any],
+    alert: AlertItem,
     step: int,
     max_rounds: int,
     repo: AlertRepository,
@@ -317,15 +287,15 @@ def _send_step(
 
 def step_records(
     alert_id: str, step: int, kind: str, deliveries: list[Delivery]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, MessageRef], dict[str, Failure]]:
     """The message mappings (taps on them match by context) and the delivery failures (each
     published once as "Alert Delivery Failed") one confirmation step adds to its alert.
 
     Failures carry no escalation `round`: a confirmation message never makes an escalation
     round "all deliveries failed".
     """
-    messages: dict[str, dict[str, Any]] = {}
-    failures: dict[str, dict[str, Any]] = {}
+    messages: dict[str, MessageRef] = {}
+    failures: dict[str, Failure] = {}
     for delivery in deliveries:
         if delivery.skipped:
             continue
@@ -351,9 +321,7 @@ def step_records(
     return messages, failures
 
 
-def _failure(
-    event_id: str, to: str, message_id: str | None, error: dict[str, Any], step: int
-) -> dict[str, Any]:
+def _failure(event_id: str, to: str, message_id: str | None, error: dict[str, Any], step: int) -> Failure:
     return {
         "event_id": event_id,
         "recipient": to,
@@ -367,7 +335,7 @@ def _failure(
 # ---------------------------------------------------------------- follow-ups of a write
 
 
-def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """A follow-up reaction (followup.REACTIONS): what a write on an alert means for the
     confirmation. Idempotent: a re-delivered stream record finds each step claimed or done
     and each notice in its ledger."""
@@ -417,7 +385,7 @@ def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[
     return done
 
 
-def request_confirmation(ctx: FollowUpContext, alert: dict[str, Any]) -> str:
+def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:
     """The outcome first became entrapment: ask everyone messaged, now (step 0).
 
     Asked once per alert (a conditional write). The request goes out from here rather than at

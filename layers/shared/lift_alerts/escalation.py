@@ -10,21 +10,18 @@ just before the crash, is sent again: a duplicate reminder is safer than a missi
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
-from lift_alerts.rounds import all_deliveries_failed, everyone
-from lift_alerts.sending import AlertContent, Delivery, StoredAlert, round_records, send_messages
+from lift_alerts.sending import AlertContent, Delivery, deliveries_recorded, round_records, send_messages
+from lift_alerts.stored import AlertItem, StoredAlert, all_deliveries_failed, everyone
+from lift_alerts.table import Written
 from lift_alerts.woosh import WooshClient
 
 LEASE_SECONDS = 150  # longer than the timer function's timeout, so a live run is never overtaken
@@ -41,17 +38,6 @@ class TimerReport:
     # alerts whose confirmation was missed after the last reminder.
     confirmation_rounds: list[str] = field(default_factory=list)
     confirmations_missed: list[str] = field(default_factory=list)
-
-
-def deliveries_recorded(records: dict[str, dict[str, Any]], round_no: int) -> dict[str, Delivery]:
-    """Sends of a claimed round that an earlier run recorded (`<round>:<phone>` keys, written
-    right after each send) before it died: the run taking over does not send them again."""
-    return {
-        to: Delivery.from_record(to, value)
-        for key, value in records.items()
-        for round_key, _sep, to in [key.partition(":")]
-        if round_key == str(round_no)
-    }
 
 
 def run_escalations(
@@ -112,8 +98,7 @@ def escalate(
         report.skipped += 1
         return
     if alert.get("responses") or alert.get("closed_at") or alert.get("unanswered_at"):
-        with contextlib.suppress(ClientError):
-            repo.clear_due(alert_id)
+        repo.clear_due(alert_id)
         report.skipped += 1
         return
     rounds_sent = int(alert.get("rounds_sent", 0))
@@ -126,19 +111,20 @@ def escalate(
     else:
         reason = "no_response"
     step = rounds_sent + 1
-    if not repo.claim_step(
+    claimed = repo.claim_step(
         alert_id,
         step=step,
         rounds_sent=rounds_sent,
         now=epoch(now),
         lease_until=epoch(now) + LEASE_SECONDS,
         reason=reason,
-    ):
+    )
+    if not isinstance(claimed, Written):
         report.skipped += 1
         return
     logger.append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
     if step > max_rounds:
-        if repo.mark_unanswered(alert_id, at=iso(now)):
+        if isinstance(repo.mark_unanswered(alert_id, at=iso(now)), Written):
             logger.warning("alert unanswered", extra={"rounds": rounds_sent})
             report.unanswered.append(alert_id)
         return
@@ -147,7 +133,7 @@ def escalate(
 
 
 def _send_reminders(
-    alert: dict[str, Any],
+    alert: AlertItem,
     round_no: int,
     max_rounds: int,
     reason: str,

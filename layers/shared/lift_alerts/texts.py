@@ -6,6 +6,7 @@ zone (DISPLAY_TIMEZONE, e.g. `10:31 SAST`); the API and events keep UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -211,7 +212,7 @@ def later_yes_ack(alert: AlertFacts, *, confirmed_by: str) -> str:
     )
 
 
-def person_name(person: dict[str, object] | None) -> str:
+def person_name(person: Mapping[str, object] | None) -> str:
     """How a responder is named to others: their WhatsApp name, else their number."""
     person = person or {}
     name = str(person.get("name") or "").strip()
