@@ -23,7 +23,7 @@ from lift_alerts.sending import (
     send_messages,
     woosh_client,
 )
-from lift_alerts.stored import AlertItem, all_deliveries_failed, expiry
+from lift_alerts.stored import Escalation, all_deliveries_failed, expiry, new_alert
 from lift_alerts.table import ConditionFailed
 from lift_alerts.woosh import WooshClient
 
@@ -74,52 +74,13 @@ def create_and_send(
     retry of an attempt that died half way resume it instead of sending again."""
     alert_id_given = alert_id
     alert_id = alert_id or uuid.uuid4().hex
-    escalation = request.escalation
-    after = (escalation.after_seconds if escalation and escalation.after_seconds else None) or (
-        settings.escalation_after_seconds
+    escalation = _escalation(request, settings)
+    alert = new_alert(
+        alert_id, request, request.recipients, escalation, now, expires_at=expiry(settings, now)
     )
-    max_rounds = settings.escalation_max_rounds
-    if escalation is not None and escalation.max_rounds is not None:
-        max_rounds = escalation.max_rounds
-    next_level = [d for d in (escalation.recipients if escalation else []) if d not in request.recipients]
-    created = epoch(now)
-    alert: AlertItem = {
-        "kind": "alert",
-        "alert_id": alert_id,
-        "ticket_id": request.ticket_id,
-        "lift_id": request.lift_id,
-        "site": request.site,
-        "floor": request.floor,
-        "note": request.note,
-        "created_at": iso(now),
-        "created_epoch": created,
-        "recipient_order": request.recipients,
-        "recipients": {
-            to: {"to": to, "message_id": None, "send_status": "pending", "round": 0}
-            for to in request.recipients
-        },
-        "messages": {},
-        "taps": {},
-        "responses": [],
-        "failures": {},
-        "fallbacks": {},
-        # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
-        "acks": {},
-        "notices_skipped": {},
-        "notices": {},
-        # Replies that are not taps, oldest first (their ids: the string set `reply_ids`).
-        "messages_received": [],
-        "confirmation_notices": {},
-        "reminders": {},
-        "rounds": {},
-        "completed_rounds": {},
-        "rounds_sent": 0,
-        "escalation": {"after_seconds": after, "max_rounds": max_rounds, "recipients": next_level},
-        "expires_at": expiry(settings, now),
-    }
     # Stored before anything is sent: a tap that races the send still finds its alert.
     done: dict[str, Delivery] = {}
-    if isinstance(repo.create_alert(alert, due_at=created + after), ConditionFailed):
+    if isinstance(repo.create_alert(alert, due_at=epoch(now) + escalation["after_seconds"]), ConditionFailed):
         # A retry (same Idempotency-Key and body) of an attempt that died half way:
         # recipients it already sent to are not sent to again.
         earlier = repo.get_alert(alert_id) if alert_id_given is not None else None
@@ -155,17 +116,6 @@ def create_and_send(
         ),
     )
     records = round_records(alert_id, 0, deliveries)
-    lines = []
-    for delivery in deliveries:
-        result = delivery.result
-        line: dict[str, Any] = {
-            "to": delivery.to,
-            "message_id": result.message_id,
-            "status": "accepted" if result.accepted else "queued" if delivery.queued else "failed",
-        }
-        if result.error() is not None and not delivery.queued:
-            line["error"] = result.error()
-        lines.append(line)
     accepted = sum(1 for delivery in deliveries if delivery.result.accepted)
     queued = sum(1 for delivery in deliveries if delivery.queued)
     count("MessagesAccepted", accepted)
@@ -181,5 +131,36 @@ def create_and_send(
     if all_deliveries_failed(stored, 0):
         repo.bring_forward(alert_id, round_no=0, now=epoch(now))
     logger.info("alert sent", extra={"recipients": len(deliveries), "accepted": accepted, "queued": queued})
-    body = {"alert_id": alert_id, "ticket_id": request.ticket_id, "messages": lines}
+    body = {
+        "alert_id": alert_id,
+        "ticket_id": request.ticket_id,
+        "messages": [_answer_line(d) for d in deliveries],
+    }
     return SendOutcome(201 if accepted or queued else 502, body)
+
+
+def _escalation(request: AlertRequest, settings: Settings) -> Escalation:
+    """The request's escalation, the configured defaults filling what it leaves out; the next
+    level never repeats a first-level recipient."""
+    asked = request.escalation
+    after = (
+        asked.after_seconds if asked and asked.after_seconds else None
+    ) or settings.escalation_after_seconds
+    max_rounds = settings.escalation_max_rounds
+    if asked is not None and asked.max_rounds is not None:
+        max_rounds = asked.max_rounds
+    next_level = [d for d in (asked.recipients if asked else []) if d not in request.recipients]
+    return {"after_seconds": after, "max_rounds": max_rounds, "recipients": next_level}
+
+
+def _answer_line(delivery: Delivery) -> dict[str, Any]:
+    """One recipient's line in POST /alerts' answer (SPEC §4)."""
+    result = delivery.result
+    line: dict[str, Any] = {
+        "to": delivery.to,
+        "message_id": result.message_id,
+        "status": "accepted" if result.accepted else "queued" if delivery.queued else "failed",
+    }
+    if result.error() is not None and not delivery.queued:
+        line["error"] = result.error()
+    return line

@@ -21,24 +21,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from lift_alerts.channels import Channel
 from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
-from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, TimerReport, run_due_steps
+from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
+from lift_alerts.outbound import buttons_body, text_body, text_template_body
 from lift_alerts.repository import AlertRepository
-from lift_alerts.sending import Delivery, deliveries_recorded, send_messages
+from lift_alerts.sending import Delivery, RoundContent, deliveries_recorded, send_messages
 from lift_alerts.stored import AlertItem, Failure, MessageRef, StoredAlert, outcome, people_messaged
 from lift_alerts.table import Written
 from lift_alerts.texts import (
     confirmation_missed_notice,
     confirmation_question,
     later_yes_ack,
-    meta_safe,
     person_name,
     provider_confirmed_notice,
 )
@@ -77,23 +77,12 @@ def became_entrapment(old: AlertItem, new: AlertItem) -> bool:
 
 
 @dataclass(frozen=True)
-class ConfirmContent:
+class ConfirmContent(RoundContent):
     """The YES question (step 0) or its reminder: one reply button YES, or CONFIRM_TEMPLATE_NAME
     outside the 24-hour window (one body variable, one quick reply YES); without that
     template a person outside the window is skipped and counted."""
 
-    settings: Settings
-    facts: StoredAlert
-    alert_id: str
-    reminder: tuple[int, int] | None = None
-
-    @property
-    def kind(self) -> str:
-        return "confirm_reminder" if self.reminder else "confirm_request"
-
-    @property
-    def inside(self) -> Channel:
-        return "interactive"
+    kinds: ClassVar[tuple[str, str]] = ("confirm_request", "confirm_reminder")
 
     @property
     def outside(self) -> Channel | None:
@@ -102,35 +91,23 @@ class ConfirmContent:
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         text = confirmation_question(self.facts, reminder=self.reminder)
         button = confirm_button_id(self.alert_id)
-        if channel == "template":
-            if not self.settings.confirm_template_name:
-                return None
-            return {
-                "to": to,
-                "type": "template",
-                "template": {
-                    "name": self.settings.confirm_template_name,
-                    "language": {"code": self.settings.template_language},
-                    "components": [
-                        {"type": "body", "parameters": [{"type": "text", "text": meta_safe(text)}]},
-                        {
-                            "type": "button",
-                            "sub_type": "quick_reply",
-                            "index": "0",
-                            "parameters": [{"type": "payload", "payload": button}],
-                        },
-                    ],
-                },
-            }
-        return {
-            "to": to,
-            "type": "interactive",
-            "interactive": {
-                "type": "button",
-                "body": {"text": text},
-                "action": {"buttons": [{"type": "reply", "reply": {"id": button, "title": CONFIRM_LABEL}}]},
-            },
+        if channel != "template":
+            return buttons_body(to, text, [(button, CONFIRM_LABEL)])
+        if not self.settings.confirm_template_name:
+            return None
+        yes = {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "0",
+            "parameters": [{"type": "payload", "payload": button}],
         }
+        return text_template_body(
+            to,
+            name=self.settings.confirm_template_name,
+            language=self.settings.template_language,
+            text=text,
+            buttons=(yes,),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,20 +130,10 @@ class TextNotice:
 
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         if channel != "template":
-            return {"to": to, "type": "text", "text": {"body": self.text}}
+            return text_body(to, self.text)
         if not self.template_name:
             return None
-        return {
-            "to": to,
-            "type": "template",
-            "template": {
-                "name": self.template_name,
-                "language": {"code": self.language},
-                "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": meta_safe(self.text)}]}
-                ],
-            },
-        }
+        return text_template_body(to, name=self.template_name, language=self.language, text=self.text)
 
 
 def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
@@ -174,28 +141,6 @@ def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
 
 
 # ---------------------------------------------------------------- the timer
-
-
-def run_confirmations(
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    *,
-    report: TimerReport | None = None,
-    time_left: Callable[[], float] = lambda: 900.0,
-) -> TimerReport:
-    """Send every due confirmation step, found through ConfirmDueIndex (never a scan)."""
-    report = report or TimerReport()
-    run_due_steps(
-        repo.confirmation_due_ids(epoch(now)),
-        lambda alert_id: confirmation_step(alert_id, repo, woosh, settings, now, report),
-        report,
-        time_left=time_left,
-        what="confirmation",
-        error_metric="ConfirmationStepError",
-    )
-    return report
 
 
 def confirmation_step(
@@ -233,6 +178,16 @@ def confirmation_step(
         return
     _send_step(alert, step, max_rounds, repo, woosh, settings, now)
     report.confirmation_rounds.append(f"{alert_id}:confirm:{step}")
+
+
+# Every due confirmation step, found through ConfirmDueIndex.
+CONFIRMATIONS = Timer(
+    "confirmation",
+    "ConfirmationStepError",
+    lambda repo, now: repo.confirmation_due_ids(now),
+    confirmation_step,
+)
+run_confirmations = CONFIRMATIONS.run
 
 
 def _send_step(
@@ -349,23 +304,11 @@ def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem)
     everyone_sent = people_messaged(new)
     if after.get("confirmed_at") and not before.get("confirmed_at"):
         text = provider_confirmed_notice(facts, confirmed_by=person_name(after.get("confirmed_by")))
-        send_once(
-            ctx,
-            alert_id,
-            ledger=NOTICES,
-            targets={to: f"confirmed:{to}" for to in everyone_sent},
-            content=_notice(ctx.settings, "confirm_confirmed", text),
-        )
+        _tell_everyone(ctx, alert_id, everyone_sent, "confirmed", text)
         done.append("provider_confirmed_notices")
     if after.get("missed_at") and not before.get("missed_at"):
         text = confirmation_missed_notice(facts, rounds=int(after.get("rounds_sent", 0)))
-        send_once(
-            ctx,
-            alert_id,
-            ledger=NOTICES,
-            targets={to: f"missed:{to}" for to in everyone_sent},
-            content=_notice(ctx.settings, "confirm_missed", text),
-        )
+        _tell_everyone(ctx, alert_id, everyone_sent, "missed", text)
         done.append("confirmation_missed_notices")
     # A YES after the first: recorded, and acknowledged to the person who tapped it.
     confirmations = new.get("confirmations", [])
@@ -383,6 +326,18 @@ def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem)
         )
         done.append("later_yes_acknowledged")
     return done
+
+
+def _tell_everyone(ctx: FollowUpContext, alert_id: str, people: list[str], outcome: str, text: str) -> None:
+    """The confirmation's outcome (`confirmed`, `missed`) to each person once: ledger key
+    `<outcome>:<phone>` in NOTICES, message kind `confirm_<outcome>`."""
+    send_once(
+        ctx,
+        alert_id,
+        ledger=NOTICES,
+        targets={to: f"{outcome}:{to}" for to in people},
+        content=_notice(ctx.settings, f"confirm_{outcome}", text),
+    )
 
 
 def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:

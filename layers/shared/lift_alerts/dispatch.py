@@ -38,10 +38,7 @@ from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import (
     AlertRepository,
-    alert_from_item,
-    alert_key,
     from_item,
-    set_entries,
     to_item,
 )
 from lift_alerts.sending import (
@@ -54,9 +51,6 @@ from lift_alerts.sending import (
 )
 from lift_alerts.stored import (
     AlertItem,
-    Failure,
-    MessageRef,
-    RecipientLine,
     StoredAlert,
     all_deliveries_failed,
     send_key,
@@ -243,39 +237,6 @@ class SendQueue(Table):
             )
         )
 
-    def record_sent(
-        self,
-        alert_id: str,
-        *,
-        to: str,
-        recipient: RecipientLine | None,
-        messages: dict[str, MessageRef],
-        failures: dict[str, Failure],
-    ) -> AlertItem:
-        """Put a dispatched message's result on its alert: the recipient line it was queued in
-        (when the queued line is theirs), its mapping and any failure. Returns the alert after."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        if recipient is not None:
-            names["#to"] = to
-            values[":rec"] = _serializer.serialize(recipient)
-            sets.append("recipients.#to = :rec")
-        set_entries(names, values, sets, "messages", messages)
-        set_entries(names, values, sets, "failures", failures)
-        if not sets:
-            return {}
-        response = self._db.update_item(
-            TableName=self.table_name,
-            Key=alert_key(alert_id),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-        return alert_from_item(response["Attributes"])
-
 
 def wake_dispatcher() -> None:
     """Tell the dispatcher something is waiting (one SQS message; no queue URL: nothing to do,
@@ -441,7 +402,7 @@ def dispatch_one(
     records = round_records(entry.alert_id, entry.round_no, [delivery])
     line = alert.get("recipients", {}).get(entry.to) or {}
     mine = line.get("send_status") == QUEUED and int(line.get("round", -1)) == entry.round_no
-    stored = queue.record_sent(
+    stored = repo.record_dispatched(
         entry.alert_id,
         to=entry.to,
         recipient={**records.recipients[entry.to], "sent_at": iso(now)} if mine else None,

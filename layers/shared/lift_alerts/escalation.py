@@ -11,7 +11,7 @@ just before the crash, is sent again: a duplicate reminder is safer than a missi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,49 +40,48 @@ class TimerReport:
     confirmations_missed: list[str] = field(default_factory=list)
 
 
-def run_escalations(
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    *,
-    time_left: Callable[[], float] = lambda: 900.0,
-) -> TimerReport:
-    report = TimerReport()
-    run_due_steps(
-        repo.due_alert_ids(epoch(now)),
-        lambda alert_id: escalate(alert_id, repo, woosh, settings, now, report),
-        report,
-        time_left=time_left,
-        what="escalation",
-        error_metric="EscalationError",
-    )
-    return report
+# One timer step of one alert: claim it and do it (escalation.escalate, confirmation.confirmation_step).
+TimerStep = Callable[[str, AlertRepository, Callable[[], WooshClient], Settings, datetime, TimerReport], None]
 
 
-def run_due_steps(
-    alert_ids: Iterable[str],
-    step: Callable[[str], None],
-    report: TimerReport,
-    *,
-    time_left: Callable[[], float],
-    what: str,
-    error_metric: str,
-) -> None:
-    """Run one timer step per due alert while the invocation has time for a whole step.
+@dataclass(frozen=True)
+class Timer:
+    """One kind of timer step: which alerts are due (a sparse index, never a scan) and the step
+    that claims and does one of them. Escalation rounds and confirmation steps are both."""
 
-    One alert's trouble never stops the others: its claim expires and the next run retries it.
-    """
-    for alert_id in alert_ids:
-        if time_left() < ROUND_SEND_SECONDS + 5:
-            logger.warning("timer out of time; the rest waits for the next run", extra={"steps": what})
-            break
-        try:
-            step(alert_id)
-        except Exception:
-            report.errors += 1
-            count(error_metric)
-            logger.exception(f"{what} step failed", extra={"alert_id": alert_id})
+    what: str
+    error_metric: str
+    due_ids: Callable[[AlertRepository, int], list[str]]
+    step: TimerStep
+
+    def run(
+        self,
+        repo: AlertRepository,
+        woosh: Callable[[], WooshClient],
+        settings: Settings,
+        now: datetime,
+        *,
+        report: TimerReport | None = None,
+        time_left: Callable[[], float] = lambda: 900.0,
+    ) -> TimerReport:
+        """Run one step per due alert while the invocation has time for a whole step.
+
+        One alert's trouble never stops the others: its claim expires and the next run retries it.
+        """
+        report = report or TimerReport()
+        for alert_id in self.due_ids(repo, epoch(now)):
+            if time_left() < ROUND_SEND_SECONDS + 5:
+                logger.warning(
+                    "timer out of time; the rest waits for the next run", extra={"steps": self.what}
+                )
+                break
+            try:
+                self.step(alert_id, repo, woosh, settings, now, report)
+            except Exception:
+                report.errors += 1
+                count(self.error_metric)
+                logger.exception(f"{self.what} step failed", extra={"alert_id": alert_id})
+        return report
 
 
 def escalate(
@@ -182,3 +181,7 @@ def _send_reminders(
     logger.info(
         "reminder round sent", extra={"round": round_no, "recipients": len(recipients), "reason": reason}
     )
+
+
+ESCALATIONS = Timer("escalation", "EscalationError", lambda repo, now: repo.due_alert_ids(now), escalate)
+run_escalations = ESCALATIONS.run

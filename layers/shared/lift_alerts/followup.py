@@ -227,7 +227,9 @@ def send_template_fallback(
 ) -> str:
     """Resend the content of message `original_id` as the template, once (SPEC §5)."""
     if failure.get("ledger"):
-        return _send_ledger_fallback(alert_id, original_id, failure, repo, woosh, settings, now)
+        return _send_ledger_fallback(
+            FollowUpContext(repo, woosh, settings, now), alert_id, original_id, failure
+        )
     alert = repo.get_alert(alert_id)  # consistent: a re-delivered record finds the fallback
     log = {"alert_id": alert_id, "message_id": original_id}
     if alert is None or original_id in alert.get("fallbacks", {}):
@@ -263,13 +265,7 @@ def send_template_fallback(
 
 
 def _send_ledger_fallback(
-    alert_id: str,
-    original_id: str,
-    failure: Mapping[str, Any],
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
+    ctx: FollowUpContext, alert_id: str, original_id: str, failure: Mapping[str, Any]
 ) -> str:
     """A follow-up message (acknowledgement, notice, …) refused with 131047: its template, once.
 
@@ -277,15 +273,16 @@ def _send_ledger_fallback(
     in the alert's `failures`: a follow-up message is no delivery of the alert's rounds).
     """
     ledger, key = str(failure["ledger"]), str(failure["key"])
-    alert = repo.get_alert(alert_id)
+    alert = ctx.repo.get_alert(alert_id)
     entry = ledger_of(alert, ledger).get(key) if alert is not None else None
     if entry is None or "fallback" in entry:
         return "fallback_already_sent"
-    content = notice_fallback_content(settings, entry)
+    content = notice_fallback_content(ctx.settings, entry)
     if content is None:
         return "fallback_skipped_no_template"
+    to, now = str(entry["to"]), ctx.now
     delivery = _send_template(
-        repo, woosh(), settings, alert_id, original_id, content, str(entry["to"]), None, now
+        ctx.repo, ctx.woosh(), ctx.settings, alert_id, original_id, content, to, None, now
     )
     result = delivery.result
     if result.error_code in TRANSIENT_SEND_ERRORS:
@@ -293,7 +290,7 @@ def _send_ledger_fallback(
         raise FollowUpRetry(f"template fallback of a {content.kind} to retry")
     error = result.error() or delivery.early_failure
     fallback = {"message_id": result.message_id, "error": error, "channel": "template", "sent_at": iso(now)}
-    if not isinstance(repo.set_ledger_field(alert_id, ledger, key, "fallback", fallback), Written):
+    if not isinstance(ctx.repo.set_ledger_field(alert_id, ledger, key, "fallback", fallback), Written):
         return "fallback_already_sent"
     return _fallback_outcome(
         delivery, {"alert_id": alert_id, "message_id": original_id, "kind": content.kind}

@@ -21,7 +21,7 @@ from lift_alerts.channels import Channel
 from lift_alerts.choices import most_severe
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.outbound import template_param_text
+from lift_alerts.outbound import text_template_body
 from lift_alerts.stored import AlertItem, StoredAlert, follow_up_template, messaged
 from lift_alerts.texts import Answer, ack_text, critical_text, outcome_notice_text
 
@@ -61,16 +61,7 @@ class NoticeContent:
         name = follow_up_template(self.settings, self.kind)
         if not name:
             return None
-        parameters = [{"type": "text", "text": template_param_text(self.text)}]
-        return {
-            "to": to,
-            "type": "template",
-            "template": {
-                "name": name,
-                "language": {"code": self.settings.template_language},
-                "components": [{"type": "body", "parameters": parameters}],
-            },
-        }
+        return text_template_body(to, name=name, language=self.settings.template_language, text=self.text)
 
 
 def notice_fallback_content(settings: Settings, entry: dict[str, Any]) -> NoticeContent | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lift_alerts.channels import Channel, window_open
 from lift_alerts.clock import epoch
+from lift_alerts.outbound import text_body
 from lift_alerts.stored import AlertItem
 from lift_alerts.texts import reply_ack_text
 
@@ -50,7 +51,7 @@ class ReplyAck:
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         if channel != "text":
             return None
-        return {"to": to, "type": "text", "text": {"body": self.text}}
+        return text_body(to, self.text)
 
 
 def added_replies(old: AlertItem, new: AlertItem) -> list[dict[str, Any]]:

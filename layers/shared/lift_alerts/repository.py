@@ -250,6 +250,38 @@ class AlertRepository(Table):
             expression = "SET " + ", ".join(sets) + " REMOVE claim"
         else:
             expression = "SET " + ", ".join(sets)
+        return self._set_on_alert(alert_id, expression, names, values)
+
+    def record_dispatched(
+        self,
+        alert_id: str,
+        *,
+        to: str,
+        recipient: RecipientLine | None,
+        messages: dict[str, MessageRef],
+        failures: dict[str, Failure],
+    ) -> AlertItem:
+        """Put a message the dispatcher sent from the queue on its alert: the recipient line it
+        was queued in (when the queued line is theirs), its mapping and any failure. Returns the
+        alert after the write (empty when there was nothing to write)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        if recipient is not None:
+            names["#to"] = to
+            values[":rec"] = _serializer.serialize(recipient)
+            sets.append("recipients.#to = :rec")
+        set_entries(names, values, sets, "messages", messages)
+        set_entries(names, values, sets, "failures", failures)
+        if not sets:
+            return {}
+        return self._set_on_alert(alert_id, "SET " + ", ".join(sets), names, values)
+
+    def _set_on_alert(
+        self, alert_id: str, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> AlertItem:
+        """Write on an alert that must exist (a missing one raises: it was never created or has
+        expired, and the caller's send has nowhere to be recorded). Returns the alert after."""
         response = self._db.update_item(
             TableName=self.table_name,
             Key=alert_key(alert_id),

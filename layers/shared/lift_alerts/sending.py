@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from lift_alerts.channels import Channel, needs_template_fallback, window_open
 from lift_alerts.clock import epoch
@@ -123,21 +123,31 @@ class Content(Protocol):
 
 
 @dataclass(frozen=True)
-class AlertContent:
-    """The alert itself (round 0) or a reminder: the three buttons, or the alert template."""
+class RoundContent:
+    """A message sent in an alert's numbered rounds, then as its reminders (`reminder` is
+    (n, N) for REMINDER n/N): reply buttons inside the 24-hour window."""
 
     settings: Settings
     facts: AlertFacts
     alert_id: str
     reminder: tuple[int, int] | None = None
+    # The message kind of the first send and of its reminders.
+    kinds: ClassVar[tuple[str, str]]
 
     @property
     def kind(self) -> str:
-        return "reminder" if self.reminder else "alert"
+        return self.kinds[1] if self.reminder else self.kinds[0]
 
     @property
     def inside(self) -> Channel:
         return "interactive"
+
+
+@dataclass(frozen=True)
+class AlertContent(RoundContent):
+    """The alert itself (round 0) or a reminder: the three buttons, or the alert template."""
+
+    kinds: ClassVar[tuple[str, str]] = ("alert", "reminder")
 
     @property
     def outside(self) -> Channel:

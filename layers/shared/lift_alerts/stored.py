@@ -19,8 +19,9 @@ from typing import Any, TypedDict
 
 from lift_alerts.channels import Channel
 from lift_alerts.choices import most_severe
-from lift_alerts.clock import epoch
+from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
+from lift_alerts.outbound import AlertFacts
 
 # Delivery statuses only move forward: sent < delivered < read; failed is final (SPEC §6).
 STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
@@ -77,28 +78,36 @@ class Failure(TypedDict, total=False):
     confirmation_step: int
 
 
-class SendRecord(TypedDict, total=False):
-    """`reminders.<round>:<phone>` / `confirm_sends.<step>:<phone>`: one send of a claimed
-    round, written right after Woosh answered (a run taking over skips this person)."""
+class SendAnswer(TypedDict, total=False):
+    """What Woosh answered to one send: the message id, or the error (both None: pending)."""
 
     message_id: str | None
     error: dict[str, Any] | None
+
+
+class SendRecord(SendAnswer, total=False):
+    """`reminders.<round>:<phone>` / `confirm_sends.<step>:<phone>`: one send of a claimed
+    round, written right after Woosh answered (a run taking over skips this person); with the
+    channel, the 131047 refusal the template replaced at once, and whether a `failed` status
+    came before the mapping and the follow-up function resends it as the template."""
+
     channel: Channel | None
     replaced_error: dict[str, Any] | None
     early_fallback: bool
 
 
-class Fallback(TypedDict, total=False):
+class Fallback(SendAnswer, total=False):
     """`fallbacks.<original message id>`: the template that replaced a 131047 failure."""
 
     to: str
     round: int
-    message_id: str | None
-    error: dict[str, Any] | None
     sent_at: str
 
 
 class Escalation(TypedDict, total=False):
+    """`escalation`: a reminder round every `after_seconds` until `max_rounds`; from the first
+    reminder on, `recipients` (the next level) are reminded too (SPEC §9)."""
+
     after_seconds: int
     max_rounds: int
     recipients: list[str]
@@ -114,11 +123,15 @@ class EscalationRound(TypedDict):
 
 
 class Claim(TypedDict, total=False):
-    """A timer run's lease on one step (`claim`, `confirm_claim`)."""
+    """A timer run's lease on one step (`confirm_claim`; `claim` is an `EscalationClaim`): a
+    run that finds `lease_until` (epoch seconds) passed takes the step over (its run crashed)."""
 
     step: int
     lease_until: int
-    reason: str
+
+
+class EscalationClaim(Claim, total=False):
+    reason: str  # why the round is sent; a run taking the round over keeps it
 
 
 class Confirmation(TypedDict, total=False):
@@ -171,7 +184,7 @@ class AlertItem(TypedDict, total=False):
     completed_rounds: dict[str, str]
     rounds_sent: int
     escalation: Escalation
-    claim: Claim
+    claim: EscalationClaim
     due_shard: str
     due_at: int
     unanswered_at: str
@@ -204,7 +217,68 @@ class MessageItem(TypedDict, total=False):
     delivery_error: dict[str, Any]
 
 
+def new_alert(
+    alert_id: str,
+    facts: AlertFacts,
+    recipients: list[str],
+    escalation: Escalation,
+    now: datetime,
+    *,
+    expires_at: int,
+) -> AlertItem:
+    """A new alert as POST /alerts stores it, before anything is sent: every map it will
+    collect is there from the start (updates set entries in them, never create them)."""
+    return {
+        "kind": "alert",
+        "alert_id": alert_id,
+        "ticket_id": facts.ticket_id,
+        "lift_id": facts.lift_id,
+        "site": facts.site,
+        "floor": facts.floor,
+        "note": facts.note,
+        "created_at": iso(now),
+        "created_epoch": epoch(now),
+        "recipient_order": recipients,
+        "recipients": {
+            to: {"to": to, "message_id": None, "send_status": "pending", "round": 0} for to in recipients
+        },
+        "messages": {},
+        "taps": {},
+        "responses": [],
+        "failures": {},
+        "fallbacks": {},
+        # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
+        "acks": {},
+        "notices_skipped": {},
+        "notices": {},
+        # Replies that are not taps, oldest first (their ids: the string set `reply_ids`).
+        "messages_received": [],
+        "confirmation_notices": {},
+        "reminders": {},
+        "rounds": {},
+        "completed_rounds": {},
+        "rounds_sent": 0,
+        "escalation": escalation,
+        "expires_at": expires_at,
+    }
+
+
 # ---------------------------------------------------------------- facts about an alert
+
+
+def state(alert: AlertItem) -> str:
+    if alert.get("closed_at"):
+        return "closed"
+    if alert.get("responses"):
+        return "answered"
+    if alert.get("unanswered_at"):
+        return "unanswered"
+    return "awaiting_response"
+
+
+def outcome(responses: Iterable[Mapping[str, Any]]) -> str | None:
+    """The most severe choice among the taps (severity only rises)."""
+    return most_severe(str(r.get("choice")) for r in responses)
 
 
 @dataclass(frozen=True)
@@ -226,21 +300,6 @@ class StoredAlert:
             floor=str(alert.get("floor") or ""),
             note=str(alert.get("note") or ""),
         )
-
-
-def state(alert: AlertItem) -> str:
-    if alert.get("closed_at"):
-        return "closed"
-    if alert.get("responses"):
-        return "answered"
-    if alert.get("unanswered_at"):
-        return "unanswered"
-    return "awaiting_response"
-
-
-def outcome(responses: Iterable[Mapping[str, Any]]) -> str | None:
-    """The most severe choice among the taps (severity only rises)."""
-    return most_severe(str(r.get("choice")) for r in responses)
 
 
 def everyone(alert: AlertItem) -> list[str]:

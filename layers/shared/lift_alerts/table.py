@@ -33,6 +33,9 @@ class Written(Generic[ItemT]):
 
     item: ItemT
 
+    def __bool__(self) -> Literal[True]:
+        return True
+
 
 @dataclass(frozen=True)
 class ConditionFailed(Generic[ReasonT, BeforeT]):
@@ -41,6 +44,10 @@ class ConditionFailed(Generic[ReasonT, BeforeT]):
 
     reason: ReasonT
     before: BeforeT | None = None
+
+    def __bool__(self) -> Literal[False]:
+        """Falsy, so `if repo.claim_step(...)` reads as "if it was written"."""
+        return False
 
 
 # A condition whose failure needs no explanation: the caller only knows "not written".

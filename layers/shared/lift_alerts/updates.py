@@ -271,9 +271,7 @@ def record_yes(tap: Tap, repo: AlertRepository) -> str:
 
 def _yes_outcome(result: TapResult, matched_by: str, log: dict[str, Any]) -> str:
     if isinstance(result, Written):
-        logger.info("confirmation recorded", extra={**log, "matched_by": matched_by})
-        count("ConfirmationRecorded")
-        return f"confirmation_matched_{matched_by}"
+        return _matched("confirmation", "confirmation recorded", "ConfirmationRecorded", matched_by, log)
     if result.reason == "duplicate":
         return _duplicate(log)
     if result.reason == "not_requested":
@@ -305,9 +303,14 @@ def _after_fallback(result: TapResult, matched_by: str, log: dict[str, Any]) -> 
 
 
 def _recorded(matched_by: str, log: dict[str, Any]) -> str:
-    logger.info("tap recorded", extra={**log, "matched_by": matched_by})
-    count("TapMatched")
-    return f"tap_matched_{matched_by}"
+    return _matched("tap", "tap recorded", "TapMatched", matched_by, log)
+
+
+def _matched(what: str, message: str, metric: str, matched_by: str, log: dict[str, Any]) -> str:
+    """A tap, YES or reply recorded on its alert: logged, counted, `<what>_matched_<how>`."""
+    logger.info(message, extra={**log, "matched_by": matched_by})
+    count(metric)
+    return f"{what}_matched_{matched_by}"
 
 
 def _duplicate(log: dict[str, Any]) -> str:
@@ -382,9 +385,7 @@ def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str
 
 def _reply_outcome(result: ReplyResult, matched_by: str, log: dict[str, Any]) -> str:
     if isinstance(result, Written):
-        logger.info("reply kept", extra={**log, "matched_by": matched_by})
-        count("ReplyMatched")
-        return f"reply_matched_{matched_by}"
+        return _matched("reply", "reply kept", "ReplyMatched", matched_by, log)
     if result.reason == "duplicate":
         logger.info("duplicate reply ignored", extra=log)
         count("ReplyDuplicate")
