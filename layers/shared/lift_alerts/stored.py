@@ -30,11 +30,6 @@ STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
 # ---------------------------------------------------------------- the alert item
 
 
-class ErrorInfo(TypedDict, total=False):
-    code: str
-    title: str
-
-
 class Person(TypedDict, total=False):
     """Who tapped or wrote: a phone (`wa_id`, absent for a business-scoped user id only)."""
 
