@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import alerts, idempotency
+from lift_alerts.alert_view import view_of
 from lift_alerts.api import json_response, parse_json, raw_body, register_http_errors
 from lift_alerts.clock import iso, utc_now
 from lift_alerts.config import get_settings
@@ -17,6 +18,7 @@ from lift_alerts.models import AlertRequest, CloseRequest
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import remaining_deadline
+from lift_alerts.table import Written
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
 # variable) fails the cold start with its message instead of failing every send. Requests
@@ -56,7 +58,7 @@ def get_alert(alert_id: str) -> Response[str]:
     alert = repo.get_alert(alert_id) if _ALERT_ID.match(alert_id) else None
     if alert is None:
         return json_response(404, {"message": f"no alert {alert_id[:64]}"})
-    return json_response(200, alerts.alert_view(alert, repo.get_messages(alerts.message_ids(alert))))
+    return json_response(200, view_of(alert, repo))
 
 
 @app.post("/alerts/<alert_id>/close")
@@ -64,15 +66,15 @@ def close_alert(alert_id: str) -> Response[str]:
     raw = raw_body(app.current_event)
     close = CloseRequest.model_validate(parse_json(raw, limit=MAX_BODY) if raw.strip() else {})
     repo = repository()
-    alert = (
+    closed = (
         repo.close_alert(alert_id, closed_at=iso(utc_now()), reason=close.reason)
         if _ALERT_ID.match(alert_id)
         else None
     )
-    if alert is None:
+    if not isinstance(closed, Written):
         return json_response(404, {"message": f"no alert {alert_id[:64]}"})
     logger.info("alert closed", extra={"alert_id": alert_id})
-    return json_response(200, alerts.alert_view(alert, repo.get_messages(alerts.message_ids(alert))))
+    return json_response(200, view_of(closed.item, repo))
 
 
 def _remaining_ms() -> int | None:

@@ -256,7 +256,7 @@ def test_failed_status_before_the_mapping_is_published_once_the_mapping_is_store
     service.webhook(payload)
     assert service.details("Alert Delivery Failed") == []
     # The send stores the mapping after the status: the failure is published then.
-    from lift_alerts.records import failure_record
+    from lift_alerts.stored import failure_record
 
     message = repo.store_message(
         early, alert_id=alert["alert_id"], recipient=TECH, round_no=0, expires_at=2**31

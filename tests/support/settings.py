@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from lift_alerts.config import Settings
-from lift_alerts.sending import StoredAlert
+from lift_alerts.stored import StoredAlert
 
 
 def make_settings(**changes: Any) -> Settings:

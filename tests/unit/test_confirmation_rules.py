@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from lift_alerts import texts
+from lift_alerts.alert_view import confirmation_view
 from lift_alerts.choices import (
     Choice,
     button_id,
@@ -21,11 +22,10 @@ from lift_alerts.confirmation import (
     ConfirmContent,
     TextNotice,
     became_entrapment,
-    confirmation_view,
-    people_messaged,
     step_due_at,
     step_kind,
 )
+from lift_alerts.stored import people_messaged
 from tests.support.settings import alert_facts, make_settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from lift_alerts.config import ConfigurationError, Settings
-from lift_alerts.notices import NoticeContent, messaged
+from lift_alerts.notices import NoticeContent
 from lift_alerts.outbound import template_param_text
-from lift_alerts.sending import StoredAlert
+from lift_alerts.stored import StoredAlert, messaged
 from lift_alerts.texts import (
     Answer,
     ack_text,

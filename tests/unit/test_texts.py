@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from lift_alerts.sending import StoredAlert
+from lift_alerts.stored import StoredAlert
 from lift_alerts.texts import display_time, entrapment_place, label, person, reply_ack_text
 from tests.support.settings import alert_facts
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lift_alerts.outbound import DEFAULT_TEMPLATE_PARAMS, TEMPLATE_PARAM_NAMES
@@ -17,16 +17,31 @@ class ConfigurationError(RuntimeError):
     """The function environment or the secret is missing something the service needs."""
 
 
-def _int_env(name: str, default: int, low: int, high: int) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def number_env(
+    name: str,
+    default: Number,
+    low: Number,
+    high: Number,
+    *,
+    error: type[Exception] = ConfigurationError,
+) -> Number:
+    """A number from the environment, of the default's type, within [low, high]; unset: the
+    default. Anything else raises `error` naming the variable (it fails the cold start)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+        what = "an integer" if kind is int else "a number"
+        raise error(f"{name} must be {what}, got {raw!r}") from exc
     if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
+        shown = str if kind is int else "{:g}".format
+        raise error(f"{name} must be between {shown(low)} and {shown(high)}, got {shown(value)}")
     return value
 
 
@@ -111,16 +126,16 @@ class Settings:
             template_language=os.environ.get("ALERT_TEMPLATE_LANGUAGE", "").strip() or "en",
             template_params=_template_params_env(),
             parked_queue_url=os.environ.get("PARKED_QUEUE_URL", "").strip() or None,
-            retention_days=_int_env("RETENTION_DAYS", 90, 1, 3650),
-            escalation_after_seconds=_int_env("ESCALATION_AFTER_SECONDS", 120, 1, 3600),
-            escalation_max_rounds=_int_env("ESCALATION_MAX_ROUNDS", 2, 0, 10),
-            send_deadline_seconds=float(_int_env("SEND_DEADLINE_MS", 22_000, 1_000, 25_000)) / 1000,
-            secret_max_age_seconds=_int_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
+            retention_days=number_env("RETENTION_DAYS", 90, 1, 3650),
+            escalation_after_seconds=number_env("ESCALATION_AFTER_SECONDS", 120, 1, 3600),
+            escalation_max_rounds=number_env("ESCALATION_MAX_ROUNDS", 2, 0, 10),
+            send_deadline_seconds=float(number_env("SEND_DEADLINE_MS", 22_000, 1_000, 25_000)) / 1000,
+            secret_max_age_seconds=number_env("SECRET_MAX_AGE_SECONDS", 300, 0, 86_400),
             notice_template_name=os.environ.get("NOTICE_TEMPLATE_NAME", "").strip() or None,
             display_timezone=_timezone_env("DISPLAY_TIMEZONE", "Africa/Johannesburg"),
-            reply_window_seconds=_int_env("REPLY_WINDOW_SECONDS", 3600, 0, 86_400),
-            confirm_after_seconds=_int_env("CONFIRM_AFTER_SECONDS", 300, 1, 3600),
-            confirm_max_rounds=_int_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
+            reply_window_seconds=number_env("REPLY_WINDOW_SECONDS", 3600, 0, 86_400),
+            confirm_after_seconds=number_env("CONFIRM_AFTER_SECONDS", 300, 1, 3600),
+            confirm_max_rounds=number_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
             confirm_template_name=os.environ.get("CONFIRM_TEMPLATE_NAME", "").strip() or None,
         )
 

@@ -21,29 +21,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from lift_alerts.channels import Channel
 from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
-from lift_alerts.escalation import (
-    LEASE_SECONDS,
-    ROUND_SEND_SECONDS,
-    TimerReport,
-    deliveries_recorded,
-    run_due_steps,
-)
+from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
+from lift_alerts.outbound import buttons_body, text_body, text_template_body
 from lift_alerts.repository import AlertRepository
-from lift_alerts.rounds import everyone, outcome
-from lift_alerts.sending import Delivery, StoredAlert, send_messages
+from lift_alerts.sending import Delivery, RoundContent, deliveries_recorded, send_messages
+from lift_alerts.stored import AlertItem, Failure, MessageRef, StoredAlert, outcome, people_messaged
+from lift_alerts.table import Written
 from lift_alerts.texts import (
     confirmation_missed_notice,
     confirmation_question,
     later_yes_ack,
-    meta_safe,
     person_name,
     provider_confirmed_notice,
 )
@@ -52,9 +47,9 @@ from lift_alerts.woosh import WooshClient
 # Alert maps (created with the alert): each confirmation send of a claimed step, written
 # right after it; the notices about the outcome, one per person; acknowledgements by tap id
 # (shared with the acknowledgements of classification taps: a tap id is never both).
-SENDS = "confirm_sends"
-NOTICES = "confirmation_notices"
-ACKS = "acks"
+SENDS: Final = "confirm_sends"
+NOTICES: Final = "confirmation_notices"
+ACKS: Final = "acks"
 
 StepKind = Literal["request", "reminder", "missed"]
 
@@ -73,58 +68,21 @@ def step_due_at(requested_epoch: int, step: int, after_seconds: int) -> int:
     return requested_epoch + step * after_seconds
 
 
-def people_messaged(alert: dict[str, Any]) -> list[str]:
-    """Everyone the alert was sent to: recipients, and escalation recipients once reminded
-    (a person joins `recipients` with the first message they were sent)."""
-    sent_to = alert.get("recipients", {})
-    return [to for to in everyone(alert) if to in sent_to]
-
-
-def became_entrapment(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def became_entrapment(old: AlertItem, new: AlertItem) -> bool:
     entrapment = Choice.ENTRAPMENT.value
     return outcome(old.get("responses", [])) != entrapment and outcome(new.get("responses", [])) == entrapment
-
-
-def confirmation_view(alert: dict[str, Any]) -> dict[str, Any] | None:
-    """GET's `confirmation`: null before an entrapment (SPEC §10)."""
-    confirmation = alert.get("confirmation")
-    if not confirmation:
-        return None
-    waiting = not (
-        confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at")
-    )
-    by = confirmation.get("confirmed_by")
-    return {
-        "requested_at": confirmation.get("requested_at"),
-        "rounds_sent": int(confirmation.get("rounds_sent", 0)),
-        "next_due_at": confirmation.get("next_due_at") if waiting else None,
-        "confirmed_at": confirmation.get("confirmed_at"),
-        "confirmed_by": {"wa_id": by.get("wa_id"), "name": by.get("name")} if by else None,
-        "missed_at": confirmation.get("missed_at"),
-    }
 
 
 # ---------------------------------------------------------------- what is sent
 
 
 @dataclass(frozen=True)
-class ConfirmContent:
+class ConfirmContent(RoundContent):
     """The YES question (step 0) or its reminder: one reply button YES, or CONFIRM_TEMPLATE_NAME
     outside the 24-hour window (one body variable, one quick reply YES); without that
     template a person outside the window is skipped and counted."""
 
-    settings: Settings
-    facts: StoredAlert
-    alert_id: str
-    reminder: tuple[int, int] | None = None
-
-    @property
-    def kind(self) -> str:
-        return "confirm_reminder" if self.reminder else "confirm_request"
-
-    @property
-    def inside(self) -> Channel:
-        return "interactive"
+    kinds: ClassVar[tuple[str, str]] = ("confirm_request", "confirm_reminder")
 
     @property
     def outside(self) -> Channel | None:
@@ -133,35 +91,23 @@ class ConfirmContent:
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         text = confirmation_question(self.facts, reminder=self.reminder)
         button = confirm_button_id(self.alert_id)
-        if channel == "template":
-            if not self.settings.confirm_template_name:
-                return None
-            return {
-                "to": to,
-                "type": "template",
-                "template": {
-                    "name": self.settings.confirm_template_name,
-                    "language": {"code": self.settings.template_language},
-                    "components": [
-                        {"type": "body", "parameters": [{"type": "text", "text": meta_safe(text)}]},
-                        {
-                            "type": "button",
-                            "sub_type": "quick_reply",
-                            "index": "0",
-                            "parameters": [{"type": "payload", "payload": button}],
-                        },
-                    ],
-                },
-            }
-        return {
-            "to": to,
-            "type": "interactive",
-            "interactive": {
-                "type": "button",
-                "body": {"text": text},
-                "action": {"buttons": [{"type": "reply", "reply": {"id": button, "title": CONFIRM_LABEL}}]},
-            },
+        if channel != "template":
+            return buttons_body(to, text, [(button, CONFIRM_LABEL)])
+        if not self.settings.confirm_template_name:
+            return None
+        yes = {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "0",
+            "parameters": [{"type": "payload", "payload": button}],
         }
+        return text_template_body(
+            to,
+            name=self.settings.confirm_template_name,
+            language=self.settings.template_language,
+            text=text,
+            buttons=(yes,),
+        )
 
 
 @dataclass(frozen=True)
@@ -184,20 +130,10 @@ class TextNotice:
 
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         if channel != "template":
-            return {"to": to, "type": "text", "text": {"body": self.text}}
+            return text_body(to, self.text)
         if not self.template_name:
             return None
-        return {
-            "to": to,
-            "type": "template",
-            "template": {
-                "name": self.template_name,
-                "language": {"code": self.language},
-                "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": meta_safe(self.text)}]}
-                ],
-            },
-        }
+        return text_template_body(to, name=self.template_name, language=self.language, text=self.text)
 
 
 def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
@@ -205,28 +141,6 @@ def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
 
 
 # ---------------------------------------------------------------- the timer
-
-
-def run_confirmations(
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    *,
-    report: TimerReport | None = None,
-    time_left: Callable[[], float] = lambda: 900.0,
-) -> TimerReport:
-    """Send every due confirmation step, found through ConfirmDueIndex (never a scan)."""
-    report = report or TimerReport()
-    run_due_steps(
-        repo.confirmation_due_ids(epoch(now)),
-        lambda alert_id: confirmation_step(alert_id, repo, woosh, settings, now, report),
-        report,
-        time_left=time_left,
-        what="confirmation",
-        error_metric="ConfirmationStepError",
-    )
-    return report
 
 
 def confirmation_step(
@@ -249,13 +163,14 @@ def confirmation_step(
         return
     step = int(confirmation.get("steps_done", 0))
     max_rounds = int(confirmation["max_rounds"])
-    if not repo.claim_confirmation_step(
+    claimed = repo.claim_confirmation_step(
         alert_id, step=step, now=epoch(now), lease_until=epoch(now) + LEASE_SECONDS
-    ):
+    )
+    if not isinstance(claimed, Written):
         report.skipped += 1
         return
     if step_kind(step, max_rounds) == "missed":
-        if repo.mark_confirmation_missed(alert_id, at=iso(now), step=step):
+        if isinstance(repo.mark_confirmation_missed(alert_id, at=iso(now), step=step), Written):
             logger.warning(
                 "entrapment confirmation missed", extra={"alert_id": alert_id, "rounds": max_rounds}
             )
@@ -265,8 +180,18 @@ def confirmation_step(
     report.confirmation_rounds.append(f"{alert_id}:confirm:{step}")
 
 
+# Every due confirmation step, found through ConfirmDueIndex.
+CONFIRMATIONS = Timer(
+    "confirmation",
+    "ConfirmationStepError",
+    lambda repo, now: repo.confirmation_due_ids(now),
+    confirmation_step,
+)
+run_confirmations = CONFIRMATIONS.run
+
+
 def _send_step(
-    alert: dict[str, Any],
+    alert: AlertItem,
     step: int,
     max_rounds: int,
     repo: AlertRepository,
@@ -317,15 +242,15 @@ def _send_step(
 
 def step_records(
     alert_id: str, step: int, kind: str, deliveries: list[Delivery]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, MessageRef], dict[str, Failure]]:
     """The message mappings (taps on them match by context) and the delivery failures (each
     published once as "Alert Delivery Failed") one confirmation step adds to its alert.
 
     Failures carry no escalation `round`: a confirmation message never makes an escalation
     round "all deliveries failed".
     """
-    messages: dict[str, dict[str, Any]] = {}
-    failures: dict[str, dict[str, Any]] = {}
+    messages: dict[str, MessageRef] = {}
+    failures: dict[str, Failure] = {}
     for delivery in deliveries:
         if delivery.skipped:
             continue
@@ -351,9 +276,7 @@ def step_records(
     return messages, failures
 
 
-def _failure(
-    event_id: str, to: str, message_id: str | None, error: dict[str, Any], step: int
-) -> dict[str, Any]:
+def _failure(event_id: str, to: str, message_id: str | None, error: dict[str, Any], step: int) -> Failure:
     return {
         "event_id": event_id,
         "recipient": to,
@@ -367,7 +290,7 @@ def _failure(
 # ---------------------------------------------------------------- follow-ups of a write
 
 
-def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """A follow-up reaction (followup.REACTIONS): what a write on an alert means for the
     confirmation. Idempotent: a re-delivered stream record finds each step claimed or done
     and each notice in its ledger."""
@@ -381,23 +304,11 @@ def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[
     everyone_sent = people_messaged(new)
     if after.get("confirmed_at") and not before.get("confirmed_at"):
         text = provider_confirmed_notice(facts, confirmed_by=person_name(after.get("confirmed_by")))
-        send_once(
-            ctx,
-            alert_id,
-            ledger=NOTICES,
-            targets={to: f"confirmed:{to}" for to in everyone_sent},
-            content=_notice(ctx.settings, "confirm_confirmed", text),
-        )
+        _tell_everyone(ctx, alert_id, everyone_sent, "confirmed", text)
         done.append("provider_confirmed_notices")
     if after.get("missed_at") and not before.get("missed_at"):
         text = confirmation_missed_notice(facts, rounds=int(after.get("rounds_sent", 0)))
-        send_once(
-            ctx,
-            alert_id,
-            ledger=NOTICES,
-            targets={to: f"missed:{to}" for to in everyone_sent},
-            content=_notice(ctx.settings, "confirm_missed", text),
-        )
+        _tell_everyone(ctx, alert_id, everyone_sent, "missed", text)
         done.append("confirmation_missed_notices")
     # A YES after the first: recorded, and acknowledged to the person who tapped it.
     confirmations = new.get("confirmations", [])
@@ -417,7 +328,19 @@ def confirmation_followups(ctx: FollowUpContext, old: dict[str, Any], new: dict[
     return done
 
 
-def request_confirmation(ctx: FollowUpContext, alert: dict[str, Any]) -> str:
+def _tell_everyone(ctx: FollowUpContext, alert_id: str, people: list[str], outcome: str, text: str) -> None:
+    """The confirmation's outcome (`confirmed`, `missed`) to each person once: ledger key
+    `<outcome>:<phone>` in NOTICES, message kind `confirm_<outcome>`."""
+    send_once(
+        ctx,
+        alert_id,
+        ledger=NOTICES,
+        targets={to: f"{outcome}:{to}" for to in people},
+        content=_notice(ctx.settings, f"confirm_{outcome}", text),
+    )
+
+
+def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:
     """The outcome first became entrapment: ask everyone messaged, now (step 0).
 
     Asked once per alert (a conditional write). The request goes out from here rather than at

@@ -20,13 +20,13 @@ missing one, as for reminders. One dispatcher drains at a time (a lease on
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -36,21 +36,30 @@ from lift_alerts.aws import client
 from lift_alerts.clock import epoch, iso, utc_now
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.repository import AlertRepository, alert_key, from_item
-from lift_alerts.rounds import all_deliveries_failed
+from lift_alerts.repository import (
+    AlertRepository,
+    from_item,
+    to_item,
+)
 from lift_alerts.sending import (
     QUEUED,
     AlertContent,
     Delivery,
     Enqueue,
-    StoredAlert,
     round_records,
     send_messages,
 )
+from lift_alerts.stored import (
+    AlertItem,
+    StoredAlert,
+    all_deliveries_failed,
+    send_key,
+)
+from lift_alerts.table import NotWritten, Table, Written, written
 from lift_alerts.woosh import WooshClient
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 QUEUE_SHARD = "queued"
 QUEUE_INDEX = "QueueIndex"
@@ -101,18 +110,8 @@ class QueuedSend:
         )
 
 
-class SendQueue:
+class SendQueue(Table):
     """Data access for the queue items and the dispatcher's turn (see the module docstring)."""
-
-    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = dynamodb
-
-    @property
-    def _db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     def enqueue(self, entries: list[QueuedSend], *, enqueued_at: int, expires_at: int) -> None:
         """Store each entry once (a resumed request that enqueues again changes nothing)."""
@@ -128,15 +127,15 @@ class SendQueue:
                 "enqueued_at": enqueued_at,
                 "expires_at": expires_at,
             }
-            try:
-                self._db.put_item(
+            # Not written: the entry is there already.
+            written(
+                partial(
+                    self._db.put_item,
                     TableName=self.table_name,
-                    Item={k: _serializer.serialize(v) for k, v in item.items()},
+                    Item=to_item(item),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+            )
 
     def waiting(self, *, limit: int, now: int) -> list[QueuedSend]:
         """The first `limit` entries in priority order that no live run holds."""
@@ -171,8 +170,8 @@ class SendQueue:
 
     def claim(self, entry: QueuedSend, *, now: int, lease_until: int) -> QueuedSend | None:
         """Lease the entry for this run; None when it is gone or another live run holds it."""
-        try:
-            self._db.update_item(
+        leased = written(
+            lambda: self._db.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": entry.pk}},
                 UpdateExpression="SET lease_until = :lease ADD attempts :one",
@@ -185,92 +184,58 @@ class SendQueue:
                     ":one": {"N": "1"},
                 },
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
+        )
+        if not isinstance(leased, Written):
             return None
         return QueuedSend(entry.alert_id, entry.round_no, entry.to, entry.kind, entry.queue_key, lease_until)
 
     def done(self, entry: QueuedSend) -> None:
         """Remove an entry this run sent and recorded (only while its lease is ours)."""
-        try:
-            self._db.delete_item(
+        removed = written(
+            lambda: self._db.delete_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": entry.pk}},
                 ConditionExpression="lease_until = :mine",
                 ExpressionAttributeValues={":mine": {"N": str(entry.lease_until)}},
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
+        )
+        if not isinstance(removed, Written):
             logger.warning("queued send was taken over before it was removed")
 
     def release(self, entry: QueuedSend) -> None:
         """Give an entry back (no slot yet): the next run takes it in its turn."""
-        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
-            self._db.update_item(
+        written(
+            lambda: self._db.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": entry.pk}},
                 UpdateExpression="REMOVE lease_until",
                 ConditionExpression="lease_until = :mine",
                 ExpressionAttributeValues={":mine": {"N": str(entry.lease_until)}},
             )
+        )
 
-    def take_turn(self, owner: str, *, now: int, until: int) -> bool:
-        """Become the one draining run (or extend this run's turn)."""
-        try:
-            self._db.put_item(
+    def take_turn(self, owner: str, *, now: int, until: int) -> Written[None] | NotWritten:
+        """Become the one draining run (or extend this run's turn); not written: another run's turn."""
+        return written(
+            lambda: self._db.put_item(
                 TableName=self.table_name,
                 Item={**TURN_KEY, "owner": {"S": owner}, "until": {"N": str(until)}},
                 ConditionExpression="attribute_not_exists(pk) OR #until < :now OR #owner = :owner",
                 ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
                 ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        )
 
     def end_turn(self, owner: str) -> None:
-        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
-            self._db.delete_item(
+        written(
+            lambda: self._db.delete_item(
                 TableName=self.table_name,
                 Key=TURN_KEY,
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
-
-    def record_sent(
-        self,
-        alert_id: str,
-        *,
-        to: str,
-        recipient: dict[str, Any] | None,
-        messages: dict[str, dict[str, Any]],
-        failures: dict[str, dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Put a dispatched message's result on its alert: the recipient line it was queued in
-        (when the queued line is theirs), its mapping and any failure. Returns the alert after."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        if recipient is not None:
-            names["#to"] = to
-            values[":rec"] = _serializer.serialize(recipient)
-            sets.append("recipients.#to = :rec")
-        for prefix, group, entries in (("m", "messages", messages), ("f", "failures", failures)):
-            for index, (key, value) in enumerate(entries.items()):
-                names[f"#{prefix}{index}"] = key
-                values[f":{prefix}{index}"] = _serializer.serialize(value)
-                sets.append(f"{group}.#{prefix}{index} = :{prefix}{index}")
-        if not sets:
-            return {}
-        response = self._db.update_item(
-            TableName=self.table_name,
-            Key=alert_key(alert_id),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
         )
-        return from_item(response["Attributes"])
 
 
 def wake_dispatcher() -> None:
@@ -287,7 +252,7 @@ def wake_dispatcher() -> None:
 
 
 def enqueuer(
-    queue: SendQueue, alert: dict[str, Any], *, round_no: int, kind: str, order: list[str], settings: Settings
+    queue: SendQueue, alert: AlertItem, *, round_no: int, kind: str, order: list[str], settings: Settings
 ) -> Enqueue:
     """The `enqueue` hook of `send_messages` for one round of one alert."""
     created_ms = int(alert["created_epoch"]) * 1000
@@ -347,7 +312,7 @@ def run_dispatcher(
     client_ = woosh()
     while True:
         now = int(time.time())
-        if not queue.take_turn(owner, now=now, until=now + TURN_SECONDS):
+        if not isinstance(queue.take_turn(owner, now=now, until=now + TURN_SECONDS), Written):
             report.skipped_turn = True
             return report
         try:
@@ -401,8 +366,7 @@ def dispatch_one(
     if alert is None:
         queue.done(entry)
         return "alert_gone"
-    key = f"{entry.round_no}:{entry.to}"
-    earlier = alert.get("reminders", {}).get(key)
+    earlier = alert.get("reminders", {}).get(send_key(entry.round_no, entry.to))
     done: dict[str, Delivery] = {}
     if earlier is not None and (earlier.get("error") or {}).get("code") != QUEUED:
         # A run that died after the send recorded it: only the bookkeeping is left.
@@ -438,7 +402,7 @@ def dispatch_one(
     records = round_records(entry.alert_id, entry.round_no, [delivery])
     line = alert.get("recipients", {}).get(entry.to) or {}
     mine = line.get("send_status") == QUEUED and int(line.get("round", -1)) == entry.round_no
-    stored = queue.record_sent(
+    stored = repo.record_dispatched(
         entry.alert_id,
         to=entry.to,
         recipient={**records.recipients[entry.to], "sent_at": iso(now)} if mine else None,

@@ -10,21 +10,18 @@ just before the crash, is sent again: a duplicate reminder is safer than a missi
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
-from lift_alerts.rounds import all_deliveries_failed, everyone
-from lift_alerts.sending import AlertContent, Delivery, StoredAlert, round_records, send_messages
+from lift_alerts.sending import AlertContent, Delivery, deliveries_recorded, round_records, send_messages
+from lift_alerts.stored import AlertItem, StoredAlert, all_deliveries_failed, everyone
+from lift_alerts.table import Written
 from lift_alerts.woosh import WooshClient
 
 LEASE_SECONDS = 150  # longer than the timer function's timeout, so a live run is never overtaken
@@ -43,60 +40,48 @@ class TimerReport:
     confirmations_missed: list[str] = field(default_factory=list)
 
 
-def deliveries_recorded(records: dict[str, dict[str, Any]], round_no: int) -> dict[str, Delivery]:
-    """Sends of a claimed round that an earlier run recorded (`<round>:<phone>` keys, written
-    right after each send) before it died: the run taking over does not send them again."""
-    return {
-        to: Delivery.from_record(to, value)
-        for key, value in records.items()
-        for round_key, _sep, to in [key.partition(":")]
-        if round_key == str(round_no)
-    }
+# One timer step of one alert: claim it and do it (escalation.escalate, confirmation.confirmation_step).
+TimerStep = Callable[[str, AlertRepository, Callable[[], WooshClient], Settings, datetime, TimerReport], None]
 
 
-def run_escalations(
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    *,
-    time_left: Callable[[], float] = lambda: 900.0,
-) -> TimerReport:
-    report = TimerReport()
-    run_due_steps(
-        repo.due_alert_ids(epoch(now)),
-        lambda alert_id: escalate(alert_id, repo, woosh, settings, now, report),
-        report,
-        time_left=time_left,
-        what="escalation",
-        error_metric="EscalationError",
-    )
-    return report
+@dataclass(frozen=True)
+class Timer:
+    """One kind of timer step: which alerts are due (a sparse index, never a scan) and the step
+    that claims and does one of them. Escalation rounds and confirmation steps are both."""
 
+    what: str
+    error_metric: str
+    due_ids: Callable[[AlertRepository, int], list[str]]
+    step: TimerStep
 
-def run_due_steps(
-    alert_ids: Iterable[str],
-    step: Callable[[str], None],
-    report: TimerReport,
-    *,
-    time_left: Callable[[], float],
-    what: str,
-    error_metric: str,
-) -> None:
-    """Run one timer step per due alert while the invocation has time for a whole step.
+    def run(
+        self,
+        repo: AlertRepository,
+        woosh: Callable[[], WooshClient],
+        settings: Settings,
+        now: datetime,
+        *,
+        report: TimerReport | None = None,
+        time_left: Callable[[], float] = lambda: 900.0,
+    ) -> TimerReport:
+        """Run one step per due alert while the invocation has time for a whole step.
 
-    One alert's trouble never stops the others: its claim expires and the next run retries it.
-    """
-    for alert_id in alert_ids:
-        if time_left() < ROUND_SEND_SECONDS + 5:
-            logger.warning("timer out of time; the rest waits for the next run", extra={"steps": what})
-            break
-        try:
-            step(alert_id)
-        except Exception:
-            report.errors += 1
-            count(error_metric)
-            logger.exception(f"{what} step failed", extra={"alert_id": alert_id})
+        One alert's trouble never stops the others: its claim expires and the next run retries it.
+        """
+        report = report or TimerReport()
+        for alert_id in self.due_ids(repo, epoch(now)):
+            if time_left() < ROUND_SEND_SECONDS + 5:
+                logger.warning(
+                    "timer out of time; the rest waits for the next run", extra={"steps": self.what}
+                )
+                break
+            try:
+                self.step(alert_id, repo, woosh, settings, now, report)
+            except Exception:
+                report.errors += 1
+                count(self.error_metric)
+                logger.exception(f"{self.what} step failed", extra={"alert_id": alert_id})
+        return report
 
 
 def escalate(
@@ -112,8 +97,7 @@ def escalate(
         report.skipped += 1
         return
     if alert.get("responses") or alert.get("closed_at") or alert.get("unanswered_at"):
-        with contextlib.suppress(ClientError):
-            repo.clear_due(alert_id)
+        repo.clear_due(alert_id)
         report.skipped += 1
         return
     rounds_sent = int(alert.get("rounds_sent", 0))
@@ -126,19 +110,20 @@ def escalate(
     else:
         reason = "no_response"
     step = rounds_sent + 1
-    if not repo.claim_step(
+    claimed = repo.claim_step(
         alert_id,
         step=step,
         rounds_sent=rounds_sent,
         now=epoch(now),
         lease_until=epoch(now) + LEASE_SECONDS,
         reason=reason,
-    ):
+    )
+    if not isinstance(claimed, Written):
         report.skipped += 1
         return
     logger.append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
     if step > max_rounds:
-        if repo.mark_unanswered(alert_id, at=iso(now)):
+        if isinstance(repo.mark_unanswered(alert_id, at=iso(now)), Written):
             logger.warning("alert unanswered", extra={"rounds": rounds_sent})
             report.unanswered.append(alert_id)
         return
@@ -147,7 +132,7 @@ def escalate(
 
 
 def _send_reminders(
-    alert: dict[str, Any],
+    alert: AlertItem,
     round_no: int,
     max_rounds: int,
     reason: str,
@@ -196,3 +181,7 @@ def _send_reminders(
     logger.info(
         "reminder round sent", extra={"round": round_no, "recipients": len(recipients), "reason": reason}
     )
+
+
+ESCALATIONS = Timer("escalation", "EscalationError", lambda repo, now: repo.due_alert_ids(now), escalate)
+run_escalations = ESCALATIONS.run

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lift_alerts.choices import most_severe
 from lift_alerts.observability import count, logger
+from lift_alerts.stored import AlertItem, Confirmation
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -64,14 +65,14 @@ class Event:
         return str(self.detail["event_id"])
 
 
-def _alert_fields(alert: dict[str, Any], *, place: bool = True) -> dict[str, Any]:
+def _alert_fields(alert: AlertItem, *, place: bool = True) -> dict[str, Any]:
     fields = {"alert_id": alert["alert_id"], "ticket_id": alert["ticket_id"], "lift_id": alert["lift_id"]}
     if place:
         fields.update(site=alert.get("site", ""), floor=alert.get("floor", ""))
     return fields
 
 
-def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
+def events_for_change(old: AlertItem | None, new: AlertItem | None) -> list[Event]:
     if new is None:
         return []  # expired by TTL or deleted: nothing to tell
     old = old or {}
@@ -129,7 +130,7 @@ def events_for_change(old: dict[str, Any] | None, new: dict[str, Any] | None) ->
     return events
 
 
-def _confirmation_events(old: dict[str, Any], new: dict[str, Any]) -> list[Event]:
+def _confirmation_events(old: Confirmation, new: AlertItem) -> list[Event]:
     """The first YES and the confirmation missed after the last reminder (SPEC §10)."""
     confirmation = new.get("confirmation") or {}
     events: list[Event] = []

@@ -11,7 +11,7 @@ again on the retry: a duplicate alert is safer than a missing one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,11 +20,19 @@ from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
 from lift_alerts.notices import NOTICE_REACTIONS, notice_fallback_content
 from lift_alerts.observability import count, logger
-from lift_alerts.records import failure_record, ledger_entries
 from lift_alerts.replies import acknowledge_replies
-from lift_alerts.repository import AlertRepository, from_item, is_alert_item
-from lift_alerts.rounds import all_deliveries_failed
-from lift_alerts.sending import AlertContent, Content, Delivery, StoredAlert, send_messages
+from lift_alerts.repository import AlertRepository, alert_from_item, is_alert_item
+from lift_alerts.sending import AlertContent, Content, Delivery, send_messages
+from lift_alerts.stored import (
+    AlertItem,
+    Fallback,
+    StoredAlert,
+    all_deliveries_failed,
+    failure_record,
+    ledger_entries,
+    ledger_of,
+)
+from lift_alerts.table import Written
 from lift_alerts.woosh import RETRYABLE_ERRORS, WooshClient
 
 FALLBACK_SEND_SECONDS = 20.0
@@ -39,7 +47,7 @@ class FollowUpRetry(RuntimeError):
     """Some follow-up sends failed for now; what succeeded is recorded, the record is retried."""
 
 
-def fallbacks_due(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+def fallbacks_due(old: AlertItem | None, new: AlertItem | None) -> list[tuple[str, Mapping[str, Any]]]:
     """The failures this change added that a template fallback replaces: (message id, failure).
 
     A failure refused at send time (no message id) was already replaced by the send step.
@@ -47,7 +55,7 @@ def fallbacks_due(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
     if new is None:
         return []
     before = (old or {}).get("failures", {})
-    due = [
+    due: list[tuple[str, Mapping[str, Any]]] = [
         (key, failure)
         for key, failure in new.get("failures", {}).items()
         if key not in before and failure.get("replaced_by_fallback") and failure.get("message_id")
@@ -84,10 +92,10 @@ class FollowUpContext:
 # A reaction looks at what one write changed on an alert (old and new image) and sends what
 # that calls for; it returns what it did (for logs and tests). Each must be idempotent: a
 # stream record can be delivered again.
-Reaction = Callable[[FollowUpContext, dict[str, Any], dict[str, Any]], list[str]]
+Reaction = Callable[[FollowUpContext, AlertItem, AlertItem], list[str]]
 
 
-def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def template_fallbacks(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     return [
         send_template_fallback(
             str(new["alert_id"]), original_id, failure, ctx.repo, ctx.woosh, ctx.settings, ctx.now
@@ -96,7 +104,7 @@ def template_fallbacks(ctx: FollowUpContext, old: dict[str, Any], new: dict[str,
     ]
 
 
-def entrapment_confirmation(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def entrapment_confirmation(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     # Imported here: confirmation.py builds on send_once from this module.
     from lift_alerts.confirmation import confirmation_followups
 
@@ -114,8 +122,8 @@ REACTIONS: tuple[Reaction, ...] = (
 def follow_up_record(record: dict[str, Any], ctx: FollowUpContext) -> list[str]:
     """Act on one stream record of the table; returns what was done, for logs and tests."""
     image = record.get("dynamodb", {})
-    new = from_item(image["NewImage"]) if "NewImage" in image else None
-    old = from_item(image["OldImage"]) if "OldImage" in image else None
+    new = alert_from_item(image["NewImage"]) if "NewImage" in image else None
+    old = alert_from_item(image["OldImage"]) if "OldImage" in image else None
     if new is None or not is_alert_item(new):
         return []
     done: list[str] = []
@@ -158,7 +166,7 @@ def send_once(
     alert = ctx.repo.get_alert(alert_id)
     if alert is None:
         return {}
-    recorded = alert.get(ledger, {})
+    recorded = ledger_of(alert, ledger)
     pending = {to: key for to, key in targets.items() if key not in recorded}
     if not pending:
         return {}
@@ -211,7 +219,7 @@ def send_once(
 def send_template_fallback(
     alert_id: str,
     original_id: str,
-    failure: dict[str, Any],
+    failure: Mapping[str, Any],
     repo: AlertRepository,
     woosh: Callable[[], WooshClient],
     settings: Settings,
@@ -219,7 +227,9 @@ def send_template_fallback(
 ) -> str:
     """Resend the content of message `original_id` as the template, once (SPEC §5)."""
     if failure.get("ledger"):
-        return _send_ledger_fallback(alert_id, original_id, failure, repo, woosh, settings, now)
+        return _send_ledger_fallback(
+            FollowUpContext(repo, woosh, settings, now), alert_id, original_id, failure
+        )
     alert = repo.get_alert(alert_id)  # consistent: a re-delivered record finds the fallback
     log = {"alert_id": alert_id, "message_id": original_id}
     if alert is None or original_id in alert.get("fallbacks", {}):
@@ -229,24 +239,12 @@ def send_template_fallback(
         return "fallback_skipped_closed"
     to, round_no = str(failure["recipient"]), int(failure["round"])
     max_rounds = int(alert["escalation"]["max_rounds"])
-    delivery = send_messages(
-        repo,
-        woosh(),
-        settings,
-        alert_id=alert_id,
-        content=AlertContent(
-            settings, StoredAlert.of(alert), alert_id, (round_no, max_rounds) if round_no > 0 else None
-        ),
-        recipients=[to],
-        round_no=round_no,
-        now=now,
-        deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
-        channel="template",
-        fallback_for=original_id,
-    )[0]
+    reminder = (round_no, max_rounds) if round_no > 0 else None
+    content = AlertContent(settings, StoredAlert.of(alert), alert_id, reminder)
+    delivery = _send_template(repo, woosh(), settings, alert_id, original_id, content, to, round_no, now)
     result = delivery.result
     error = result.error() or delivery.early_failure
-    fallback = {
+    fallback: Fallback = {
         "to": to,
         "round": round_no,
         "message_id": result.message_id,
@@ -258,27 +256,16 @@ def send_template_fallback(
         failure_record(alert_id, round_no, to, result.message_id, error, fallback=True) if error else None
     )
     stored = repo.record_fallback(alert_id, original_id, fallback, failure=failure_entry)
-    if stored is None:
+    if not isinstance(stored, Written):
         return "fallback_already_sent"
-    if failure_entry is not None:
-        count("TemplateFallbackFailed")
-        logger.warning("template fallback failed", extra={**log, "error_code": error and error.get("code")})
-        if all_deliveries_failed(stored, round_no) and int(stored.get("rounds_sent", 0)) == round_no:
-            repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))
-        return "fallback_failed"
-    count("TemplateFallbackSent")
-    logger.info("template fallback sent", extra={**log, "fallback_message_id": result.message_id})
-    return "fallback_sent"
+    latest = int(stored.item.get("rounds_sent", 0)) == round_no
+    if failure_entry is not None and latest and all_deliveries_failed(stored.item, round_no):
+        repo.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+    return _fallback_outcome(delivery, log)
 
 
 def _send_ledger_fallback(
-    alert_id: str,
-    original_id: str,
-    failure: dict[str, Any],
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
+    ctx: FollowUpContext, alert_id: str, original_id: str, failure: Mapping[str, Any]
 ) -> str:
     """A follow-up message (acknowledgement, notice, …) refused with 131047: its template, once.
 
@@ -286,40 +273,64 @@ def _send_ledger_fallback(
     in the alert's `failures`: a follow-up message is no delivery of the alert's rounds).
     """
     ledger, key = str(failure["ledger"]), str(failure["key"])
-    alert = repo.get_alert(alert_id)
-    entry = (alert or {}).get(ledger, {}).get(key)
+    alert = ctx.repo.get_alert(alert_id)
+    entry = ledger_of(alert, ledger).get(key) if alert is not None else None
     if entry is None or "fallback" in entry:
         return "fallback_already_sent"
-    content = notice_fallback_content(settings, entry)
+    content = notice_fallback_content(ctx.settings, entry)
     if content is None:
         return "fallback_skipped_no_template"
-    to = str(entry["to"])
-    delivery = send_messages(
-        repo,
-        woosh(),
-        settings,
-        alert_id=alert_id,
-        content=content,
-        recipients=[to],
-        round_no=None,
-        now=now,
-        deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
-        channel="template",
-        fallback_for=original_id,
-    )[0]
+    to, now = str(entry["to"]), ctx.now
+    delivery = _send_template(
+        ctx.repo, ctx.woosh(), ctx.settings, alert_id, original_id, content, to, None, now
+    )
     result = delivery.result
     if result.error_code in TRANSIENT_SEND_ERRORS:
         count("FollowUpSendFailed")
         raise FollowUpRetry(f"template fallback of a {content.kind} to retry")
     error = result.error() or delivery.early_failure
     fallback = {"message_id": result.message_id, "error": error, "channel": "template", "sent_at": iso(now)}
-    if not repo.set_ledger_field(alert_id, ledger, key, "fallback", fallback):
+    if not isinstance(ctx.repo.set_ledger_field(alert_id, ledger, key, "fallback", fallback), Written):
         return "fallback_already_sent"
-    log = {"alert_id": alert_id, "message_id": original_id, "kind": content.kind}
+    return _fallback_outcome(
+        delivery, {"alert_id": alert_id, "message_id": original_id, "kind": content.kind}
+    )
+
+
+def _send_template(
+    repo: AlertRepository,
+    woosh: WooshClient,
+    settings: Settings,
+    alert_id: str,
+    original_id: str,
+    content: Content,
+    to: str,
+    round_no: int | None,
+    now: datetime,
+) -> Delivery:
+    """Send the template that replaces message `original_id` (refused with 131047) to `to`."""
+    return send_messages(
+        repo,
+        woosh,
+        settings,
+        alert_id=alert_id,
+        content=content,
+        recipients=[to],
+        round_no=round_no,
+        now=now,
+        deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
+        channel="template",
+        fallback_for=original_id,
+    )[0]
+
+
+def _fallback_outcome(delivery: Delivery, log: dict[str, Any]) -> str:
+    """Count and log a recorded template fallback: sent, or failed with its error."""
+    error = delivery.result.error() or delivery.early_failure
     if error is not None:
         count("TemplateFallbackFailed")
         logger.warning("template fallback failed", extra={**log, "error_code": error.get("code")})
         return "fallback_failed"
     count("TemplateFallbackSent")
-    logger.info("template fallback sent", extra={**log, "fallback_message_id": result.message_id})
+    logger.info("template fallback sent", extra={**log, "fallback_message_id": delivery.result.message_id})
     return "fallback_sent"

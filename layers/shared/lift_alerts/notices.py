@@ -21,10 +21,8 @@ from lift_alerts.channels import Channel
 from lift_alerts.choices import most_severe
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.outbound import template_param_text
-from lift_alerts.records import follow_up_template
-from lift_alerts.rounds import everyone
-from lift_alerts.sending import StoredAlert
+from lift_alerts.outbound import text_template_body
+from lift_alerts.stored import AlertItem, StoredAlert, follow_up_template, messaged
 from lift_alerts.texts import Answer, ack_text, critical_text, outcome_notice_text
 
 if TYPE_CHECKING:
@@ -63,16 +61,7 @@ class NoticeContent:
         name = follow_up_template(self.settings, self.kind)
         if not name:
             return None
-        parameters = [{"type": "text", "text": template_param_text(self.text)}]
-        return {
-            "to": to,
-            "type": "template",
-            "template": {
-                "name": name,
-                "language": {"code": self.settings.template_language},
-                "components": [{"type": "body", "parameters": parameters}],
-            },
-        }
+        return text_template_body(to, name=name, language=self.settings.template_language, text=self.text)
 
 
 def notice_fallback_content(settings: Settings, entry: dict[str, Any]) -> NoticeContent | None:
@@ -83,17 +72,8 @@ def notice_fallback_content(settings: Settings, entry: dict[str, Any]) -> Notice
     return NoticeContent(settings, str(text), kind)
 
 
-def messaged(alert: dict[str, Any]) -> list[str]:
-    """Everyone sent a message of the alert (round 0, reminders, fallbacks), in list order.
-
-    An escalation recipient is in it once a reminder round sent them one.
-    """
-    sent_to = {str(m.get("to")) for m in alert.get("messages", {}).values()}
-    return [to for to in everyone(alert) if to in sent_to]
-
-
 def _send(
-    ctx: FollowUpContext, alert: dict[str, Any], ledger: str, targets: dict[str, str], content: NoticeContent
+    ctx: FollowUpContext, alert: AlertItem, ledger: str, targets: dict[str, str], content: NoticeContent
 ) -> int:
     from lift_alerts.followup import send_once  # followup imports this module
 
@@ -115,7 +95,7 @@ def _send(
     return sum(1 for delivery in sent.values() if delivery.result.accepted)
 
 
-def acknowledge_taps(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def acknowledge_taps(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """Each tap this write recorded: a text to the person who tapped, once per tap id."""
     responses: list[dict[str, Any]] = new.get("responses", [])
     facts = StoredAlert.of(new)
@@ -143,7 +123,7 @@ def acknowledge_taps(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, A
     return done
 
 
-def tell_outcome(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def tell_outcome(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """The first answer, or an answer that raised the outcome: a notice to everyone else messaged."""
     before = most_severe(str(r.get("choice")) for r in old.get("responses", []))
     responses: list[dict[str, Any]] = new.get("responses", [])
@@ -165,7 +145,7 @@ def tell_outcome(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any])
     return [f"notice:{after}:{sent}"]
 
 
-def critical_when_unanswered(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def critical_when_unanswered(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """The alert became unanswered (SPEC §9): a critical message to everyone messaged."""
     if not new.get("unanswered_at") or old.get("unanswered_at"):
         return []
@@ -177,7 +157,7 @@ def critical_when_unanswered(ctx: FollowUpContext, old: dict[str, Any], new: dic
     return [f"critical:{sent}"]
 
 
-NOTICE_REACTIONS: tuple[Callable[[FollowUpContext, dict[str, Any], dict[str, Any]], list[str]], ...] = (
+NOTICE_REACTIONS: tuple[Callable[[FollowUpContext, AlertItem, AlertItem], list[str]], ...] = (
     acknowledge_taps,
     tell_outcome,
     critical_when_unanswered,

@@ -44,19 +44,38 @@ def alert_text(alert: AlertFacts, *, reminder: tuple[int, int] | None = None) ->
 
 
 def interactive_body(to: str, text: str, alert_id: str) -> dict[str, Any]:
+    """The alert's three buttons: Test, Maintenance, Entrapment, each naming the alert."""
+    return buttons_body(to, text, [(button_id(alert_id, choice), title) for choice, title in BUTTONS])
+
+
+def buttons_body(to: str, text: str, buttons: list[tuple[str, str]]) -> dict[str, Any]:
+    """An interactive message with reply buttons, given as (id, title)."""
     return {
         "to": to,
         "type": "interactive",
         "interactive": {
             "type": "button",
             "body": {"text": text},
-            "action": {
-                "buttons": [
-                    {"type": "reply", "reply": {"id": button_id(alert_id, choice), "title": title}}
-                    for choice, title in BUTTONS
-                ]
-            },
+            "action": {"buttons": [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in buttons]},
         },
+    }
+
+
+def text_body(to: str, text: str) -> dict[str, Any]:
+    """A plain text message (inside the 24-hour window only)."""
+    return {"to": to, "type": "text", "text": {"body": text}}
+
+
+def text_template_body(
+    to: str, *, name: str, language: str, text: str, buttons: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
+    """A template with one body variable, `text` made safe for Meta (`template_param_text`),
+    and any button components after it."""
+    body = {"type": "body", "parameters": [{"type": "text", "text": template_param_text(text)}]}
+    return {
+        "to": to,
+        "type": "template",
+        "template": {"name": name, "language": {"code": language}, "components": [body, *buttons]},
     }
 
 

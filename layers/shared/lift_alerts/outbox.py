@@ -6,7 +6,7 @@ from typing import Any
 
 from lift_alerts.events import Event, EventPublisher, events_for_change
 from lift_alerts.observability import logger
-from lift_alerts.repository import from_item, is_alert_item
+from lift_alerts.repository import alert_from_item, is_alert_item
 
 
 def publish_stream_records(records: list[dict[str, Any]], publisher: EventPublisher) -> dict[str, Any]:
@@ -18,8 +18,8 @@ def publish_stream_records(records: list[dict[str, Any]], publisher: EventPublis
     per_record: list[tuple[dict[str, Any], list[Event]]] = []
     for record in records:
         image = record.get("dynamodb", {})
-        new = from_item(image["NewImage"]) if "NewImage" in image else None
-        old = from_item(image["OldImage"]) if "OldImage" in image else None
+        new = alert_from_item(image["NewImage"]) if "NewImage" in image else None
+        old = alert_from_item(image["OldImage"]) if "OldImage" in image else None
         if (new is None or not is_alert_item(new)) and (old is None or not is_alert_item(old)):
             per_record.append((record, []))
             continue

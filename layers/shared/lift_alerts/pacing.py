@@ -15,34 +15,19 @@ its slot, then sends; a slot that is not used (the send gave up) is simply lost 
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from lift_alerts.aws import client
+from lift_alerts.config import number_env
+from lift_alerts.table import Table, Written, written
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BUDGET_KEY = {"pk": {"S": "budget#woosh"}}
-
-
-def _env_number(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -72,11 +57,16 @@ class PacingLimits:
         """WOOSH_RATE_PER_SECOND (10), WOOSH_RATE_PER_MINUTE (100), WOOSH_RATE_TIME_SCALE (1),
         WOOSH_RATE_GUARD_MS (50)."""
         return cls(
-            per_second=int(_env_number("WOOSH_RATE_PER_SECOND", 10, 1, 1000)),
-            per_minute=int(_env_number("WOOSH_RATE_PER_MINUTE", 100, 1, 10_000)),
-            time_scale=_env_number("WOOSH_RATE_TIME_SCALE", 1.0, 0.001, 100.0),
-            guard_seconds=_env_number("WOOSH_RATE_GUARD_MS", 50, 0, 5000) / 1000,
+            per_second=int(_env("WOOSH_RATE_PER_SECOND", 10, 1, 1000)),
+            per_minute=int(_env("WOOSH_RATE_PER_MINUTE", 100, 1, 10_000)),
+            time_scale=_env("WOOSH_RATE_TIME_SCALE", 1.0, 0.001, 100.0),
+            guard_seconds=_env("WOOSH_RATE_GUARD_MS", 50, 0, 5000) / 1000,
         )
+
+
+def _env(name: str, default: float, low: float, high: float) -> float:
+    """Any number (a fraction of a millisecond or a scale too); a bad one is a ValueError."""
+    return number_env(name, float(default), float(low), float(high), error=ValueError)
 
 
 def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: int) -> list[float]:
@@ -110,7 +100,7 @@ class Reservation:
     next_free: float
 
 
-class SendBudget:
+class SendBudget(Table):
     """Reserves send slots in the shared budget item (see the module docstring)."""
 
     def __init__(
@@ -122,18 +112,11 @@ class SendBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.table_name = table_name
+        super().__init__(table_name, dynamodb)
         self.limits = limits or PacingLimits.from_env()
-        self._client = dynamodb
         self._clock = clock
         self._sleep = sleep
         self.conflicts = 0  # lost races on the version (for tests and logs)
-
-    @property
-    def _db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     def reserve(self, count: int, *, not_after: float) -> Reservation:
         """Reserve up to `count` slots no later than `not_after` (epoch seconds)."""
@@ -166,15 +149,13 @@ class SendBudget:
             "slots": {"L": [{"N": f"{at:.3f}"} for at in slots]},
             "version": {"N": str(version + 1)},
         }
-        try:
-            self._db.put_item(
+        # Not written: another instance reserved first (the version moved on).
+        result = written(
+            lambda: self._db.put_item(
                 TableName=self.table_name,
                 Item=item,
                 ConditionExpression="attribute_not_exists(pk) OR version = :v",
                 ExpressionAttributeValues={":v": {"N": str(version)}},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        )
+        return isinstance(result, Written)

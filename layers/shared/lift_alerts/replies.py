@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from lift_alerts.channels import Channel, window_open
 from lift_alerts.clock import epoch
+from lift_alerts.outbound import text_body
+from lift_alerts.stored import AlertItem
 from lift_alerts.texts import reply_ack_text
 
 if TYPE_CHECKING:
@@ -49,16 +51,16 @@ class ReplyAck:
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         if channel != "text":
             return None
-        return {"to": to, "type": "text", "text": {"body": self.text}}
+        return text_body(to, self.text)
 
 
-def added_replies(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+def added_replies(old: AlertItem, new: AlertItem) -> list[dict[str, Any]]:
     """The replies one write appended to `messages_received`."""
     replies: list[dict[str, Any]] = new.get("messages_received", [])
     return replies[len(old.get("messages_received", [])) :]
 
 
-def acknowledge_replies(ctx: FollowUpContext, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def acknowledge_replies(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
     """Reaction (followup.REACTIONS): send each newly kept reply's sender one acknowledgement."""
     from lift_alerts.followup import send_once
 

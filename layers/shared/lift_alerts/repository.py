@@ -20,23 +20,31 @@ The table's stream is the outbox: every event is derived from a change of an ale
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from lift_alerts.aws import client
 from lift_alerts.channels import Sighting
+from lift_alerts.stored import (
+    STATUS_RANK,
+    AlertItem,
+    Confirmation,
+    EscalationRound,
+    Failure,
+    Fallback,
+    MessageItem,
+    MessageRef,
+    RecipientLine,
+    SendRecord,
+    send_key,
+)
+from lift_alerts.table import NOT_WRITTEN, ConditionFailed, NotWritten, Table, Written, conditional, written
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
 DUE_SHARD = "due"
 REPLY_INDEX = "ReplyIndex"
 # The messages that page a person about an alert. Only they join ReplyIndex: a reply that
@@ -59,6 +67,15 @@ def to_item(value: dict[str, Any]) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def alert_from_item(item: dict[str, Any]) -> AlertItem:
+    """An alert item as read (the table holds only what this layer wrote: see `stored`)."""
+    return cast(AlertItem, from_item(item))
+
+
+def message_from_item(item: dict[str, Any]) -> MessageItem:
+    return cast(MessageItem, from_item(item))
 
 
 def plain(value: Any) -> Any:
@@ -98,6 +115,29 @@ def _count_skips(skipped: list[str], names: dict[str, str], values: dict[str, An
         sets.append(f"{path} = if_not_exists({path}, :zero) + :one")
 
 
+def set_entries(
+    names: dict[str, str],
+    values: dict[str, Any],
+    sets: list[str],
+    path: str,
+    entries: Mapping[str, object],
+    *,
+    keep_first: bool = False,
+) -> None:
+    """Add `SET <path>.<key> = <value>` for each entry of a map attribute (placeholders named
+    after the map, so several maps go in one expression). `keep_first`: an entry already
+    there is kept."""
+    tag = path.strip("#")[0]
+    for index, (key, value) in enumerate(entries.items()):
+        name, placeholder = f"#{tag}{index}", f":{tag}{index}"
+        names[name] = key
+        values[placeholder] = _serializer.serialize(value)
+        entry = f"{path}.{name}"
+        sets.append(
+            f"{entry} = if_not_exists({entry}, {placeholder})" if keep_first else f"{entry} = {placeholder}"
+        )
+
+
 def alert_key(alert_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"alert#{alert_id}"}}
 
@@ -110,85 +150,48 @@ def contact_key(phone: str) -> dict[str, Any]:
     return {"pk": {"S": f"contact#{phone}"}}
 
 
-def is_alert_item(item: dict[str, Any]) -> bool:
+def is_alert_item(item: Mapping[str, Any]) -> bool:
     return str(item.get("pk", "")).startswith("alert#")
 
 
-@dataclass(frozen=True)
-class TapRecorded:
-    """The tap is on the alert; the table's stream publishes it. No item is returned: parsing
-    the whole alert (it grows with every tap) was most of a tap's CPU, and nothing used it."""
+# Why a tap (or a YES) was not recorded: seen before, no such alert, its message is not the
+# alert's, or (a YES only) the alert never asked for a confirmation (no entrapment).
+TapRefusal = Literal["duplicate", "unknown_alert", "context_not_on_alert", "not_requested"]
+TapResult = Written[None] | ConditionFailed[TapRefusal, None]
+# Why a reply was not kept: seen before, no such alert, closed (matched by time only), or the
+# alert holds as many replies as it may.
+ReplyResult = Written[None] | ConditionFailed[Literal["duplicate", "unknown_alert", "closed", "full"], None]
 
 
-@dataclass(frozen=True)
-class TapRejected:
-    reason: Literal["duplicate", "unknown_alert", "context_not_on_alert"]
-    alert: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class ReplyRecorded:
-    """The reply is on the alert (`messages_received`); the stream publishes it."""
-
-
-@dataclass(frozen=True)
-class ReplyRejected:
-    reason: Literal["duplicate", "unknown_alert", "closed", "full"]
-
-
-@dataclass(frozen=True)
-class ConfirmationRejected:
-    """A YES that was not recorded: seen before, no such alert, its message is not the
-    alert's, or the alert never asked for a confirmation (no entrapment)."""
-
-    reason: Literal["duplicate", "unknown_alert", "context_not_on_alert", "not_requested"]
-
-
-@dataclass(frozen=True)
-class StatusRecorded:
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StatusStale:
-    message: dict[str, Any] | None
-
-
-class AlertRepository:
-    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = dynamodb
-
-    @property
-    def _db(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
-
+class AlertRepository(Table):
     # -- alerts -------------------------------------------------------------------------
 
-    def create_alert(self, alert: dict[str, Any], *, due_at: int) -> bool:
-        """Store a new alert; False when an alert with this id already exists (nothing written)."""
-        item = {**alert, "pk": f"alert#{alert['alert_id']}", "due_shard": DUE_SHARD, "due_at": due_at}
-        try:
-            self._db.put_item(
-                TableName=self.table_name,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk)",
+    def create_alert(
+        self, alert: AlertItem, *, due_at: int
+    ) -> Written[None] | ConditionFailed[Literal["exists"], None]:
+        """Store a new alert; `exists` when an alert with this id is there already (nothing written)."""
+        item: dict[str, Any] = {
+            **alert,
+            "pk": f"alert#{alert['alert_id']}",
+            "due_shard": DUE_SHARD,
+            "due_at": due_at,
+        }
+        result = written(
+            lambda: self._db.put_item(
+                TableName=self.table_name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        )
+        return result if isinstance(result, Written) else ConditionFailed("exists")
 
-    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+    def get_alert(self, alert_id: str) -> AlertItem | None:
         response = self._db.get_item(TableName=self.table_name, Key=alert_key(alert_id), ConsistentRead=True)
         item = response.get("Item")
-        return from_item(item) if item else None
+        return alert_from_item(item) if item else None
 
-    def get_messages(self, message_ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    def get_messages(self, message_ids: list[str]) -> dict[str, MessageItem]:
+        found: dict[str, MessageItem] = {}
         for item in self._batch_get([message_key(mid) for mid in dict.fromkeys(message_ids)]):
-            message = from_item(item)
+            message = message_from_item(item)
             found[str(message["pk"]).removeprefix("msg#")] = message
         return found
 
@@ -214,27 +217,21 @@ class AlertRepository:
         alert_id: str,
         *,
         round_no: int,
-        recipients: dict[str, dict[str, Any]],
-        messages: dict[str, dict[str, Any]],
-        failures: dict[str, dict[str, Any]],
+        recipients: dict[str, RecipientLine],
+        messages: dict[str, MessageRef],
+        failures: dict[str, Failure],
         completed_at: str,
-        escalation_round: dict[str, Any] | None = None,
+        escalation_round: EscalationRound | None = None,
         next_due_at: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> AlertItem:
         """Store what a send round produced, in one write. Returns the alert after it."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets: list[str] = []
-        for group, entries in (("recipients", recipients), ("messages", messages), ("failures", failures)):
-            for index, (key, value) in enumerate(entries.items()):
-                names[f"#{group[0]}{index}"] = key
-                values[f":{group[0]}{index}"] = _serializer.serialize(value)
-                path, placeholder = f"{group}.#{group[0]}{index}", f":{group[0]}{index}"
-                if group == "recipients" and round_no > 0:
-                    # A recipient is listed with the first message it got; reminders do not replace it.
-                    sets.append(f"{path} = if_not_exists({path}, {placeholder})")
-                else:
-                    sets.append(f"{path} = {placeholder}")
+        # A recipient is listed with the first message it got; reminders do not replace it.
+        set_entries(names, values, sets, "recipients", recipients, keep_first=round_no > 0)
+        set_entries(names, values, sets, "messages", messages)
+        set_entries(names, values, sets, "failures", failures)
         names["#round"] = str(round_no)
         values[":completed"] = _serializer.serialize(completed_at)
         sets.append("completed_rounds.#round = :completed")
@@ -253,6 +250,38 @@ class AlertRepository:
             expression = "SET " + ", ".join(sets) + " REMOVE claim"
         else:
             expression = "SET " + ", ".join(sets)
+        return self._set_on_alert(alert_id, expression, names, values)
+
+    def record_dispatched(
+        self,
+        alert_id: str,
+        *,
+        to: str,
+        recipient: RecipientLine | None,
+        messages: dict[str, MessageRef],
+        failures: dict[str, Failure],
+    ) -> AlertItem:
+        """Put a message the dispatcher sent from the queue on its alert: the recipient line it
+        was queued in (when the queued line is theirs), its mapping and any failure. Returns the
+        alert after the write (empty when there was nothing to write)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        if recipient is not None:
+            names["#to"] = to
+            values[":rec"] = _serializer.serialize(recipient)
+            sets.append("recipients.#to = :rec")
+        set_entries(names, values, sets, "messages", messages)
+        set_entries(names, values, sets, "failures", failures)
+        if not sets:
+            return {}
+        return self._set_on_alert(alert_id, "SET " + ", ".join(sets), names, values)
+
+    def _set_on_alert(
+        self, alert_id: str, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> AlertItem:
+        """Write on an alert that must exist (a missing one raises: it was never created or has
+        expired, and the caller's send has nowhere to be recorded). Returns the alert after."""
         response = self._db.update_item(
             TableName=self.table_name,
             Key=alert_key(alert_id),
@@ -262,75 +291,107 @@ class AlertRepository:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
-        return from_item(response["Attributes"])
+        return alert_from_item(response["Attributes"])
 
-    def close_alert(self, alert_id: str, *, closed_at: str, reason: str) -> dict[str, Any] | None:
-        """Idempotent: the first close wins and keeps its time and reason."""
-        try:
-            response = self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET closed_at = if_not_exists(closed_at, :at), "
-                    "close_reason = if_not_exists(close_reason, :r) "
-                    # Closed is final: no more reminders of either kind.
-                    "REMOVE due_shard, due_at, confirm_shard, confirm_due_at"
-                ),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_values(at=closed_at, r=reason),
-                ReturnValues="ALL_NEW",
+    def close_alert(self, alert_id: str, *, closed_at: str, reason: str) -> Written[AlertItem] | NotWritten:
+        """Idempotent: the first close wins and keeps its time and reason. Not written: no such alert."""
+        return self._update_alert(
+            alert_id,
+            UpdateExpression=(
+                "SET closed_at = if_not_exists(closed_at, :at), "
+                "close_reason = if_not_exists(close_reason, :r) "
+                # Closed is final: no more reminders of either kind.
+                "REMOVE due_shard, due_at, confirm_shard, confirm_due_at"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_values(at=closed_at, r=reason),
+        )
+
+    def _update_alert(self, alert_id: str, **update: Any) -> Written[AlertItem] | NotWritten:
+        """One conditional update of an alert that returns the alert after it."""
+        result = conditional(
+            lambda: self._db.update_item(
+                TableName=self.table_name, Key=alert_key(alert_id), ReturnValues="ALL_NEW", **update
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return from_item(response["Attributes"])
+        )
+        if isinstance(result, Written):
+            return Written(alert_from_item(result.item["Attributes"]))
+        return NOT_WRITTEN
+
+    def _update_if(self, key: dict[str, Any], **update: Any) -> Written[None] | NotWritten:
+        """One conditional update whose caller needs only whether it applied."""
+        return written(lambda: self._db.update_item(TableName=self.table_name, Key=key, **update))
 
     # -- taps -----------------------------------------------------------------------------
 
     def record_tap(
         self, alert_id: str, response: dict[str, Any], *, require_message: str | None = None
-    ) -> TapRecorded | TapRejected:
+    ) -> TapResult:
         """Append a tap to the alert; the first tap recorded becomes `first_response`.
 
         One conditional write does it all, so concurrent taps cannot both be first, the same
         tap (same WhatsApp message id) is recorded once, and escalation stops on the first tap.
         With `require_message`, the write only applies if that message belongs to the alert.
+        No item is returned: parsing the whole alert (it grows with every tap) was most of a
+        tap's CPU, and nothing used it. The table's stream publishes the tap.
         """
-        names = {"#tap": str(response["event_id"])}
+        return self._record_once_per_tap(
+            alert_id,
+            str(response["event_id"]),
+            update=(
+                "SET responses = list_append(responses, :one), "
+                "first_response = if_not_exists(first_response, :response), taps.#tap = :true "
+                "REMOVE due_shard, due_at, claim"
+            ),
+            values=_values(one=[response], response=response, true=True),
+            require_message=require_message,
+            requires_confirmation=False,
+        )
+
+    def _record_once_per_tap(
+        self,
+        alert_id: str,
+        tap_id: str,
+        *,
+        update: str,
+        values: dict[str, Any],
+        require_message: str | None,
+        requires_confirmation: bool,
+    ) -> TapResult:
+        """A write made once per tap id (the alert's `taps`), on an alert that exists (and has
+        asked for a confirmation), optionally only if `require_message` is one of its messages."""
+        names = {"#tap": tap_id}
         condition = "attribute_exists(pk) AND attribute_not_exists(taps.#tap)"
+        if requires_confirmation:
+            condition += " AND attribute_exists(confirmation)"
         if require_message is not None:
             names["#msg"] = require_message
             condition += " AND attribute_exists(messages.#msg)"
-        try:
-            self._db.update_item(
+        result = conditional(
+            lambda: self._db.update_item(
                 TableName=self.table_name,
                 Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET responses = list_append(responses, :one), "
-                    "first_response = if_not_exists(first_response, :response), taps.#tap = :true "
-                    "REMOVE due_shard, due_at, claim"
-                ),
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_values(one=[response], response=response, true=True),
+                ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            raw = exc.response.get("Item")
-            old = from_item(raw) if raw else None  # type: ignore[arg-type]
-            if old is None:
-                return TapRejected("unknown_alert", None)
-            if str(response["event_id"]) in old.get("taps", {}):
-                return TapRejected("duplicate", old)
-            return TapRejected("context_not_on_alert", old)
-        return TapRecorded()
+        )
+        if isinstance(result, Written):
+            return Written(None)
+        old = alert_from_item(dict(result.before)) if result.before else None
+        if old is None:
+            return ConditionFailed("unknown_alert")
+        if tap_id in old.get("taps", {}):
+            return ConditionFailed("duplicate")
+        if requires_confirmation and "confirmation" not in old:
+            return ConditionFailed("not_requested")
+        return ConditionFailed("context_not_on_alert")
 
     # -- replies that are not taps (SPEC §10) -----------------------------------------------
 
-    def record_reply(
-        self, alert_id: str, reply: dict[str, Any], *, require_open: bool
-    ) -> ReplyRecorded | ReplyRejected:
+    def record_reply(self, alert_id: str, reply: dict[str, Any], *, require_open: bool) -> ReplyResult:
         """Append a reply to the alert's `messages_received`, once per reply message id.
 
         One conditional write: the id joins the string set `reply_ids` (a set, not a map, so
@@ -338,6 +399,7 @@ class AlertRepository:
         no attribute to exist). Nothing else changes: a reply is never a tap, so
         `responses`, the escalation index and the claim stay as they are. `require_open`
         refuses a closed alert (a reply matched by time only, never by context).
+        The table's stream publishes the reply.
         """
         size = len(json.dumps(reply, ensure_ascii=False, default=str).encode())
         condition = (
@@ -348,47 +410,48 @@ class AlertRepository:
         if require_open:
             condition += " AND attribute_not_exists(closed_at)"
         try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET messages_received = list_append(if_not_exists(messages_received, :none), :one) "
-                    "ADD reply_ids :ids, reply_bytes :size"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeValues={
-                    **_values(
-                        none=[],
-                        one=[_numbers_as_decimals(reply)],
-                        id=str(reply["event_id"]),
-                        max=MAX_REPLIES_PER_ALERT,
-                        size=size,
-                        room=REPLY_BYTES_PER_ALERT - size,
+            result = conditional(
+                lambda: self._db.update_item(
+                    TableName=self.table_name,
+                    Key=alert_key(alert_id),
+                    UpdateExpression=(
+                        "SET messages_received = list_append(if_not_exists(messages_received, :none), :one) "
+                        "ADD reply_ids :ids, reply_bytes :size"
                     ),
-                    ":ids": {"SS": [str(reply["event_id"])]},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={
+                        **_values(
+                            none=[],
+                            one=[_numbers_as_decimals(reply)],
+                            id=str(reply["event_id"]),
+                            max=MAX_REPLIES_PER_ALERT,
+                            size=size,
+                            room=REPLY_BYTES_PER_ALERT - size,
+                        ),
+                        ":ids": {"SS": [str(reply["event_id"])]},
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")):
-                return ReplyRejected("full")  # the item would pass 400 KB
-            if error.get("Code") != "ConditionalCheckFailedException":
-                raise
-            raw = exc.response.get("Item")
-            if not raw:
-                return ReplyRejected("unknown_alert")
-            old: dict[str, Any] = raw  # type: ignore[assignment]
-            if str(reply["event_id"]) in old.get("reply_ids", {}).get("SS", []):
-                return ReplyRejected("duplicate")
-            stored_bytes = int(old.get("reply_bytes", {}).get("N", "0"))
-            if (
-                len(old.get("messages_received", {}).get("L", [])) >= MAX_REPLIES_PER_ALERT
-                or stored_bytes > REPLY_BYTES_PER_ALERT - size
-            ):
-                return ReplyRejected("full")
-            return ReplyRejected("closed")
-        return ReplyRecorded()
+                return ConditionFailed("full")  # the item would pass 400 KB
+            raise
+        if isinstance(result, Written):
+            return Written(None)
+        if not result.before:
+            return ConditionFailed("unknown_alert")
+        old = result.before  # read raw: parsing every stored reply is not needed to tell why
+        if str(reply["event_id"]) in old.get("reply_ids", {}).get("SS", []):
+            return ConditionFailed("duplicate")
+        stored_bytes = int(old.get("reply_bytes", {}).get("N", "0"))
+        if (
+            len(old.get("messages_received", {}).get("L", [])) >= MAX_REPLIES_PER_ALERT
+            or stored_bytes > REPLY_BYTES_PER_ALERT - size
+        ):
+            return ConditionFailed("full")
+        return ConditionFailed("closed")
 
     def recently_paged_alert_ids(self, phone: str, *, since: int, until: int, limit: int = 25) -> list[str]:
         """Alerts whose alert or reminder reached `phone` between `since` and `until`, latest
@@ -411,12 +474,12 @@ class AlertRepository:
 
     # -- messages and statuses --------------------------------------------------------------
 
-    def find_message(self, message_id: str) -> dict[str, Any] | None:
+    def find_message(self, message_id: str) -> MessageItem | None:
         response = self._db.get_item(
             TableName=self.table_name, Key=message_key(message_id), ConsistentRead=True
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        return message_from_item(item) if item else None
 
     def store_message(
         self,
@@ -467,11 +530,12 @@ class AlertRepository:
 
     def record_status(
         self, message_id: str, status: str, *, at: str, error: dict[str, str] | None, expires_at: int
-    ) -> StatusRecorded | StatusStale:
+    ) -> Written[MessageItem] | ConditionFailed[Literal["stale"], MessageItem]:
         """Move a message's delivery status forward only: sent < delivered < read; failed is final.
 
         Upserts: a status that arrives before the send stored the mapping creates the item,
-        and the mapping write keeps it (SPEC §6).
+        and the mapping write keeps it (SPEC §6). `stale`: the message already has this
+        status or a later one (`before` is the message as it is).
         """
         rank = STATUS_RANK[status]
         expression = (
@@ -482,8 +546,8 @@ class AlertRepository:
         if error is not None:
             expression += ", delivery_error = :err"
             values.update(_values(err=error))
-        try:
-            response = self._db.update_item(
+        result = conditional(
+            lambda: self._db.update_item(
                 TableName=self.table_name,
                 Key=message_key(message_id),
                 UpdateExpression=expression,
@@ -492,42 +556,35 @@ class AlertRepository:
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            raw = exc.response.get("Item")
-            return StatusStale(from_item(raw) if raw else None)  # type: ignore[arg-type]
-        return StatusRecorded(from_item(response["Attributes"]))
+        )
+        if isinstance(result, Written):
+            return Written(message_from_item(result.item["Attributes"]))
+        return ConditionFailed("stale", message_from_item(dict(result.before)) if result.before else None)
 
-    def record_failure(self, alert_id: str, key: str, failure: dict[str, Any]) -> dict[str, Any] | None:
-        """Record one delivery failure on its alert, once. Returns the alert, or None if already there."""
-        try:
-            response = self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET failures.#k = :f",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failures.#k)",
-                ExpressionAttributeNames={"#k": key},
-                ExpressionAttributeValues=_values(f=failure),
-                ReturnValues="ALL_NEW",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return from_item(response["Attributes"])
+    def record_failure(self, alert_id: str, key: str, failure: Failure) -> Written[AlertItem] | NotWritten:
+        """Record one delivery failure on its alert, once: the alert after it, or not written
+        when the failure is there already (or the alert is gone)."""
+        return self._update_alert(
+            alert_id,
+            UpdateExpression="SET failures.#k = :f",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failures.#k)",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues=_values(f=failure),
+        )
 
     def record_fallback(
         self,
         alert_id: str,
         original_id: str,
-        fallback: dict[str, Any],
+        fallback: Fallback,
         *,
-        failure: tuple[str, dict[str, Any]] | None,
-    ) -> dict[str, Any] | None:
+        failure: tuple[str, Failure] | None,
+    ) -> Written[AlertItem] | NotWritten:
         """Record the template fallback of message `original_id` on its alert, once.
 
         The fallback's id joins `messages` (a tap on it matches by context.id); a fallback
-        that failed adds its failure, which is published. Returns the alert after the write,
-        or None when this fallback was already recorded (a re-delivered stream record).
+        that failed adds its failure, which is published. Returns the alert after the write;
+        not written when this fallback was already recorded (a re-delivered stream record).
         """
         names = {"#orig": original_id}
         values = _values(fb=fallback)
@@ -543,19 +600,13 @@ class AlertRepository:
             names["#fk"] = failure[0]
             values.update(_values(fail=failure[1]))
             sets.append("failures.#fk = :fail")
-        try:
-            response = self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(fallbacks.#orig)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return from_item(response["Attributes"])
+        return self._update_alert(
+            alert_id,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(fallbacks.#orig)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def record_ledger(
         self, alert_id: str, ledger: str, entries: dict[str, dict[str, Any]], *, skipped: list[str]
@@ -570,10 +621,7 @@ class AlertRepository:
         names: dict[str, str] = {"#ledger": ledger}
         values: dict[str, Any] = {}
         sets: list[str] = []
-        for index, (key, entry) in enumerate(entries.items()):
-            names[f"#k{index}"] = key
-            values[f":v{index}"] = _serializer.serialize(entry)
-            sets.append(f"#ledger.#k{index} = if_not_exists(#ledger.#k{index}, :v{index})")
+        set_entries(names, values, sets, "#ledger", entries, keep_first=True)
         _count_skips(skipped, names, values, sets)
         self._db.update_item(
             TableName=self.table_name,
@@ -586,25 +634,20 @@ class AlertRepository:
 
     def set_ledger_field(
         self, alert_id: str, ledger: str, key: str, field: str, value: dict[str, Any]
-    ) -> bool:
+    ) -> Written[None] | NotWritten:
         """Set `ledger.key.field` once (a follow-up message's failure or template fallback).
 
-        False when the entry is absent or the field already set (a status or stream record
-        delivered again): the first write wins.
+        Not written when the entry is absent or the field already set (a status or stream
+        record delivered again): the first write wins.
         """
         path = "#ledger.#key.#field"
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=f"SET {path} = :v",
-                ConditionExpression=f"attribute_exists(#ledger.#key) AND attribute_not_exists({path})",
-                ExpressionAttributeNames={"#ledger": ledger, "#key": key, "#field": field},
-                ExpressionAttributeValues=_values(v=value),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression=f"SET {path} = :v",
+            ConditionExpression=f"attribute_exists(#ledger.#key) AND attribute_not_exists({path})",
+            ExpressionAttributeNames={"#ledger": ledger, "#key": key, "#field": field},
+            ExpressionAttributeValues=_values(v=value),
+        )
 
     # -- 24-hour windows (SPEC §5) -------------------------------------------------------------
 
@@ -623,21 +666,16 @@ class AlertRepository:
                 ),
             )
         elif not phone and sighting.user_id:
-            known = self._db.get_item(
-                TableName=self.table_name, Key={"pk": {"S": f"user#{sighting.user_id}"}}
-            ).get("Item")
-            phone = str(known["phone"]["S"]) if known and "phone" in known else None
+            phone = self.phone_for_user(sighting.user_id)
         if not phone:
             return
-        # A failed condition means a later message of theirs is already recorded.
-        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=contact_key(phone),
-                UpdateExpression="SET last_inbound = :at, expires_at = :exp",
-                ConditionExpression="attribute_not_exists(last_inbound) OR last_inbound < :at",
-                ExpressionAttributeValues=_values(at=sighting.at, exp=expires_at),
-            )
+        # Not written: a later message of theirs is already recorded.
+        self._update_if(
+            contact_key(phone),
+            UpdateExpression="SET last_inbound = :at, expires_at = :exp",
+            ConditionExpression="attribute_not_exists(last_inbound) OR last_inbound < :at",
+            ExpressionAttributeValues=_values(at=sighting.at, exp=expires_at),
+        )
 
     def last_inbound(self, phones: list[str]) -> dict[str, int]:
         """When each person last wrote (Unix seconds); people never seen are absent."""
@@ -674,11 +712,12 @@ class AlertRepository:
 
     def claim_step(
         self, alert_id: str, *, step: int, rounds_sent: int, now: int, lease_until: int, reason: str
-    ) -> bool:
+    ) -> Written[None] | NotWritten:
         """Claim escalation step `step` (a round, or the final 'unanswered' step) for this timer run.
 
-        Fails when another run holds a live claim, the round was already sent, someone tapped,
-        or the alert was closed. An expired claim (a run that crashed half way) can be taken over.
+        Not written when another run holds a live claim, the round was already sent, someone
+        tapped, or the alert was closed. An expired claim (a run that crashed half way) can be
+        taken over.
         """
         return self._claim(
             alert_id,
@@ -702,33 +741,28 @@ class AlertRepository:
         now: int,
         condition: str,
         values: dict[str, Any],
-    ) -> bool:
+    ) -> Written[None] | NotWritten:
         """The timer's claim on one step of an alert, taken before anything is sent (SPEC §9).
 
         `condition` says the step is due and not yet done; on top of it no other run may hold a
         live claim. A claim whose lease ran out (its run crashed half way) can be taken over:
         the new run sends only to those the crashed one did not record.
         """
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=f"SET {claim_attr} = :claim",
-                ConditionExpression=(
-                    f"{condition} AND (attribute_not_exists({claim_attr}) OR {claim_attr}.lease_until < :now)"
-                ),
-                ExpressionAttributeValues=_values(now=now, claim=claim, **values),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression=f"SET {claim_attr} = :claim",
+            ConditionExpression=(
+                f"{condition} AND (attribute_not_exists({claim_attr}) OR {claim_attr}.lease_until < :now)"
+            ),
+            ExpressionAttributeValues=_values(now=now, claim=claim, **values),
+        )
 
-    def record_reminder(self, alert_id: str, round_no: int, recipient: str, reminder: dict[str, Any]) -> None:
+    def record_reminder(self, alert_id: str, round_no: int, recipient: str, reminder: SendRecord) -> None:
         """Remember, right after each send, who was reminded in a round: a retry skips them."""
         self.record_sent(alert_id, "reminders", round_no, recipient, reminder)
 
     def record_sent(
-        self, alert_id: str, ledger: str, round_no: int, recipient: str, record: dict[str, Any]
+        self, alert_id: str, ledger: str, round_no: int, recipient: str, record: SendRecord
     ) -> None:
         """Right after one send of a claimed round: `<ledger>.<round>:<recipient>` (a map made
         with the alert), so a run taking over a crashed one skips this person."""
@@ -736,15 +770,15 @@ class AlertRepository:
             TableName=self.table_name,
             Key=alert_key(alert_id),
             UpdateExpression="SET #ledger.#k = :r",
-            ExpressionAttributeNames={"#ledger": ledger, "#k": f"{round_no}:{recipient}"},
+            ExpressionAttributeNames={"#ledger": ledger, "#k": send_key(round_no, recipient)},
             ExpressionAttributeValues=_values(r=record),
         )
 
-    def clear_due(self, alert_id: str) -> None:
-        """Drop a stale index entry of an alert that no longer escalates."""
-        self._db.update_item(
-            TableName=self.table_name,
-            Key=alert_key(alert_id),
+    def clear_due(self, alert_id: str) -> Written[None] | NotWritten:
+        """Drop a stale index entry of an alert that no longer escalates (not written: it
+        escalates again, or is gone)."""
+        return self._update_if(
+            alert_key(alert_id),
             UpdateExpression="REMOVE due_shard, due_at",
             ConditionExpression=(
                 "attribute_exists(pk) AND (size(responses) > :zero OR attribute_exists(closed_at) "
@@ -753,68 +787,56 @@ class AlertRepository:
             ExpressionAttributeValues=_values(zero=0),
         )
 
-    def bring_forward(self, alert_id: str, *, round_no: int, now: int) -> bool:
+    def bring_forward(self, alert_id: str, *, round_no: int, now: int) -> Written[None] | NotWritten:
         """All deliveries of the latest round failed: make the next step due now."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET due_at = :now",
-                ConditionExpression="rounds_sent = :n AND attribute_exists(due_at) AND due_at > :now",
-                ExpressionAttributeValues=_values(n=round_no, now=now),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression="SET due_at = :now",
+            ConditionExpression="rounds_sent = :n AND attribute_exists(due_at) AND due_at > :now",
+            ExpressionAttributeValues=_values(n=round_no, now=now),
+        )
 
-    def mark_unanswered(self, alert_id: str, *, at: str) -> bool:
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET unanswered_at = :at REMOVE due_shard, due_at, claim",
-                ConditionExpression=(
-                    "size(responses) = :zero AND attribute_not_exists(closed_at) "
-                    "AND attribute_not_exists(unanswered_at)"
-                ),
-                ExpressionAttributeValues=_values(at=at, zero=0),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    def mark_unanswered(self, alert_id: str, *, at: str) -> Written[None] | NotWritten:
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression="SET unanswered_at = :at REMOVE due_shard, due_at, claim",
+            ConditionExpression=(
+                "size(responses) = :zero AND attribute_not_exists(closed_at) "
+                "AND attribute_not_exists(unanswered_at)"
+            ),
+            ExpressionAttributeValues=_values(at=at, zero=0),
+        )
 
     # -- entrapment confirmation (SPEC §10) -----------------------------------------------------
 
-    def start_confirmation(self, alert_id: str, confirmation: dict[str, Any], *, due_at: int) -> bool:
-        """Ask for a confirmation once per alert: False when it was asked before or the alert
-        is closed. The index key makes the request (step 0) due at `due_at`."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET confirmation = :c, confirm_sends = :empty, "
-                    "confirm_shard = :shard, confirm_due_at = :due"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(pk) AND attribute_not_exists(confirmation) "
-                    "AND attribute_not_exists(closed_at)"
-                ),
-                ExpressionAttributeValues=_values(c=confirmation, empty={}, shard=CONFIRM_SHARD, due=due_at),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    def start_confirmation(
+        self, alert_id: str, confirmation: Confirmation, *, due_at: int
+    ) -> Written[None] | NotWritten:
+        """Ask for a confirmation once per alert: not written when it was asked before or the
+        alert is closed. The index key makes the request (step 0) due at `due_at`."""
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression=(
+                "SET confirmation = :c, confirm_sends = :empty, confirm_shard = :shard, confirm_due_at = :due"
+            ),
+            ConditionExpression=(
+                "attribute_exists(pk) AND attribute_not_exists(confirmation) "
+                "AND attribute_not_exists(closed_at)"
+            ),
+            ExpressionAttributeValues=_values(c=confirmation, empty={}, shard=CONFIRM_SHARD, due=due_at),
+        )
 
     def confirmation_due_ids(self, now: int, *, limit: int = 200) -> list[str]:
         """Alerts whose next confirmation step is due, from ConfirmDueIndex (never a scan)."""
         return self._due_ids("ConfirmDueIndex", "confirm_shard", "confirm_due_at", CONFIRM_SHARD, now, limit)
 
-    def claim_confirmation_step(self, alert_id: str, *, step: int, now: int, lease_until: int) -> bool:
+    def claim_confirmation_step(
+        self, alert_id: str, *, step: int, now: int, lease_until: int
+    ) -> Written[None] | NotWritten:
         """Claim confirmation step `step` (0 the request, 1..N reminders, N+1 missed) for one run.
 
-        Fails when it is not due, was done, the provider was confirmed, the confirmation was
-        missed, the alert was closed, or another run holds a live claim.
+        Not written when it is not due, was done, the provider was confirmed, the confirmation
+        was missed, the alert was closed, or another run holds a live claim.
         """
         return self._claim(
             alert_id,
@@ -834,14 +856,15 @@ class AlertRepository:
         alert_id: str,
         *,
         step: int,
-        messages: dict[str, dict[str, Any]],
-        failures: dict[str, dict[str, Any]],
+        messages: dict[str, MessageRef],
+        failures: dict[str, Failure],
         skipped: list[str],
         next_due_at: int,
         next_due_iso: str,
-    ) -> bool:
+    ) -> Written[None] | NotWritten:
         """Complete a confirmation step in one write, once: its message mappings (taps on them
-        match by context), failures, people skipped, and when the next step is due.
+        match by context), failures, people skipped, and when the next step is due. Not
+        written: another run (that took over this step) completed it first.
 
         The index key is set even if a YES came meanwhile; the timer then finds the alert
         confirmed and clears it (setting it later could be lost in a crash).
@@ -857,113 +880,77 @@ class AlertRepository:
             "confirm_shard = :shard",
             "confirm_due_at = :due",
         ]
-        for group, entries in (("messages", messages), ("failures", failures)):
-            for index, (key, value) in enumerate(entries.items()):
-                names[f"#{group[0]}{index}"] = key
-                values[f":{group[0]}{index}"] = _serializer.serialize(value)
-                sets.append(f"{group}.#{group[0]}{index} = :{group[0]}{index}")
+        set_entries(names, values, sets, "messages", messages)
+        set_entries(names, values, sets, "failures", failures)
         _count_skips(skipped, names, values, sets)
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE confirm_claim",
-                ConditionExpression="confirmation.steps_done = :step",
-                ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}),  # type: ignore[arg-type]
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False  # another run (that took over this step) completed it first
-        return True
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE confirm_claim",
+            ConditionExpression="confirmation.steps_done = :step",
+            ExpressionAttributeValues=values,
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
 
-    def mark_confirmation_missed(self, alert_id: str, *, at: str, step: int) -> bool:
+    def mark_confirmation_missed(self, alert_id: str, *, at: str, step: int) -> Written[None] | NotWritten:
         """Nobody tapped YES after the last reminder: recorded once (the stream publishes it)."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET confirmation.missed_at = :at, confirmation.steps_done = :done, "
-                    "confirmation.next_due_at = :null REMOVE confirm_shard, confirm_due_at, confirm_claim"
-                ),
-                ConditionExpression=(
-                    "confirmation.steps_done = :step AND attribute_not_exists(confirmation.confirmed_at) "
-                    "AND attribute_not_exists(confirmation.missed_at) AND attribute_not_exists(closed_at)"
-                ),
-                ExpressionAttributeValues=_values(at=at, step=step, done=step + 1, null=None),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression=(
+                "SET confirmation.missed_at = :at, confirmation.steps_done = :done, "
+                "confirmation.next_due_at = :null REMOVE confirm_shard, confirm_due_at, confirm_claim"
+            ),
+            ConditionExpression=(
+                "confirmation.steps_done = :step AND attribute_not_exists(confirmation.confirmed_at) "
+                "AND attribute_not_exists(confirmation.missed_at) AND attribute_not_exists(closed_at)"
+            ),
+            ExpressionAttributeValues=_values(at=at, step=step, done=step + 1, null=None),
+        )
 
-    def clear_confirmation_due(self, alert_id: str) -> None:
+    def clear_confirmation_due(self, alert_id: str) -> Written[None] | NotWritten:
         """Drop the index key of a confirmation that no longer waits (confirmed, missed, closed)."""
-        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="REMOVE confirm_shard, confirm_due_at",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_exists(confirmation.confirmed_at) "
-                    "OR attribute_exists(confirmation.missed_at) OR attribute_exists(closed_at) "
-                    "OR attribute_not_exists(confirmation))"
-                ),
-            )
+        return self._update_if(
+            alert_key(alert_id),
+            UpdateExpression="REMOVE confirm_shard, confirm_due_at",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_exists(confirmation.confirmed_at) "
+                "OR attribute_exists(confirmation.missed_at) OR attribute_exists(closed_at) "
+                "OR attribute_not_exists(confirmation))"
+            ),
+        )
 
     def record_confirmation(
         self, alert_id: str, yes: dict[str, Any], *, closed_at: str, require_message: str | None = None
-    ) -> ConfirmationRejected | None:
-        """Record one YES with one conditional write; None when recorded.
+    ) -> TapResult:
+        """Record one YES with one conditional write.
 
         Every YES is kept in `confirmations` (once per tap id, through the alert's `taps`).
         The first YES from anyone sets `confirmation.confirmed_at`/`confirmed_by`, closes the
         alert (reason `provider_confirmed`, unless it was closed already) and removes the
         confirmation index key (reminders stop); later ones change nothing else. A YES never
-        enters `responses`: it classifies nothing.
+        enters `responses`: it classifies nothing. `not_requested`: the alert never asked for
+        a confirmation (no entrapment).
         """
-        names = {"#tap": str(yes["event_id"])}
-        condition = (
-            "attribute_exists(pk) AND attribute_exists(confirmation) AND attribute_not_exists(taps.#tap)"
+        return self._record_once_per_tap(
+            alert_id,
+            str(yes["event_id"]),
+            update=(
+                "SET confirmations = list_append(if_not_exists(confirmations, :empty), :one), "
+                "taps.#tap = :true, "
+                "confirmation.confirmed_at = if_not_exists(confirmation.confirmed_at, :at), "
+                "confirmation.confirmed_by = if_not_exists(confirmation.confirmed_by, :by), "
+                "closed_at = if_not_exists(closed_at, :closed), "
+                "close_reason = if_not_exists(close_reason, :reason) "
+                "REMOVE confirm_shard, confirm_due_at, confirm_claim"
+            ),
+            values=_values(
+                empty=[],
+                one=[yes],
+                true=True,
+                at=yes["responded_at"],
+                by=yes["responder"],
+                closed=closed_at,
+                reason="provider_confirmed",
+            ),
+            require_message=require_message,
+            requires_confirmation=True,
         )
-        if require_message is not None:
-            names["#msg"] = require_message
-            condition += " AND attribute_exists(messages.#msg)"
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=(
-                    "SET confirmations = list_append(if_not_exists(confirmations, :empty), :one), "
-                    "taps.#tap = :true, "
-                    "confirmation.confirmed_at = if_not_exists(confirmation.confirmed_at, :at), "
-                    "confirmation.confirmed_by = if_not_exists(confirmation.confirmed_by, :by), "
-                    "closed_at = if_not_exists(closed_at, :closed), "
-                    "close_reason = if_not_exists(close_reason, :reason) "
-                    "REMOVE confirm_shard, confirm_due_at, confirm_claim"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_values(
-                    empty=[],
-                    one=[yes],
-                    true=True,
-                    at=yes["responded_at"],
-                    by=yes["responder"],
-                    closed=closed_at,
-                    reason="provider_confirmed",
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            raw = exc.response.get("Item")
-            old = from_item(raw) if raw else None  # type: ignore[arg-type]
-            if old is None:
-                return ConfirmationRejected("unknown_alert")
-            if str(yes["event_id"]) in old.get("taps", {}):
-                return ConfirmationRejected("duplicate")
-            if "confirmation" not in old:
-                return ConfirmationRejected("not_requested")
-            return ConfirmationRejected("context_not_on_alert")
-        return None

@@ -13,14 +13,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from lift_alerts.channels import Channel, needs_template_fallback, window_open
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
-from lift_alerts.records import expiry, failure_record
 from lift_alerts.repository import AlertRepository
+from lift_alerts.stored import (
+    Failure,
+    MessageRef,
+    RecipientLine,
+    SendRecord,
+    expiry,
+    failure_record,
+    sends_in_round,
+)
 from lift_alerts.woosh import NO_SLOT, SendResult, WooshClient
 
 # A recipient whose message got no send slot before the deadline and waits in the send queue
@@ -28,27 +36,6 @@ from lift_alerts.woosh import NO_SLOT, SendResult, WooshClient
 QUEUED = "queued"
 # Stores, durably and before the round is recorded, the recipients that got no slot.
 Enqueue = Callable[[list[str]], None]
-
-
-@dataclass(frozen=True)
-class StoredAlert:
-    """The facts a message is rendered from, as stored on the alert."""
-
-    ticket_id: str
-    lift_id: str
-    site: str
-    floor: str
-    note: str
-
-    @classmethod
-    def of(cls, alert: dict[str, Any]) -> StoredAlert:
-        return cls(
-            ticket_id=str(alert["ticket_id"]),
-            lift_id=str(alert["lift_id"]),
-            site=str(alert.get("site") or ""),
-            floor=str(alert.get("floor") or ""),
-            note=str(alert.get("note") or ""),
-        )
 
 
 @dataclass(frozen=True)
@@ -73,9 +60,9 @@ class Delivery:
     def queued(self) -> bool:
         return self.result.error_code == QUEUED
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> SendRecord:
         """What a round remembers per recipient right after the send (a retry skips them)."""
-        record: dict[str, Any] = {
+        record: SendRecord = {
             "message_id": self.result.message_id,
             "error": self.result.error() or self.early_failure,
             "channel": self.channel,
@@ -87,7 +74,7 @@ class Delivery:
         return record
 
     @classmethod
-    def from_record(cls, to: str, record: dict[str, Any]) -> Delivery:
+    def from_record(cls, to: str, record: SendRecord) -> Delivery:
         error = record.get("error") or {}
         message_id = record.get("message_id")
         replaced_error = record.get("replaced_error")
@@ -103,13 +90,19 @@ class Delivery:
         )
 
 
+def deliveries_recorded(records: dict[str, SendRecord], round_no: int) -> dict[str, Delivery]:
+    """Sends of a claimed round that an earlier run recorded (written right after each send)
+    before it died: the run taking over, or the retry of a request, does not send them again."""
+    return {to: Delivery.from_record(to, record) for to, record in sends_in_round(records, round_no).items()}
+
+
 @dataclass(frozen=True)
 class RoundRecords:
     """A round's results as they are stored on the alert in one write."""
 
-    recipients: dict[str, dict[str, Any]]
-    messages: dict[str, dict[str, Any]]
-    failures: dict[str, dict[str, Any]]
+    recipients: dict[str, RecipientLine]
+    messages: dict[str, MessageRef]
+    failures: dict[str, Failure]
 
 
 class Content(Protocol):
@@ -130,21 +123,31 @@ class Content(Protocol):
 
 
 @dataclass(frozen=True)
-class AlertContent:
-    """The alert itself (round 0) or a reminder: the three buttons, or the alert template."""
+class RoundContent:
+    """A message sent in an alert's numbered rounds, then as its reminders (`reminder` is
+    (n, N) for REMINDER n/N): reply buttons inside the 24-hour window."""
 
     settings: Settings
     facts: AlertFacts
     alert_id: str
     reminder: tuple[int, int] | None = None
+    # The message kind of the first send and of its reminders.
+    kinds: ClassVar[tuple[str, str]]
 
     @property
     def kind(self) -> str:
-        return "reminder" if self.reminder else "alert"
+        return self.kinds[1] if self.reminder else self.kinds[0]
 
     @property
     def inside(self) -> Channel:
         return "interactive"
+
+
+@dataclass(frozen=True)
+class AlertContent(RoundContent):
+    """The alert itself (round 0) or a reminder: the three buttons, or the alert template."""
+
+    kinds: ClassVar[tuple[str, str]] = ("alert", "reminder")
 
     @property
     def outside(self) -> Channel:
@@ -294,9 +297,9 @@ def _resend_refused_as_template(
 
 def round_records(alert_id: str, round_no: int, deliveries: list[Delivery]) -> RoundRecords:
     """The recipients, message mappings and failures one round adds to its alert."""
-    recipients: dict[str, dict[str, Any]] = {}
-    messages: dict[str, dict[str, Any]] = {}
-    failures: dict[str, dict[str, Any]] = {}
+    recipients: dict[str, RecipientLine] = {}
+    messages: dict[str, MessageRef] = {}
+    failures: dict[str, Failure] = {}
     for delivery in deliveries:
         to, result = delivery.to, delivery.result
         error = None if delivery.queued else result.error()

@@ -6,6 +6,7 @@ zone (DISPLAY_TIMEZONE, e.g. `10:31 SAST`); the API and events keep UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -180,27 +181,34 @@ def confirmation_question(alert: AlertFacts, *, reminder: tuple[int, int] | None
 
 def provider_confirmed_notice(alert: AlertFacts, *, confirmed_by: str) -> str:
     """Everyone messaged, once the first YES came (the confirmer too: it is their receipt)."""
-    return "\n".join(
-        [
-            f"Service provider notified - ticket {alert.ticket_id}",
-            f"{confirmed_by} confirmed the service provider was notified of the entrapment "
-            f"at {entrapment_place(alert)}.",
-            "No more confirmation reminders will be sent; the alert is closed.",
-        ]
+    return _confirmation_outcome(
+        alert,
+        "Service provider notified",
+        lambda place: (
+            f"{confirmed_by} confirmed the service provider was notified of the entrapment at {place}."
+        ),
+        "No more confirmation reminders will be sent; the alert is closed.",
     )
 
 
 def confirmation_missed_notice(alert: AlertFacts, *, rounds: int) -> str:
     """Everyone messaged, when nobody tapped YES after the last reminder."""
     reminders = "reminder" if rounds == 1 else "reminders"
-    return "\n".join(
-        [
-            f"URGENT - ticket {alert.ticket_id}",
-            f"Nobody confirmed that the service provider was notified of the entrapment at "
-            f"{entrapment_place(alert)} after {rounds} {reminders}.",
-            "Please follow up now: call the service provider and the rescue desk.",
-        ]
+    return _confirmation_outcome(
+        alert,
+        "URGENT",
+        lambda place: (
+            f"Nobody confirmed that the service provider was notified of the entrapment at {place} "
+            f"after {rounds} {reminders}."
+        ),
+        "Please follow up now: call the service provider and the rescue desk.",
     )
+
+
+def _confirmation_outcome(alert: AlertFacts, heading: str, what: Callable[[str], str], next_step: str) -> str:
+    """A notice about the confirmation's outcome: heading and ticket, what happened at the
+    entrapment's place (`what(place)`), what happens next."""
+    return "\n".join([f"{heading} - ticket {alert.ticket_id}", what(entrapment_place(alert)), next_step])
 
 
 def later_yes_ack(alert: AlertFacts, *, confirmed_by: str) -> str:
@@ -211,7 +219,7 @@ def later_yes_ack(alert: AlertFacts, *, confirmed_by: str) -> str:
     )
 
 
-def person_name(person: dict[str, object] | None) -> str:
+def person_name(person: Mapping[str, object] | None) -> str:
     """How a responder is named to others: their WhatsApp name, else their number."""
     person = person or {}
     name = str(person.get("name") or "").strip()

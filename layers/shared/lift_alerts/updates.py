@@ -28,23 +28,17 @@ from lift_alerts.choices import (
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.records import (
+from lift_alerts.repository import AlertRepository, ReplyResult, TapResult
+from lift_alerts.stored import (
+    MessageItem,
+    all_deliveries_failed,
     expiry,
     failure_record,
     find_ledger_entry,
     follow_up_template,
     is_follow_up_message,
 )
-from lift_alerts.repository import (
-    AlertRepository,
-    ConfirmationRejected,
-    ReplyRecorded,
-    ReplyRejected,
-    StatusRecorded,
-    TapRecorded,
-    TapRejected,
-)
-from lift_alerts.rounds import all_deliveries_failed
+from lift_alerts.table import ConditionFailed, Written
 from lift_alerts.whatsapp import Ignored, Reply, StatusUpdate, Tap, Update
 
 # As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
@@ -217,7 +211,7 @@ def record_tap(tap: Tap, repo: AlertRepository) -> str:
         by_context = _response(tap, choice, "context", tap.context_id)
         # Common case, one write: the button's alert really sent this message.
         result = repo.record_tap(ref.alert_id, by_context, require_message=tap.context_id)
-        if isinstance(result, TapRecorded):
+        if isinstance(result, Written):
             return _recorded("context", log)
         if result.reason == "duplicate":
             return _duplicate(log)
@@ -259,7 +253,7 @@ def record_yes(tap: Tap, repo: AlertRepository) -> str:
                 closed_at=tap.responded_at,
                 require_message=tap.context_id,
             )
-            if result is None or result.reason in ("duplicate", "not_requested"):
+            if isinstance(result, Written) or result.reason in ("duplicate", "not_requested"):
                 return _yes_outcome(result, "context", log)
         message = repo.find_message(tap.context_id)
         owner = str(message["alert_id"]) if message and message.get("alert_id") else None
@@ -275,11 +269,9 @@ def record_yes(tap: Tap, repo: AlertRepository) -> str:
     return _yes_outcome(result, "button", log)
 
 
-def _yes_outcome(result: ConfirmationRejected | None, matched_by: str, log: dict[str, Any]) -> str:
-    if result is None:
-        logger.info("confirmation recorded", extra={**log, "matched_by": matched_by})
-        count("ConfirmationRecorded")
-        return f"confirmation_matched_{matched_by}"
+def _yes_outcome(result: TapResult, matched_by: str, log: dict[str, Any]) -> str:
+    if isinstance(result, Written):
+        return _matched("confirmation", "confirmation recorded", "ConfirmationRecorded", matched_by, log)
     if result.reason == "duplicate":
         return _duplicate(log)
     if result.reason == "not_requested":
@@ -302,8 +294,8 @@ def _record_label_tap(tap: Tap, choice: Choice, repo: AlertRepository, log: dict
     return _after_fallback(result, "context", log)
 
 
-def _after_fallback(result: TapRecorded | TapRejected, matched_by: str, log: dict[str, Any]) -> str:
-    if isinstance(result, TapRecorded):
+def _after_fallback(result: TapResult, matched_by: str, log: dict[str, Any]) -> str:
+    if isinstance(result, Written):
         return _recorded(matched_by, log)
     if result.reason == "duplicate":
         return _duplicate(log)
@@ -311,9 +303,14 @@ def _after_fallback(result: TapRecorded | TapRejected, matched_by: str, log: dic
 
 
 def _recorded(matched_by: str, log: dict[str, Any]) -> str:
-    logger.info("tap recorded", extra={**log, "matched_by": matched_by})
-    count("TapMatched")
-    return f"tap_matched_{matched_by}"
+    return _matched("tap", "tap recorded", "TapMatched", matched_by, log)
+
+
+def _matched(what: str, message: str, metric: str, matched_by: str, log: dict[str, Any]) -> str:
+    """A tap, YES or reply recorded on its alert: logged, counted, `<what>_matched_<how>`."""
+    logger.info(message, extra={**log, "matched_by": matched_by})
+    count(metric)
+    return f"{what}_matched_{matched_by}"
 
 
 def _duplicate(log: dict[str, Any]) -> str:
@@ -366,7 +363,7 @@ def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str
         if owner:
             log["alert_id"] = str(owner)
             result = repo.record_reply(str(owner), _reply_record(reply, phone, "context"), require_open=False)
-            if not (isinstance(result, ReplyRejected) and result.reason == "unknown_alert"):
+            if not (isinstance(result, ConditionFailed) and result.reason == "unknown_alert"):
                 return _reply_outcome(result, "context", log)
     if not phone:
         return _reply_unmatched("no_sender", log)
@@ -379,18 +376,16 @@ def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str
         # Latest first; a closed one is passed over (the write itself checks, so an alert
         # closed a moment ago is never given a reply meant for the next one).
         result = repo.record_reply(alert_id, record, require_open=True)
-        if isinstance(result, ReplyRejected) and result.reason in ("closed", "unknown_alert"):
+        if isinstance(result, ConditionFailed) and result.reason in ("closed", "unknown_alert"):
             continue
         log["alert_id"] = alert_id
         return _reply_outcome(result, "recent", log)
     return _reply_unmatched("no_recent_alert", log)
 
 
-def _reply_outcome(result: ReplyRecorded | ReplyRejected, matched_by: str, log: dict[str, Any]) -> str:
-    if isinstance(result, ReplyRecorded):
-        logger.info("reply kept", extra={**log, "matched_by": matched_by})
-        count("ReplyMatched")
-        return f"reply_matched_{matched_by}"
+def _reply_outcome(result: ReplyResult, matched_by: str, log: dict[str, Any]) -> str:
+    if isinstance(result, Written):
+        return _matched("reply", "reply kept", "ReplyMatched", matched_by, log)
     if result.reason == "duplicate":
         logger.info("duplicate reply ignored", extra=log)
         count("ReplyDuplicate")
@@ -416,11 +411,11 @@ def record_status(update: StatusUpdate, repo: AlertRepository, settings: Setting
     result = repo.record_status(
         update.message_id, update.status, at=update.at, error=update.error, expires_at=expiry(settings, now)
     )
-    if isinstance(result, StatusRecorded):
-        message: dict[str, Any] | None = result.message
+    if isinstance(result, Written):
+        message: MessageItem | None = result.item
         outcome = "status_recorded"
     else:
-        message = result.message
+        message = result.before
         outcome = "status_stale"
         # A failed status seen again: make sure its failure reached the alert (the first
         # delivery may have died between the two writes).
@@ -435,7 +430,7 @@ def record_status(update: StatusUpdate, repo: AlertRepository, settings: Setting
 
 
 def _record_delivery_failure(
-    message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime
+    message: MessageItem, update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime
 ) -> None:
     alert_id = str(message["alert_id"])
     if is_follow_up_message(message):
@@ -460,9 +455,10 @@ def _record_delivery_failure(
         error,
         replaced_by_fallback=fallback,
     )
-    alert = repo.record_failure(alert_id, key, failure)
-    if alert is None:
+    recorded = repo.record_failure(alert_id, key, failure)
+    if not isinstance(recorded, Written):
         return
+    alert = recorded.item
     count("DeliveryFailed")
     logger.warning("delivery failed", extra={"alert_id": alert_id, "message_id": update.message_id})
     if all_deliveries_failed(alert, round_no) and int(alert.get("rounds_sent", 0)) == round_no:
@@ -470,7 +466,7 @@ def _record_delivery_failure(
 
 
 def _record_follow_up_failure(
-    alert_id: str, message: dict[str, Any], update: StatusUpdate, repo: AlertRepository, settings: Settings
+    alert_id: str, message: MessageItem, update: StatusUpdate, repo: AlertRepository, settings: Settings
 ) -> None:
     """Record a follow-up message's failure on the ledger entry that sent it (SPEC §10).
 
@@ -498,6 +494,6 @@ def _record_follow_up_failure(
         error.get("code"),
     ):
         failure["replaced_by_fallback"] = True
-    if repo.set_ledger_field(alert_id, ledger, key, field, failure):
+    if isinstance(repo.set_ledger_field(alert_id, ledger, key, field, failure), Written):
         count("FollowUpMessageFailed")
         logger.warning("follow-up message failed", extra={**log, "error_code": failure["error"]["code"]})

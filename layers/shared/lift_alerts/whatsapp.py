@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from lift_alerts.clock import iso
-from lift_alerts.repository import STATUS_RANK
+from lift_alerts.stored import STATUS_RANK
 from lift_alerts.text import clean_foreign_text
 
 
