@@ -836,6 +836,24 @@ KINDS: dict[str, QueuedKind] = {
 TEXT_KIND = _text_kind(_never_stale)
 
 
+# Tries of the send record after Woosh answered: failing it means sending again later.
+RECORD_TRIES = 3
+
+
+def _record_sent_now(record: Callable[[], None]) -> None:
+    """Write the send record, trying again on a failed write: until it is written, a run that
+    takes over would send the message a second time (Woosh has no idempotency key)."""
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            record()
+            return
+        except ClientError:
+            if attempt == RECORD_TRIES:
+                raise
+            logger.warning("send record failed; trying again", extra={"attempt": attempt})
+            time.sleep(0.2 * attempt)
+
+
 def dispatch_one(
     entry: QueuedSend,
     queue: SendQueue,
@@ -877,7 +895,7 @@ def dispatch_one(
         round_no=None if kind.follow_up else entry.round_no,
         now=now,
         deadline=deadline,
-        on_sent=lambda sent: kind.remember(entry, queue, repo, alert, sent, now),
+        on_sent=lambda sent: _record_sent_now(lambda: kind.remember(entry, queue, repo, alert, sent, now)),
         done=done,
     )[0]
     if delivery.result.error_code == NO_SLOT:
