@@ -13,6 +13,7 @@ hundredth of them so the dispatcher finds every slot free (`budget_frees_up`).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -182,6 +183,7 @@ def test_waiting_messages_of_every_kind_go_in_the_order_spec_11_gives(
     stored = service.stored_alert(trapped["alert_id"])
     assert stored["confirm_sends"][f"0:{DESK}"]["message_id"] == question.message_id
     assert question.message_id in {str(k) for k in stored["messages"]}
+    assert service.details("Alert Delivery Failed") == []  # waiting is no failure
 
 
 def test_a_record_write_that_fails_once_after_woosh_answered_neither_loses_nor_doubles(
@@ -305,3 +307,20 @@ def test_a_queued_first_alert_of_an_alert_answered_meanwhile_still_goes_out(
     assert dispatcher()["sent"] == 1
     shown = {r["to"]: r for r in service.get_alert(alert["alert_id"]).json()["recipients"]}
     assert shown[DESK]["delivery_status"] == "accepted"
+
+
+def test_a_new_queue_item_waits_out_its_hold_and_the_dispatcher_waits_for_it(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatch, "HOLD_SECONDS", 2)
+    slots_a_minute(monkeypatch, 1)
+    service.send_alert([TECH, DESK])
+    queue = dispatch.SendQueue(service.table)
+    now = int(time.time())
+    # Not for a dispatcher yet: the request that queued it may still be recording it as queued.
+    assert queue.waiting(limit=1, now=now) == []
+    budget_frees_up(monkeypatch)
+    started = time.monotonic()
+    assert dispatcher()["sent"] == 1  # the run waits the hold out instead of leaving it
+    assert time.monotonic() - started < 10
+    assert [m.to for m in service.woosh.sent] == [TECH, DESK]
