@@ -370,49 +370,50 @@ class SendQueue:
         )
         return from_item(response["Attributes"])
 
-    def settle_ledger(self, alert_id: str, ledger: str, key: str, entry: dict[str, Any]) -> bool:
+    def settle_ledger(self, alert_id: str, ledger: str, key: str, entry: dict[str, Any]) -> None:
         """Replace a follow-up ledger entry recorded as queued with what became of it (sent,
-        failed, skipped or dropped). False when another run settled it first. An absent entry
+        failed, skipped or dropped); an entry another run settled first stays. An absent entry
         is written too: the request that queued it may not have recorded it yet, and its
         first-write-wins record then leaves this one in place."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression="SET #ledger.#key = :entry",
-                ConditionExpression=(
-                    "attribute_exists(#ledger) AND "
-                    "(attribute_not_exists(#ledger.#key) OR #ledger.#key.#error.#code = :queued)"
-                ),
-                ExpressionAttributeNames={"#ledger": ledger, "#key": key, "#error": "error", "#code": "code"},
-                ExpressionAttributeValues={
-                    ":entry": _serializer.serialize(entry),
-                    ":queued": {"S": QUEUED},
-                },
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        self._update_alert_if(
+            alert_id,
+            "SET #ledger.#key = :entry",
+            "attribute_exists(#ledger) AND "
+            "(attribute_not_exists(#ledger.#key) OR #ledger.#key.#error.#code = :q)",
+            {"#ledger": ledger, "#key": key, "#error": "error", "#code": "code"},
+            {":entry": entry, ":q": QUEUED},
+        )
 
     def drop_line(self, alert_id: str, *, to: str, round_no: int, line: dict[str, Any] | None) -> None:
         """A dropped first message: the recipient line it was queued in says so (`line`), or is
         removed (None: an escalation recipient never sent anything is not listed)."""
-        names = {"#to": to}
-        values: dict[str, Any] = {":queued": {"S": QUEUED}, ":round": {"N": str(round_no)}}
-        if line is None:
-            expression = "REMOVE recipients.#to"
-        else:
-            expression = "SET recipients.#to = :line"
-            values[":line"] = _serializer.serialize(line)
-        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+        values: dict[str, Any] = {":q": QUEUED, ":round": round_no}
+        if line is not None:
+            values[":line"] = line
+        self._update_alert_if(
+            alert_id,
+            "REMOVE recipients.#to" if line is None else "SET recipients.#to = :line",
+            "recipients.#to.send_status = :q AND recipients.#to.#round = :round",
+            {"#to": to, "#round": "round"},
+            values,
+        )
+
+    def _update_alert_if(
+        self, alert_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """One conditional update of an alert; False when its condition did not hold."""
+        try:
             self._db.update_item(
                 TableName=self.table_name,
                 Key=alert_key(alert_id),
-                UpdateExpression=expression,
-                ConditionExpression="recipients.#to.send_status = :queued AND recipients.#to.#round = :round",
-                ExpressionAttributeNames={**names, "#round": "round"},
-                ExpressionAttributeValues=values,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
             )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 def wake_dispatcher() -> None:
@@ -558,23 +559,41 @@ def _drain(
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One claimed entry's turn: the entry, its alert as read when the turn came, the time,
+    and where its send is recorded."""
+
+    entry: QueuedSend
+    alert: dict[str, Any]
+    queue: SendQueue
+    repo: AlertRepository
+    now: datetime
+
+    def ledger_record(self) -> dict[str, Any] | None:
+        return _ledger_record(self.entry, self.alert)
+
+
+Check = Callable[[QueuedSend, dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
 class QueuedKind:
     """How the dispatcher handles one family of queued messages when their turn comes.
 
     `stale`: why the message should no longer go out (None: it should). `content`: what it
     says. `earlier`: its send record on the alert when a run that died already sent it (only
     the bookkeeping is left). `remember`: the send record, written right after Woosh
-    answered. `finish`: the rest of the bookkeeping, once the mapping is stored. `drop`:
-    record that it will never go out. `round_no`: the escalation round its message belongs to
-    (None for follow-ups).
+    answered. `finish`: the rest of the bookkeeping, once the mapping is stored; returns the
+    outcome. `drop`: record that it will never go out. `follow_up`: its message belongs to no
+    escalation round.
     """
 
-    stale: Callable[[QueuedSend, dict[str, Any]], str | None]
+    stale: Check
     content: Callable[[QueuedSend, dict[str, Any], Settings], Content]
     earlier: Callable[[QueuedSend, dict[str, Any]], dict[str, Any] | None]
-    remember: Callable[[QueuedSend, SendQueue, AlertRepository, dict[str, Any], Delivery, datetime], None]
-    finish: Callable[[QueuedSend, SendQueue, AlertRepository, dict[str, Any], Delivery, datetime], str]
-    drop: Callable[[QueuedSend, SendQueue, AlertRepository, dict[str, Any], str, datetime], None]
+    remember: Callable[[Turn, Delivery], None]
+    finish: Callable[[Turn, Delivery], str]
+    drop: Callable[[Turn, str], None]
     follow_up: bool
 
 
@@ -609,6 +628,10 @@ def _unsent(record: dict[str, Any] | None) -> bool:
     return record is None or (record.get("error") or {}).get("code") in (QUEUED, DROPPED)
 
 
+def _dropped(reason: str) -> dict[str, Any]:
+    return {"message_id": None, "error": {"code": DROPPED, "title": reason}}
+
+
 # -- first alerts and reminders: recorded per round (`reminders`, the recipient line) ----------
 
 
@@ -623,15 +646,8 @@ def _round_earlier(entry: QueuedSend, alert: dict[str, Any]) -> dict[str, Any] |
     return None if _unsent(record) else record
 
 
-def _round_remember(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> None:
-    repo.record_reminder(entry.alert_id, entry.round_no, delivery.to, delivery.record())
+def _round_remember(turn: Turn, delivery: Delivery) -> None:
+    turn.repo.record_reminder(turn.entry.alert_id, turn.entry.round_no, delivery.to, delivery.record())
 
 
 def _queued_line_is_this(entry: QueuedSend, alert: dict[str, Any]) -> bool:
@@ -639,50 +655,34 @@ def _queued_line_is_this(entry: QueuedSend, alert: dict[str, Any]) -> bool:
     return line.get("send_status") == QUEUED and int(line.get("round", -1)) == entry.round_no
 
 
-def _round_finish(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> str:
+def _round_finish(turn: Turn, delivery: Delivery) -> str:
+    entry = turn.entry
     records = round_records(entry.alert_id, entry.round_no, [delivery])
-    mine = _queued_line_is_this(entry, alert)
-    stored = queue.record_sent(
+    mine = _queued_line_is_this(entry, turn.alert)
+    stored = turn.queue.record_sent(
         entry.alert_id,
         to=entry.to,
-        recipient={**records.recipients[entry.to], "sent_at": iso(now)} if mine else None,
+        recipient={**records.recipients[entry.to], "sent_at": iso(turn.now)} if mine else None,
         messages=records.messages,
         failures=records.failures,
     )
     if not delivery.result.accepted:
         latest = int(stored.get("rounds_sent", 0)) == entry.round_no
         if latest and all_deliveries_failed(stored, entry.round_no):
-            repo.bring_forward(entry.alert_id, round_no=entry.round_no, now=epoch(now))
+            turn.repo.bring_forward(entry.alert_id, round_no=entry.round_no, now=epoch(turn.now))
         return "failed"
     return "sent"
 
 
-def _round_drop(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    reason: str,
-    now: datetime,
-) -> None:
-    error = {"code": DROPPED, "title": reason}
-    repo.record_reminder(entry.alert_id, entry.round_no, entry.to, {"message_id": None, "error": error})
-    if _queued_line_is_this(entry, alert):
+def _round_drop(turn: Turn, reason: str) -> None:
+    entry = turn.entry
+    turn.repo.record_reminder(entry.alert_id, entry.round_no, entry.to, _dropped(reason))
+    if _queued_line_is_this(entry, turn.alert):
         # A first alert of a closed alert: GET shows `not_sent`; an escalation recipient whose
         # first message was a dropped reminder was never messaged and is not listed.
-        line = alert["recipients"][entry.to]
-        queue.drop_line(
-            entry.alert_id,
-            to=entry.to,
-            round_no=entry.round_no,
-            line={**line, "send_status": "not_sent", "error": error} if entry.round_no == 0 else None,
+        line = {**turn.alert["recipients"][entry.to], "send_status": "not_sent", **_dropped(reason)}
+        turn.queue.drop_line(
+            entry.alert_id, to=entry.to, round_no=entry.round_no, line=line if entry.round_no == 0 else None
         )
 
 
@@ -708,42 +708,23 @@ def _sent_before(entry: QueuedSend, alert: dict[str, Any]) -> dict[str, Any] | N
     return None if _unsent(record) or (record or {}).get("skipped") else record
 
 
-def _step_remember(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> None:
-    repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, delivery.to, delivery.record())
+def _step_remember(turn: Turn, delivery: Delivery) -> None:
+    entry = turn.entry
+    turn.repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, delivery.to, delivery.record())
 
 
-def _step_finish(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> str:
+def _step_finish(turn: Turn, delivery: Delivery) -> str:
     from lift_alerts.confirmation import step_records
 
+    entry = turn.entry
     messages, failures = step_records(entry.alert_id, entry.round_no, entry.kind, [delivery])
-    queue.record_sent(entry.alert_id, to=entry.to, recipient=None, messages=messages, failures=failures)
+    turn.queue.record_sent(entry.alert_id, to=entry.to, recipient=None, messages=messages, failures=failures)
     return _outcome(delivery)
 
 
-def _step_drop(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    reason: str,
-    now: datetime,
-) -> None:
-    record = {"message_id": None, "error": {"code": DROPPED, "title": reason}}
-    repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, entry.to, record)
+def _step_drop(turn: Turn, reason: str) -> None:
+    entry = turn.entry
+    turn.repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, entry.to, _dropped(reason))
 
 
 # -- texts (acknowledgements, notices, critical messages): one follow-up ledger entry each -----
@@ -753,49 +734,33 @@ def _text_content(entry: QueuedSend, alert: dict[str, Any], settings: Settings) 
     return StoredContent.of(entry.content or {})
 
 
-def _ledger_remember(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> None:
-    queued = _ledger_record(entry, alert) or {}
-    result = {"skipped": True} if delivery.skipped else delivery.record()
-    settled = {**queued, "to": entry.to, "kind": entry.kind, "sent_at": iso(now), **result}
-    settled.pop("dropped", None)
-    if delivery.skipped:
-        settled.pop("error", None)
-    queue.settle_ledger(entry.alert_id, str(entry.ledger), str(entry.key), settled)
+def _settle(turn: Turn, outcome: dict[str, Any]) -> None:
+    """The entry's ledger record becomes `outcome`, keeping what the queued record held."""
+    entry = turn.entry
+    base = {"to": entry.to, "kind": entry.kind, **(turn.ledger_record() or {}), "sent_at": iso(turn.now)}
+    settled = {k: v for k, v in base.items() if k not in ("error", "message_id", "dropped")} | outcome
+    turn.queue.settle_ledger(entry.alert_id, str(entry.ledger), str(entry.key), settled)
 
 
-def _ledger_finish(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    delivery: Delivery,
-    now: datetime,
-) -> str:
+def _ledger_remember(turn: Turn, delivery: Delivery) -> None:
+    _settle(turn, {"skipped": True} if delivery.skipped else delivery.record())
+
+
+def _ledger_finish(turn: Turn, delivery: Delivery) -> str:
     if delivery.skipped:
-        # Outside the window by now, with no template for this kind (SPEC §10): counted.
-        repo.record_ledger(entry.alert_id, str(entry.ledger), {}, skipped=[entry.to])
+        # Outside the window by now, with no template for this kind (SPEC §10): counted once
+        # (the entry `_settle` wrote stays: first write wins).
+        entry = turn.entry
+        skipped = {
+            str(entry.key): {"to": entry.to, "kind": entry.kind, "sent_at": iso(turn.now), "skipped": True}
+        }
+        turn.repo.record_ledger(entry.alert_id, str(entry.ledger), skipped, skipped=[entry.to])
         count("NoticeSkipped")
     return _outcome(delivery)
 
 
-def _ledger_drop(
-    entry: QueuedSend,
-    queue: SendQueue,
-    repo: AlertRepository,
-    alert: dict[str, Any],
-    reason: str,
-    now: datetime,
-) -> None:
-    queued = _ledger_record(entry, alert) or {"to": entry.to, "kind": entry.kind, "sent_at": iso(now)}
-    dropped = {**queued, "message_id": None, "error": {"code": DROPPED, "title": reason}, "dropped": reason}
-    queue.settle_ledger(entry.alert_id, str(entry.ledger), str(entry.key), dropped)
+def _ledger_drop(turn: Turn, reason: str) -> None:
+    _settle(turn, {**_dropped(reason), "dropped": reason})
 
 
 def _outcome(delivery: Delivery) -> str:
@@ -804,7 +769,7 @@ def _outcome(delivery: Delivery) -> str:
     return "sent" if delivery.result.accepted else "failed"
 
 
-def _round_kind(stale: Callable[[QueuedSend, dict[str, Any]], str | None]) -> QueuedKind:
+def _round_kind(stale: Check) -> QueuedKind:
     return QueuedKind(
         stale, _round_content, _round_earlier, _round_remember, _round_finish, _round_drop, False
     )
@@ -816,7 +781,7 @@ def _step_kind() -> QueuedKind:
     )
 
 
-def _text_kind(stale: Callable[[QueuedSend, dict[str, Any]], str | None]) -> QueuedKind:
+def _text_kind(stale: Check) -> QueuedKind:
     return QueuedKind(
         stale, _text_content, _sent_before, _ledger_remember, _ledger_finish, _ledger_drop, True
     )
@@ -869,6 +834,7 @@ def dispatch_one(
         return "alert_gone"
     kind = KINDS.get(entry.kind, TEXT_KIND if entry.ledger is not None else KINDS["alert"])
     now = utc_now()
+    turn = Turn(entry, alert, queue, repo, now)
     earlier = kind.earlier(entry, alert)
     done: dict[str, Delivery] = {}
     if earlier is not None:
@@ -877,7 +843,7 @@ def dispatch_one(
     else:
         reason = kind.stale(entry, alert)
         if reason is not None:
-            kind.drop(entry, queue, repo, alert, reason, now)
+            kind.drop(turn, reason)
             queue.done(entry)
             count("QueuedMessageDropped")
             logger.info(
@@ -895,13 +861,13 @@ def dispatch_one(
         round_no=None if kind.follow_up else entry.round_no,
         now=now,
         deadline=deadline,
-        on_sent=lambda sent: _record_sent_now(lambda: kind.remember(entry, queue, repo, alert, sent, now)),
+        on_sent=lambda sent: _record_sent_now(lambda: kind.remember(turn, sent)),
         done=done,
     )[0]
     if delivery.result.error_code == NO_SLOT:
         queue.release(entry)
         return "no_slot"
-    outcome = kind.finish(entry, queue, repo, alert, delivery, now)
+    outcome = kind.finish(turn, delivery)
     queue.done(entry)
     if outcome == "sent":
         count("QueuedMessageSent")
