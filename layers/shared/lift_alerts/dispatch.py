@@ -520,9 +520,10 @@ def run_dispatcher(
         finally:
             # A run that fails hands its turn on at once; one that dies keeps it TURN_SECONDS.
             queue.end_turn(owner)
-        # Something enqueued while this run was finishing (its wake-up found the turn taken):
-        # take it now rather than at the next schedule tick.
-        if time_left() <= 15 or not queue.waiting(limit=1, now=int(time.time())):
+        # Something enqueued while this run was finishing (its wake-up found the turn taken),
+        # ready or still held: take it now rather than at the next schedule tick.
+        now = int(time.time())
+        if time_left() <= 15 or not (queue.waiting(limit=1, now=now) or queue.held(now=now)):
             report.still_waiting = queue.size()
             return report
 
