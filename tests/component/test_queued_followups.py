@@ -324,3 +324,47 @@ def test_a_new_queue_item_waits_out_its_hold_and_the_dispatcher_waits_for_it(
     assert dispatcher()["sent"] == 1  # the run waits the hold out instead of leaving it
     assert time.monotonic() - started < 10
     assert [m.to for m in service.woosh.sent] == [TECH, DESK]
+
+
+def test_a_queued_critical_message_of_an_alert_answered_meanwhile_is_dropped(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slots_a_minute(monkeypatch, 1)
+    service.wrote(TECH)  # inside the window: the critical message goes as text
+    alert = service.send_alert([TECH], escalation={"after_seconds": 1, "max_rounds": 0})
+    assert timer_in(service, 1.5)["unanswered"] == [alert["alert_id"]]
+    service.follow_up()  # the critical message waits for a slot
+    assert service.stored_alert(alert["alert_id"])["notices"][f"critical:{TECH}"]["error"]["code"] == "queued"
+    assert service.tap(message_of(alert, TECH), MAINTENANCE).status == 200  # a late answer
+    service.follow_up()  # its acknowledgement waits too
+
+    budget_frees_up(monkeypatch)
+    report = dispatcher()
+    assert (report["sent"], report["dropped"]) == (1, 1)
+    texts = [m.text or "" for m in service.woosh.sent if m.kind == "text"]
+    assert len(texts) == 1
+    assert "Maintenance" in texts[0]
+    assert not any("CRITICAL" in text for text in texts)  # no "immediate action" after the answer
+    critical = service.stored_alert(alert["alert_id"])["notices"][f"critical:{TECH}"]
+    assert critical["dropped"] == "alert_answered"
+    assert critical["message_id"] is None
+    assert dispatch.SendQueue(service.table).size() == 0
+
+
+def test_a_queued_confirmation_question_of_an_alert_closed_meanwhile_is_dropped(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slots_a_minute(monkeypatch, 1)
+    alert = service.send_alert([TECH])
+    assert service.tap(message_of(alert, TECH), ENTRAPMENT).status == 200
+    service.follow_up()  # the acknowledgement and the YES question wait
+    assert service.stored_alert(alert["alert_id"])["confirm_sends"][f"0:{TECH}"]["error"]["code"] == "queued"
+    assert service.close_alert(alert["alert_id"], {"reason": "provider on site"}).status == 200
+
+    budget_frees_up(monkeypatch)
+    report = dispatcher()
+    assert (report["sent"], report["dropped"]) == (1, 1)  # the acknowledgement goes, the question not
+    assert [what(m) for m in service.woosh.sent] == ["alert", "text"]
+    stored = service.stored_alert(alert["alert_id"])
+    assert stored["confirm_sends"][f"0:{TECH}"]["error"] == {"code": "dropped", "title": "alert_closed"}
+    assert dispatch.SendQueue(service.table).size() == 0
