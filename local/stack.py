@@ -48,6 +48,7 @@ from local.provision import (
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
 from local.serving import LOOPBACK, BackgroundServer, PortInUseError
 from local.template import Resolver, Template, TemplateError
+from local.woosh.limits import RateLimits
 from local.woosh.templates import TemplateShape
 from local.woosh_standin import WooshStandIn
 
@@ -108,16 +109,21 @@ class StackConfig:
     # The stand-in Woosh enforces what the real Bridge and Meta do (SPEC §8): off only for
     # scripts that study something else.
     woosh_like_real: bool = True
+    # Woosh's rate windows scaled in time (0.1: 0.1 s and 6 s), for the stand-in and the
+    # functions' send budget (template parameter WooshRateTimeScale) together, so they agree.
+    rate_time_scale: float = 1.0
 
     @classmethod
     def from_env(cls) -> StackConfig:
         timer = os.environ.get("LOCAL_TIMER_SECONDS", "").strip()
+        scale = os.environ.get("LOCAL_RATE_TIME_SCALE", "").strip()
         return cls(
             aws_port=_port("AWS_PORT", 5000),
             api_port=_port("API_PORT", 3000),
             woosh_port=_port("WOOSH_PORT", 3001),
             woosh_base_url=os.environ.get("WOOSH_BASE_URL", "").strip() or None,
             timer_seconds=float(timer) if timer else 5.0,
+            rate_time_scale=float(scale) if scale else 1.0,
         )
 
 
@@ -197,11 +203,17 @@ class LocalStack:
         self.moto.start()
         apply_environment(local_aws_environment(self.aws_endpoint))
         self.resources = Provisioner(
-            self.template, AwsClients(self.aws_endpoint), parameters=self.config.parameters
+            self.template, AwsClients(self.aws_endpoint), parameters=self._parameters()
         ).provision()
         self._load_functions()
         self.api.start()
         self._start_event_sources()
+
+    def _parameters(self) -> dict[str, str]:
+        scale = self.config.rate_time_scale
+        if scale == 1.0:
+            return self.config.parameters
+        return {**self.config.parameters, "WooshRateTimeScale": f"{scale:g}"}
 
     def _woosh_standin(self, webhook_url: str) -> WooshStandIn:
         """The stand-in, behaving as the real Bridge does (SPEC §5, §6, §8): it forwards with the
@@ -235,7 +247,7 @@ class LocalStack:
             templates=templates or None,
             status_form="both",
             enforce_window=True,
-            rate_limits=True,
+            rate_limits=RateLimits(time_scale=self.config.rate_time_scale),
         )
 
     def _routes(self) -> list[Route]:

@@ -36,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = {
         "sent": report.sent,
         "failed": report.failed,
+        "dropped": report.dropped,
         "still_waiting": report.still_waiting,
         "skipped_turn": report.skipped_turn,
     }

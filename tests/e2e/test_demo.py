@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -42,5 +43,11 @@ def test_demo_runs_every_scene_and_exits_0() -> None:
     assert "Alert Response Received: ticket EMG-2024-004 LIFT-D choice=maintenance" in out
     assert "GET: 27835550101 channel=template fallback=True" in out
     assert "template fallbacks made: 1; state=answered outcome=maintenance" in out
+    # Load shedding (issue 14): twenty alarms at once, each lift's first contact reached, no 429.
+    assert "20. Load shedding: 20 lifts alarm at once, 3 people each (60 messages)" in out
+    assert "20 x POST /alerts -> 201" in out
+    reached = re.findall(r"LIFT-L(\d\d): first contact reached after +\d+\.\ds, all 3 after", out)
+    assert sorted(reached) == [f"{n:02d}" for n in range(1, 21)]
+    assert "429 rate_limited answers from Woosh: 0" in out
     assert "FAILED" not in out
     assert "Traceback" not in result.stderr

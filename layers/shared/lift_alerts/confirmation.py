@@ -27,6 +27,7 @@ from lift_alerts.channels import Channel
 from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
+from lift_alerts.dispatch import SendQueue, enqueuer
 from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
@@ -206,18 +207,31 @@ def _send_step(
         repo.record_sent(alert_id, SENDS, step, delivery.to, delivery.record())
 
     content = ConfirmContent(settings, StoredAlert.of(alert), alert_id, (step, max_rounds) if step else None)
+    people = people_messaged(alert)
     deliveries = send_messages(
         repo,
         woosh(),
         settings,
         alert_id=alert_id,
         content=content,
-        recipients=people_messaged(alert),
+        recipients=people,
         round_no=None,
         now=now,
         deadline=time.monotonic() + ROUND_SEND_SECONDS,
         on_sent=remember,
         done=deliveries_recorded(alert.get(SENDS, {}), step),
+        # No send slot in time: the question waits in the send queue (SPEC §11); the step is
+        # complete, the dispatcher records the send in `confirm_sends` and its mapping.
+        enqueue=enqueuer(
+            SendQueue(repo.table_name),
+            alert,
+            round_no=step,
+            kind=content.kind,
+            order=people,
+            settings=settings,
+            ledger=SENDS,
+            keys={to: f"{step}:{to}" for to in people},
+        ),
     )
     messages, failures = step_records(alert_id, step, content.kind, deliveries)
     skipped = [d.to for d in deliveries if d.skipped]
@@ -252,8 +266,8 @@ def step_records(
     messages: dict[str, MessageRef] = {}
     failures: dict[str, Failure] = {}
     for delivery in deliveries:
-        if delivery.skipped:
-            continue
+        if delivery.skipped or delivery.queued:
+            continue  # a queued question is recorded by the dispatcher once it is sent
         to, result = delivery.to, delivery.result
         if result.message_id is not None:
             messages[result.message_id] = {"to": to, "round": None, "channel": delivery.channel, "kind": kind}

@@ -1,21 +1,35 @@
 """The send queue (SPEC §11): messages that got no send slot before their deadline wait here
 and the dispatcher sends them, highest priority first, as soon as the budget allows.
 
-Each waiting message is one item of the alerts table, `queued#<alert_id>#<round>#<phone>`,
-in the sparse index `QueueIndex` (`queue_shard` = "queued", sorted by `queue_key`). The sort
-key is the priority (`queue_key`): first alerts, then entrapment confirmation requests, then
-reminders and critical messages, then acknowledgements and notices; among first alerts the
-recipient's position comes before the alarm's age, so one recipient of every waiting alarm
-goes before the second recipient of any, oldest alarm first.
+Each waiting message is one item of the alerts table in the sparse index `QueueIndex`
+(`queue_shard` = "queued", sorted by `queue_key`): `queued#<alert_id>#<round>#<phone>` for a
+first alert or a reminder, `queued#<alert_id>#<ledger>#<key>` for every other kind (the alert
+map its send is recorded in, and its key there). The sort key is the priority (`queue_key`):
+first alerts, then entrapment confirmation requests, then reminders, confirmation reminders
+and critical messages, then acknowledgements and notices; among first alerts the recipient's
+position comes before the alarm's age, so one recipient of every waiting alarm goes before
+the second recipient of any, oldest alarm first.
+
+What a queued message says is decided when its turn comes, from the stored alert (`KINDS`):
+a first alert, reminder or confirmation question is rendered again from the alert; a text
+(acknowledgement, notice, critical message) is sent as it was worded when it was queued,
+kept on the item. A message whose reason is gone by then is dropped, recorded as such, and
+its item removed: a reminder or critical message of an alert answered or closed meanwhile, a
+confirmation question or reminder once confirmed, missed or closed, a first alert of a
+closed alert. Everything else goes out: a first alert of an alert answered meanwhile is still
+sent (SPEC §11: sent as soon as the limits allow), its tap is acknowledged with who answered.
 
 Exactly-once, as far as a send can be: the dispatcher claims an item with a conditional write
-(a lease) before sending; records the send on the alert right after Woosh answered
-(`reminders.<round>:<phone>`, like every round); stores the mapping and the recipient's
-result; and only then deletes the item. A run that dies after the send record finds it on
-the retry and only completes the bookkeeping; a run that dies between Woosh's answer and that
-record (milliseconds) sends again once its lease expired: a duplicate alert is safer than a
-missing one, as for reminders. One dispatcher drains at a time (a lease on
-`dispatcher#turn`), so the order of the index is the order of sending.
+(a lease) before sending; records the send on the alert right after Woosh answered (the
+round's `reminders.<round>:<phone>`, the confirmation's `confirm_sends.<step>:<phone>`, or the
+follow-up ledger entry); stores the mapping and the rest of the bookkeeping; and only then
+deletes the item. A run that dies after the send record finds it on the retry and only
+completes the bookkeeping; a run that dies between Woosh's answer and that record
+(milliseconds) sends again once its lease expired: a duplicate alert is safer than a missing
+one, as for reminders. A new item is held for HOLD_SECONDS, so the request that queued it has
+recorded it as queued before a dispatcher can send it (else that record could overwrite the
+dispatcher's). One dispatcher drains at a time (a lease on `dispatcher#turn`), so the order
+of the index is the order of sending.
 """
 
 from __future__ import annotations
@@ -23,43 +37,34 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from lift_alerts.aws import client
+from lift_alerts.channels import Channel
 from lift_alerts.clock import epoch, iso, utc_now
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.repository import (
-    AlertRepository,
-    from_item,
-    to_item,
-)
+from lift_alerts.repository import AlertRepository, alert_key, from_item, to_item
 from lift_alerts.sending import (
     QUEUED,
     AlertContent,
+    Content,
     Delivery,
     Enqueue,
     round_records,
     send_messages,
 )
-from lift_alerts.stored import (
-    AlertItem,
-    StoredAlert,
-    all_deliveries_failed,
-    send_key,
-)
+from lift_alerts.stored import AlertItem, SendRecord, StoredAlert, all_deliveries_failed, send_key
 from lift_alerts.table import NotWritten, Table, Written, written
-from lift_alerts.woosh import WooshClient
-
-if TYPE_CHECKING:
-    pass
+from lift_alerts.woosh import NO_SLOT, WooshClient
 
 QUEUE_SHARD = "queued"
 QUEUE_INDEX = "QueueIndex"
@@ -68,8 +73,25 @@ TURN_KEY = {"pk": {"S": "dispatcher#turn"}}
 LEASE_SECONDS = 150
 TURN_SECONDS = 60
 BATCH = 10
-# Priority classes, lowest first (SPEC §11).
-PRIORITY = {"alert": 1, "confirm": 2, "reminder": 3, "critical": 3, "ack": 4, "notice": 4}
+# A new item waits this long before a dispatcher may take it (module docstring).
+HOLD_SECONDS = 2
+# Priority classes, lowest first (SPEC §11). Kinds are those of `Content.kind`.
+PRIORITY = {
+    "alert": 1,
+    "confirm": 2,
+    "confirm_request": 2,
+    "reminder": 3,
+    "confirm_reminder": 3,
+    "critical": 3,
+    "ack": 4,
+    "reply_ack": 4,
+    "notice": 4,
+    "confirm_confirmed": 4,
+    "confirm_missed": 4,
+}
+# The map of the alert where a send of a confirmation step is recorded (confirmation.SENDS).
+CONFIRM_SENDS = "confirm_sends"
+DROPPED = "dropped"
 _serializer = TypeSerializer()
 
 
@@ -84,7 +106,12 @@ def queue_key(kind: str, *, position: int, created_ms: int, alert_id: str, round
 
 @dataclass(frozen=True)
 class QueuedSend:
-    """One waiting message: whose, which round, what kind, and its place in the queue."""
+    """One waiting message: whose, which round, what kind, and its place in the queue.
+
+    `ledger`/`key`: where its send is recorded on the alert, for every kind but first alerts
+    and reminders (those are recorded per round). `content`: the channels and bodies of a
+    text kept as it was worded (`StoredContent`), None for kinds rendered from the alert.
+    """
 
     alert_id: str
     round_no: int
@@ -92,14 +119,24 @@ class QueuedSend:
     kind: str
     queue_key: str
     lease_until: int | None = None
+    ledger: str | None = None
+    key: str | None = None
+    content: dict[str, Any] | None = None
+    not_before: int | None = None
 
     @property
     def pk(self) -> str:
+        if self.ledger is not None:
+            return f"queued#{self.alert_id}#{self.ledger}#{self.key}"
         return f"queued#{self.alert_id}#{self.round_no}#{self.to}"
+
+    def ready(self, now: int) -> bool:
+        free = self.lease_until is None or self.lease_until < now
+        return free and (self.not_before is None or self.not_before <= now)
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> QueuedSend:
-        lease = item.get("lease_until")
+        lease, not_before = item.get("lease_until"), item.get("not_before")
         return cls(
             alert_id=str(item["alert_id"]),
             round_no=int(item["round_no"]),
@@ -107,7 +144,38 @@ class QueuedSend:
             kind=str(item["kind"]),
             queue_key=str(item["queue_key"]),
             lease_until=int(lease) if lease is not None else None,
+            ledger=str(item["ledger"]) if item.get("ledger") else None,
+            key=str(item["key"]) if item.get("key") is not None else None,
+            content=item.get("content"),
+            not_before=int(not_before) if not_before is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """A text kept on its queue item as it was worded (a `Content`): the channel for a person
+    inside the window, the one outside it (None: skipped), and the body for each channel."""
+
+    kind: str
+    inside: Channel
+    outside: Channel | None
+    bodies: dict[str, dict[str, Any]]
+
+    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
+        return self.bodies.get(channel)
+
+    @staticmethod
+    def keep(content: Content, to: str) -> dict[str, Any]:
+        """What the queue item keeps of `content` for `to`."""
+        channels = {content.inside, content.outside, "template"} - {None}
+        bodies = {
+            str(c): body for c in channels if c is not None and (body := content.body(to, c)) is not None
+        }
+        return {"kind": content.kind, "inside": content.inside, "outside": content.outside, "bodies": bodies}
+
+    @classmethod
+    def of(cls, kept: dict[str, Any]) -> StoredContent:
+        return cls(str(kept["kind"]), kept["inside"], kept.get("outside"), dict(kept.get("bodies") or {}))
 
 
 class SendQueue(Table):
@@ -116,7 +184,7 @@ class SendQueue(Table):
     def enqueue(self, entries: list[QueuedSend], *, enqueued_at: int, expires_at: int) -> None:
         """Store each entry once (a resumed request that enqueues again changes nothing)."""
         for entry in entries:
-            item = {
+            item: dict[str, Any] = {
                 "pk": entry.pk,
                 "alert_id": entry.alert_id,
                 "round_no": entry.round_no,
@@ -125,8 +193,13 @@ class SendQueue(Table):
                 "queue_shard": QUEUE_SHARD,
                 "queue_key": entry.queue_key,
                 "enqueued_at": enqueued_at,
+                "not_before": enqueued_at + HOLD_SECONDS,
                 "expires_at": expires_at,
             }
+            if entry.ledger is not None:
+                item.update(ledger=entry.ledger, key=entry.key)
+            if entry.content is not None:
+                item["content"] = entry.content
             # Not written: the entry is there already.
             written(
                 partial(
@@ -151,12 +224,24 @@ class SendQueue(Table):
             response = self._db.query(**kwargs)
             for raw in response.get("Items", []):
                 entry = QueuedSend.of(from_item(raw))
-                if entry.lease_until is None or entry.lease_until < now:
+                if entry.ready(now):
                     found.append(entry)
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found[:limit]
+
+    def held(self, *, now: int) -> bool:
+        """Whether an entry is waiting out its hold (HOLD_SECONDS): ready within seconds."""
+        response = self._db.query(
+            TableName=self.table_name,
+            IndexName=QUEUE_INDEX,
+            KeyConditionExpression="queue_shard = :shard",
+            FilterExpression="not_before > :now",
+            ExpressionAttributeValues={":shard": {"S": QUEUE_SHARD}, ":now": {"N": str(now)}},
+            Select="COUNT",
+        )
+        return int(response.get("Count", 0)) > 0
 
     def size(self) -> int:
         response = self._db.query(
@@ -176,7 +261,8 @@ class SendQueue(Table):
                 Key={"pk": {"S": entry.pk}},
                 UpdateExpression="SET lease_until = :lease ADD attempts :one",
                 ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+                    "attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now) "
+                    "AND (attribute_not_exists(not_before) OR not_before <= :now)"
                 ),
                 ExpressionAttributeValues={
                     ":lease": {"N": str(lease_until)},
@@ -187,7 +273,7 @@ class SendQueue(Table):
         )
         if not isinstance(leased, Written):
             return None
-        return QueuedSend(entry.alert_id, entry.round_no, entry.to, entry.kind, entry.queue_key, lease_until)
+        return replace(entry, lease_until=lease_until)
 
     def done(self, entry: QueuedSend) -> None:
         """Remove an entry this run sent and recorded (only while its lease is ours)."""
@@ -237,6 +323,52 @@ class SendQueue(Table):
             )
         )
 
+    def settle_ledger(self, alert_id: str, ledger: str, key: str, entry: dict[str, Any]) -> None:
+        """Replace a follow-up ledger entry recorded as queued with what became of it (sent,
+        failed, skipped or dropped); an entry another run settled first stays. An absent entry
+        is written too: the request that queued it may not have recorded it yet, and its
+        first-write-wins record then leaves this one in place."""
+        self._update_alert_if(
+            alert_id,
+            "SET #ledger.#key = :entry",
+            "attribute_exists(#ledger) AND "
+            "(attribute_not_exists(#ledger.#key) OR #ledger.#key.#error.#code = :q)",
+            {"#ledger": ledger, "#key": key, "#error": "error", "#code": "code"},
+            {":entry": entry, ":q": QUEUED},
+        )
+
+    def drop_line(self, alert_id: str, *, to: str, round_no: int, line: dict[str, Any] | None) -> None:
+        """A dropped first message: the recipient line it was queued in says so (`line`), or is
+        removed (None: an escalation recipient never sent anything is not listed)."""
+        values: dict[str, Any] = {":q": QUEUED, ":round": round_no}
+        if line is not None:
+            values[":line"] = line
+        self._update_alert_if(
+            alert_id,
+            "REMOVE recipients.#to" if line is None else "SET recipients.#to = :line",
+            "recipients.#to.send_status = :q AND recipients.#to.#round = :round",
+            {"#to": to, "#round": "round"},
+            values,
+        )
+
+    def _update_alert_if(
+        self, alert_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """One conditional update of an alert; False when its condition did not hold."""
+        return isinstance(
+            written(
+                lambda: self._db.update_item(
+                    TableName=self.table_name,
+                    Key=alert_key(alert_id),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_item(values),
+                )
+            ),
+            Written,
+        )
+
 
 def wake_dispatcher() -> None:
     """Tell the dispatcher something is waiting (one SQS message; no queue URL: nothing to do,
@@ -252,9 +384,24 @@ def wake_dispatcher() -> None:
 
 
 def enqueuer(
-    queue: SendQueue, alert: AlertItem, *, round_no: int, kind: str, order: list[str], settings: Settings
+    queue: SendQueue,
+    alert: AlertItem,
+    *,
+    round_no: int,
+    kind: str,
+    order: list[str],
+    settings: Settings,
+    ledger: str | None = None,
+    keys: dict[str, str] | None = None,
+    content: Content | None = None,
 ) -> Enqueue:
-    """The `enqueue` hook of `send_messages` for one round of one alert."""
+    """The `enqueue` hook of `send_messages` for one round of one alert, or one follow-up send.
+
+    A first alert or reminder (`ledger` None) is recorded per round; any other kind names the
+    alert map its sends are recorded in (`ledger`, each person's key there in `keys`). A text
+    is kept as it was worded (`content`, see StoredContent); a kind rendered from the alert
+    when its turn comes (KINDS) needs none.
+    """
     created_ms = int(alert["created_epoch"]) * 1000
     alert_id = str(alert["alert_id"])
 
@@ -275,6 +422,9 @@ def enqueuer(
                         round_no=round_no,
                         to=to,
                     ),
+                    ledger=ledger,
+                    key=(keys or {}).get(to) if ledger is not None else None,
+                    content=StoredContent.keep(content, to) if content is not None else None,
                 )
                 for to in recipients
             ],
@@ -282,7 +432,10 @@ def enqueuer(
             expires_at=epoch(now) + settings.retention_days * 86_400,
         )
         count("MessagesQueued", len(recipients))
-        logger.info("messages queued for a send slot", extra={"queued": len(recipients), "round": round_no})
+        logger.info(
+            "messages queued for a send slot",
+            extra={"queued": len(recipients), "round": round_no, "kind": kind},
+        )
         wake_dispatcher()
 
     return enqueue
@@ -292,6 +445,7 @@ def enqueuer(
 class DispatchReport:
     sent: int = 0
     failed: int = 0
+    dropped: int = 0
     still_waiting: int = 0
     skipped_turn: bool = False
     outcomes: list[str] = field(default_factory=list)
@@ -312,7 +466,7 @@ def run_dispatcher(
     client_ = woosh()
     while True:
         now = int(time.time())
-        if not isinstance(queue.take_turn(owner, now=now, until=now + TURN_SECONDS), Written):
+        if not queue.take_turn(owner, now=now, until=now + TURN_SECONDS):
             report.skipped_turn = True
             return report
         try:
@@ -320,9 +474,10 @@ def run_dispatcher(
         finally:
             # A run that fails hands its turn on at once; one that dies keeps it TURN_SECONDS.
             queue.end_turn(owner)
-        # Something enqueued while this run was finishing (its wake-up found the turn taken):
-        # take it now rather than at the next schedule tick.
-        if time_left() <= 15 or not queue.waiting(limit=1, now=int(time.time())):
+        # Something enqueued while this run was finishing (its wake-up found the turn taken),
+        # ready or still held: take it now rather than at the next schedule tick.
+        now = int(time.time())
+        if time_left() <= 15 or not (queue.waiting(limit=1, now=now) or queue.held(now=now)):
             report.still_waiting = queue.size()
             return report
 
@@ -342,6 +497,10 @@ def _drain(
         queue.take_turn(owner, now=now, until=now + TURN_SECONDS)
         entries = queue.waiting(limit=BATCH, now=now)
         if not entries:
+            if queue.held(now=now):
+                # Queued a moment ago (HOLD_SECONDS): ready within a second or two.
+                time.sleep(0.5)
+                continue
             return
         claimed = [c for e in entries if (c := queue.claim(e, now=now, lease_until=now + LEASE_SECONDS))]
         deadline = time.monotonic() + max(5.0, min(time_left() - 10, 100.0))
@@ -351,6 +510,272 @@ def _drain(
         report.outcomes += outcomes
         report.sent += outcomes.count("sent")
         report.failed += outcomes.count("failed")
+        report.dropped += outcomes.count(DROPPED)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One claimed entry's turn: the entry, its alert as read when the turn came, the time,
+    and where its send is recorded."""
+
+    entry: QueuedSend
+    alert: AlertItem
+    queue: SendQueue
+    repo: AlertRepository
+    now: datetime
+
+    def ledger_record(self) -> SendRecord | None:
+        return _ledger_record(self.entry, self.alert)
+
+
+Check = Callable[[QueuedSend, AlertItem], str | None]
+
+
+@dataclass(frozen=True)
+class QueuedKind:
+    """How the dispatcher handles one family of queued messages when their turn comes.
+
+    `stale`: why the message should no longer go out (None: it should). `content`: what it
+    says. `earlier`: its send record on the alert when a run that died already sent it (only
+    the bookkeeping is left). `remember`: the send record, written right after Woosh
+    answered. `finish`: the rest of the bookkeeping, once the mapping is stored; returns the
+    outcome. `drop`: record that it will never go out. `follow_up`: its message belongs to no
+    escalation round.
+    """
+
+    stale: Check
+    content: Callable[[QueuedSend, AlertItem, Settings], Content]
+    earlier: Callable[[QueuedSend, AlertItem], SendRecord | None]
+    remember: Callable[[Turn, Delivery], None]
+    finish: Callable[[Turn, Delivery], str]
+    drop: Callable[[Turn, str], None]
+    follow_up: bool
+
+
+def _answered_or_closed(entry: QueuedSend, alert: AlertItem) -> str | None:
+    if alert.get("closed_at"):
+        return "alert_closed"
+    return "alert_answered" if alert.get("responses") else None
+
+
+def _closed(entry: QueuedSend, alert: AlertItem) -> str | None:
+    return "alert_closed" if alert.get("closed_at") else None
+
+
+def _confirmation_over(entry: QueuedSend, alert: AlertItem) -> str | None:
+    confirmation = alert.get("confirmation") or {}
+    if confirmation.get("confirmed_at"):
+        return "provider_confirmed"
+    if confirmation.get("missed_at"):
+        return "confirmation_missed"
+    return _closed(entry, alert)
+
+
+def _unless_confirmed(entry: QueuedSend, alert: AlertItem) -> str | None:
+    return "provider_confirmed" if (alert.get("confirmation") or {}).get("confirmed_at") else None
+
+
+def _never_stale(entry: QueuedSend, alert: AlertItem) -> str | None:
+    return None
+
+
+def _unsent(record: Mapping[str, Any] | None) -> bool:
+    return record is None or (record.get("error") or {}).get("code") in (QUEUED, DROPPED)
+
+
+def _dropped(reason: str) -> SendRecord:
+    return {"message_id": None, "error": {"code": DROPPED, "title": reason}}
+
+
+# -- first alerts and reminders: recorded per round (`reminders`, the recipient line) ----------
+
+
+def _round_content(entry: QueuedSend, alert: AlertItem, settings: Settings) -> Content:
+    max_rounds = int(alert["escalation"]["max_rounds"])
+    reminder = (entry.round_no, max_rounds) if entry.round_no > 0 else None
+    return AlertContent(settings, StoredAlert.of(alert), entry.alert_id, reminder)
+
+
+def _round_earlier(entry: QueuedSend, alert: AlertItem) -> SendRecord | None:
+    record = alert.get("reminders", {}).get(send_key(entry.round_no, entry.to))
+    return None if _unsent(record) else record
+
+
+def _round_remember(turn: Turn, delivery: Delivery) -> None:
+    turn.repo.record_reminder(turn.entry.alert_id, turn.entry.round_no, delivery.to, delivery.record())
+
+
+def _queued_line_is_this(entry: QueuedSend, alert: AlertItem) -> bool:
+    line = alert.get("recipients", {}).get(entry.to) or {}
+    return line.get("send_status") == QUEUED and int(line.get("round", -1)) == entry.round_no
+
+
+def _round_finish(turn: Turn, delivery: Delivery) -> str:
+    entry = turn.entry
+    records = round_records(entry.alert_id, entry.round_no, [delivery])
+    mine = _queued_line_is_this(entry, turn.alert)
+    stored = turn.repo.record_dispatched(
+        entry.alert_id,
+        to=entry.to,
+        recipient={**records.recipients[entry.to], "sent_at": iso(turn.now)} if mine else None,
+        messages=records.messages,
+        failures=records.failures,
+    )
+    if not delivery.result.accepted:
+        latest = int(stored.get("rounds_sent", 0)) == entry.round_no
+        if latest and all_deliveries_failed(stored, entry.round_no):
+            turn.repo.bring_forward(entry.alert_id, round_no=entry.round_no, now=epoch(turn.now))
+        return "failed"
+    return "sent"
+
+
+def _round_drop(turn: Turn, reason: str) -> None:
+    entry = turn.entry
+    turn.repo.record_reminder(entry.alert_id, entry.round_no, entry.to, _dropped(reason))
+    if _queued_line_is_this(entry, turn.alert):
+        # A first alert of a closed alert: GET shows `not_sent`; an escalation recipient whose
+        # first message was a dropped reminder was never messaged and is not listed.
+        line = {**turn.alert["recipients"][entry.to], "send_status": "not_sent", **_dropped(reason)}
+        turn.queue.drop_line(
+            entry.alert_id, to=entry.to, round_no=entry.round_no, line=line if entry.round_no == 0 else None
+        )
+
+
+# -- confirmation questions: recorded per step (`confirm_sends`, the message mapping) ----------
+
+
+def _step_content(entry: QueuedSend, alert: AlertItem, settings: Settings) -> Content:
+    # Imported here: confirmation builds on followup, which queues through this module.
+    from lift_alerts.confirmation import ConfirmContent
+
+    max_rounds = int(alert["confirmation"]["max_rounds"])
+    reminder = (entry.round_no, max_rounds) if entry.round_no > 0 else None
+    return ConfirmContent(settings, StoredAlert.of(alert), entry.alert_id, reminder)
+
+
+def _ledger_record(entry: QueuedSend, alert: AlertItem) -> SendRecord | None:
+    # A follow-up ledger is one of the alert's maps of send records, named by the entry.
+    ledger = cast(Mapping[str, Any], alert).get(entry.ledger or "", {})
+    record = ledger.get(entry.key) if isinstance(ledger, dict) else None
+    return cast(SendRecord, record) if isinstance(record, dict) else None
+
+
+def _sent_before(entry: QueuedSend, alert: AlertItem) -> SendRecord | None:
+    record = _ledger_record(entry, alert)
+    return None if _unsent(record) or (record or {}).get("skipped") else record
+
+
+def _step_remember(turn: Turn, delivery: Delivery) -> None:
+    entry = turn.entry
+    turn.repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, delivery.to, delivery.record())
+
+
+def _step_finish(turn: Turn, delivery: Delivery) -> str:
+    from lift_alerts.confirmation import step_records
+
+    entry = turn.entry
+    messages, failures = step_records(entry.alert_id, entry.round_no, entry.kind, [delivery])
+    turn.repo.record_dispatched(
+        entry.alert_id, to=entry.to, recipient=None, messages=messages, failures=failures
+    )
+    return _outcome(delivery)
+
+
+def _step_drop(turn: Turn, reason: str) -> None:
+    entry = turn.entry
+    turn.repo.record_sent(entry.alert_id, CONFIRM_SENDS, entry.round_no, entry.to, _dropped(reason))
+
+
+# -- texts (acknowledgements, notices, critical messages): one follow-up ledger entry each -----
+
+
+def _text_content(entry: QueuedSend, alert: AlertItem, settings: Settings) -> Content:
+    return StoredContent.of(entry.content or {})
+
+
+def _settle(turn: Turn, outcome: Mapping[str, Any]) -> None:
+    """The entry's ledger record becomes `outcome`, keeping what the queued record held."""
+    entry = turn.entry
+    base = {"to": entry.to, "kind": entry.kind, **(turn.ledger_record() or {}), "sent_at": iso(turn.now)}
+    settled = {k: v for k, v in base.items() if k not in ("error", "message_id", "dropped")} | dict(outcome)
+    turn.queue.settle_ledger(entry.alert_id, str(entry.ledger), str(entry.key), settled)
+
+
+def _ledger_remember(turn: Turn, delivery: Delivery) -> None:
+    _settle(turn, {"skipped": True} if delivery.skipped else delivery.record())
+
+
+def _ledger_finish(turn: Turn, delivery: Delivery) -> str:
+    if delivery.skipped:
+        # Outside the window by now, with no template for this kind (SPEC §10): counted once
+        # (the entry `_settle` wrote stays: first write wins).
+        entry = turn.entry
+        skipped = {
+            str(entry.key): {"to": entry.to, "kind": entry.kind, "sent_at": iso(turn.now), "skipped": True}
+        }
+        turn.repo.record_ledger(entry.alert_id, str(entry.ledger), skipped, skipped=[entry.to])
+        count("NoticeSkipped")
+    return _outcome(delivery)
+
+
+def _ledger_drop(turn: Turn, reason: str) -> None:
+    _settle(turn, {**_dropped(reason), "dropped": reason})
+
+
+def _outcome(delivery: Delivery) -> str:
+    if delivery.skipped:
+        return "skipped"
+    return "sent" if delivery.result.accepted else "failed"
+
+
+def _round_kind(stale: Check) -> QueuedKind:
+    return QueuedKind(
+        stale, _round_content, _round_earlier, _round_remember, _round_finish, _round_drop, False
+    )
+
+
+def _step_kind() -> QueuedKind:
+    return QueuedKind(
+        _confirmation_over, _step_content, _sent_before, _step_remember, _step_finish, _step_drop, True
+    )
+
+
+def _text_kind(stale: Check) -> QueuedKind:
+    return QueuedKind(
+        stale, _text_content, _sent_before, _ledger_remember, _ledger_finish, _ledger_drop, True
+    )
+
+
+# Every kind that can wait in the queue, and when it is stale (module docstring). Any other
+# kind with a ledger is a text that never goes stale (acknowledgements, outcome notices, the
+# provider-confirmed notice).
+KINDS: dict[str, QueuedKind] = {
+    "alert": _round_kind(_closed),
+    "reminder": _round_kind(_answered_or_closed),
+    "confirm_request": _step_kind(),
+    "confirm_reminder": _step_kind(),
+    "critical": _text_kind(_answered_or_closed),
+    "confirm_missed": _text_kind(_unless_confirmed),
+}
+TEXT_KIND = _text_kind(_never_stale)
+
+
+# Tries of the send record after Woosh answered: failing it means sending again later.
+RECORD_TRIES = 3
+
+
+def _record_sent_now(record: Callable[[], None]) -> None:
+    """Write the send record, trying again on a failed write: until it is written, a run that
+    takes over would send the message a second time (Woosh has no idempotency key)."""
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            record()
+            return
+        except ClientError:
+            if attempt == RECORD_TRIES:
+                raise
+            logger.warning("send record failed; trying again", extra={"attempt": attempt})
+            time.sleep(0.2 * attempt)
 
 
 def dispatch_one(
@@ -361,59 +786,48 @@ def dispatch_one(
     settings: Settings,
     deadline: float,
 ) -> str:
-    """Send one claimed entry and record it like `send_messages` records a round's message."""
+    """Send one claimed entry and record it like the path that queued it would have."""
     alert = repo.get_alert(entry.alert_id)
     if alert is None:
         queue.done(entry)
         return "alert_gone"
-    earlier = alert.get("reminders", {}).get(send_key(entry.round_no, entry.to))
+    kind = KINDS.get(entry.kind, TEXT_KIND if entry.ledger is not None else KINDS["alert"])
+    now = utc_now()
+    turn = Turn(entry, alert, queue, repo, now)
+    earlier = kind.earlier(entry, alert)
     done: dict[str, Delivery] = {}
-    if earlier is not None and (earlier.get("error") or {}).get("code") != QUEUED:
+    if earlier is not None:
         # A run that died after the send recorded it: only the bookkeeping is left.
         done[entry.to] = Delivery.from_record(entry.to, earlier)
-    now = utc_now()
-    max_rounds = int(alert["escalation"]["max_rounds"])
-    content = AlertContent(
-        settings,
-        StoredAlert.of(alert),
-        entry.alert_id,
-        (entry.round_no, max_rounds) if entry.round_no > 0 else None,
-    )
-
-    def remember(delivery: Delivery) -> None:
-        repo.record_reminder(entry.alert_id, entry.round_no, delivery.to, delivery.record())
-
+    else:
+        reason = kind.stale(entry, alert)
+        if reason is not None:
+            kind.drop(turn, reason)
+            queue.done(entry)
+            count("QueuedMessageDropped")
+            logger.info(
+                "queued message dropped: its reason is gone",
+                extra={"alert_id": entry.alert_id, "kind": entry.kind, "reason": reason},
+            )
+            return DROPPED
     delivery = send_messages(
         repo,
         woosh,
         settings,
         alert_id=entry.alert_id,
-        content=content,
+        content=kind.content(entry, alert, settings),
         recipients=[entry.to],
-        round_no=entry.round_no,
+        round_no=None if kind.follow_up else entry.round_no,
         now=now,
         deadline=deadline,
-        on_sent=remember,
+        on_sent=lambda sent: _record_sent_now(lambda: kind.remember(turn, sent)),
         done=done,
     )[0]
-    if delivery.result.error_code == "no_send_slot":
+    if delivery.result.error_code == NO_SLOT:
         queue.release(entry)
         return "no_slot"
-    records = round_records(entry.alert_id, entry.round_no, [delivery])
-    line = alert.get("recipients", {}).get(entry.to) or {}
-    mine = line.get("send_status") == QUEUED and int(line.get("round", -1)) == entry.round_no
-    stored = repo.record_dispatched(
-        entry.alert_id,
-        to=entry.to,
-        recipient={**records.recipients[entry.to], "sent_at": iso(now)} if mine else None,
-        messages=records.messages,
-        failures=records.failures,
-    )
+    outcome = kind.finish(turn, delivery)
     queue.done(entry)
-    if not delivery.result.accepted:
-        latest = int(stored.get("rounds_sent", 0)) == entry.round_no
-        if latest and all_deliveries_failed(stored, entry.round_no):
-            repo.bring_forward(entry.alert_id, round_no=entry.round_no, now=epoch(now))
-        return "failed"
-    count("QueuedMessageSent")
-    return "sent"
+    if outcome == "sent":
+        count("QueuedMessageSent")
+    return outcome

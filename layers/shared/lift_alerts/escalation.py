@@ -17,6 +17,7 @@ from datetime import datetime
 
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
+from lift_alerts.dispatch import SendQueue, enqueuer
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import AlertContent, Delivery, deliveries_recorded, round_records, send_messages
@@ -161,6 +162,16 @@ def _send_reminders(
         deadline=time.monotonic() + ROUND_SEND_SECONDS,
         on_sent=remember,
         done=done,
+        # A reminder with no send slot in time waits in the send queue (SPEC §11): it is not a
+        # failed delivery, and the next round stays anchored to creation.
+        enqueue=enqueuer(
+            SendQueue(repo.table_name),
+            alert,
+            round_no=round_no,
+            kind="reminder",
+            order=recipients,
+            settings=settings,
+        ),
     )
     records = round_records(alert_id, round_no, deliveries)
     created = int(alert["created_epoch"])

@@ -18,6 +18,7 @@ from typing import Any
 
 from lift_alerts.clock import epoch, iso
 from lift_alerts.config import Settings
+from lift_alerts.dispatch import SendQueue, enqueuer
 from lift_alerts.notices import NOTICE_REACTIONS, notice_fallback_content
 from lift_alerts.observability import count, logger
 from lift_alerts.replies import acknowledge_replies
@@ -180,6 +181,19 @@ def send_once(
         round_no=None,
         now=ctx.now,
         deadline=time.monotonic() + FALLBACK_SEND_SECONDS,
+        # No send slot in time: the message waits in the send queue (SPEC §11), kept as worded,
+        # and its ledger entry says `queued` until the dispatcher settles it.
+        enqueue=enqueuer(
+            SendQueue(ctx.repo.table_name),
+            alert,
+            round_no=0,
+            kind=content.kind,
+            order=list(pending),
+            settings=ctx.settings,
+            ledger=ledger,
+            keys=pending,
+            content=content,
+        ),
     )
     transient = {d.to for d in deliveries if retry_transient and d.result.error_code in TRANSIENT_SEND_ERRORS}
     entries = {
@@ -200,7 +214,7 @@ def send_once(
         logger.info(
             "people outside the window skipped", extra={"kind": content.kind, "skipped": len(skipped)}
         )
-    failed = [d for d in deliveries if not d.skipped and not d.result.accepted]
+    failed = [d for d in deliveries if not d.skipped and not d.queued and not d.result.accepted]
     if failed:
         count("FollowUpSendFailed", len(failed))
         logger.warning(
