@@ -431,6 +431,8 @@ def dispatch_one(
         deadline=deadline,
         on_sent=remember,
         done=done,
+        # A queued first recipient of a first alert is still that alarm's first contact.
+        first_contacts=alert.get("recipient_order", [])[:1] if entry.round_no == 0 else (),
     )[0]
     if delivery.result.error_code == "no_send_slot":
         queue.release(entry)
