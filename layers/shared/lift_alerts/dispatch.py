@@ -431,11 +431,8 @@ def dispatch_one(
         deadline=deadline,
         on_sent=remember,
         done=done,
-        # A queued first recipient of a first alert is still that alarm's first contact; anything
-        # else gives way one grace at most, then goes back to the queue (`no_slot` below), so a
-        # first recipient queued meanwhile is not held up behind this batch.
+        # A queued first recipient of a first alert is still that alarm's first contact.
         first_contacts=alert.get("recipient_order", [])[:1] if entry.round_no == 0 else (),
-        patient=False,
     )[0]
     if delivery.result.error_code == "no_send_slot":
         queue.release(entry)

@@ -197,7 +197,6 @@ def send_messages(
     fallback_for: str | None = None,
     enqueue: Enqueue | None = None,
     first_contacts: Collection[str] = (),
-    patient: bool | None = None,
 ) -> list[Delivery]:
     """Send `content` to every recipient not in `done` and store each message -> alert mapping.
 
@@ -212,11 +211,8 @@ def send_messages(
     one recipient of every waiting alarm before the second of any): they are sent first and
     every other message gives way to first contacts (`pacing`). With a queue, the others give
     way for one grace at most and are queued when alarms keep arriving, so that the queue's
-    order, not the order of arrival, decides who gets the slots left; `patient` (default: when
-    there is no queue) makes them wait for the alarms to stop instead.
+    order, not the order of arrival, decides who gets the slots left.
     """
-    if patient is None:
-        patient = enqueue is None
     done = done or {}
     pending = [to for to in recipients if to not in done]
     if channel is not None:
@@ -233,7 +229,7 @@ def send_messages(
         if not group:
             continue
         bodies = [content.body(to, chosen[to]) or {} for to in group]
-        sent = woosh.send_all(bodies, deadline=deadline, first_contact=first, patient=patient)
+        sent = woosh.send_all(bodies, deadline=deadline, first_contact=first, patient=enqueue is None)
         group_results = dict(zip(group, sent, strict=True))
         replaced |= _resend_refused_as_template(woosh, content, group_results, chosen, deadline, first)
         results |= group_results
