@@ -9,7 +9,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 # Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
 PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
-.PHONY: alarms constraints help venv test test-unit test-component test-e2e test-robustness lint format build validate local demo invoke events bench clean
+.PHONY: alarms constraints help venv test test-unit test-component test-e2e test-robustness lint format build validate local demo invoke events bench bench-mass clean
 
 help:
 	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
@@ -102,6 +102,10 @@ alarms: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# Mass alarms (SPEC 11): 100 alarms x 3 recipients through the local stack, ~3 minutes.
+bench-mass: $(STAMP)
+	$(PY) -m bench.mass
 
 # After changing a requirements/*.txt: rebuild the venvs from it, then re-pin what they resolved.
 constraints: $(STAMP) $(TOOLS_VENV)/.installed $(CHECKOV_VENV)/.installed

@@ -109,21 +109,28 @@ class StackConfig:
     # The stand-in Woosh enforces what the real Bridge and Meta do (SPEC §8): off only for
     # scripts that study something else.
     woosh_like_real: bool = True
-    # Woosh's rate windows scaled in time (0.1: 0.1 s and 6 s), for the stand-in and the
-    # functions' send budget (template parameter WooshRateTimeScale) together, so they agree.
+    # Woosh's rate windows scaled in time (0.5: 0.5 s and 30 s), for the stand-in and the
+    # functions' send budget together, so the two always agree (the mass-alarm benchmark).
     rate_time_scale: float = 1.0
+    # The functions' margin on each window (WOOSH_RATE_GUARD_MS), None: the template's.
+    rate_guard_ms: float | None = None
 
     @classmethod
     def from_env(cls) -> StackConfig:
         timer = os.environ.get("LOCAL_TIMER_SECONDS", "").strip()
         scale = os.environ.get("LOCAL_RATE_TIME_SCALE", "").strip()
+        guard = os.environ.get("LOCAL_RATE_GUARD_MS", "").strip()
+        # Lambda runs one instance per concurrent request; a load test needs as many.
+        instances = os.environ.get("LOCAL_FUNCTION_INSTANCES", "").strip()
         return cls(
             aws_port=_port("AWS_PORT", 5000),
             api_port=_port("API_PORT", 3000),
             woosh_port=_port("WOOSH_PORT", 3001),
             woosh_base_url=os.environ.get("WOOSH_BASE_URL", "").strip() or None,
             timer_seconds=float(timer) if timer else 5.0,
+            instances=int(instances) if instances else DEFAULT_INSTANCES,
             rate_time_scale=float(scale) if scale else 1.0,
+            rate_guard_ms=float(guard) if guard else None,
         )
 
 
@@ -263,6 +270,7 @@ class LocalStack:
                 logical_id,
                 endpoint_url=self.aws_endpoint,
                 woosh_base_url=self.woosh_url,
+                overrides=self._rate_overrides(),
             )
             for logical_id in self.template.functions()
         }
@@ -279,6 +287,15 @@ class LocalStack:
             runtime = local_function_runtime(spec, instances=self.config.instances)
             runtime.warm()
             self.runtimes[logical_id] = runtime
+
+    def _rate_overrides(self) -> dict[str, str]:
+        """The functions pace themselves on the stand-in's windows when those are scaled."""
+        overrides = {}
+        if self.config.rate_time_scale != 1.0:
+            overrides["WOOSH_RATE_TIME_SCALE"] = f"{self.config.rate_time_scale:g}"
+        if self.config.rate_guard_ms is not None:
+            overrides["WOOSH_RATE_GUARD_MS"] = f"{self.config.rate_guard_ms:g}"
+        return overrides
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.runtimes[function].invoke(event)

@@ -105,6 +105,8 @@ def create_and_send(
         deadline=deadline,
         on_sent=remember,
         done=done,
+        # The alarm's first recipient is its first contact: before anyone's second (SPEC §11).
+        first_contacts=request.recipients[:1],
         # A recipient with no send slot before the deadline waits in the send queue (SPEC §11).
         enqueue=enqueuer(
             SendQueue(repo.table_name),

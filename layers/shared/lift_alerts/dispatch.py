@@ -822,6 +822,8 @@ def dispatch_one(
         deadline=deadline,
         on_sent=lambda sent: _record_sent_now(lambda: kind.remember(turn, sent)),
         done=done,
+        # A queued first recipient of a first alert is still that alarm's first contact.
+        first_contacts=alert.get("recipient_order", [])[:1] if entry.round_no == 0 else (),
     )[0]
     if delivery.result.error_code == NO_SLOT:
         queue.release(entry)

@@ -10,6 +10,15 @@ each reservation costs one strongly consistent read and one write of a ~2 KB ite
 
 Slots are wall-clock times (epoch seconds): every instance shares them. A sender sleeps until
 its slot, then sends; a slot that is not used (the send gave up) is simply lost capacity.
+
+First contacts first (SPEC §11: one recipient of every waiting alarm before the second of
+any). Slots are granted in the order reservations arrive, so with exactly 100 alarms at once
+a single second recipient sent early pushes the 100th alarm's first recipient into the next
+minute. So the item also keeps `firsts`, when the last alarms' first contacts were reserved,
+and every other send gives way for `first_grace` (1 s at Woosh's scale) after the last one,
+and while `burst_firsts` (3) of them fall within `burst_seconds` (5 s): a lone alarm's other
+recipients go one grace after its first (two alarms at one site too), while during a burst
+they wait until the alarms stop arriving and then take the slots left (`give_way_until`).
 """
 
 from __future__ import annotations
@@ -43,6 +52,12 @@ class PacingLimits:
     per_minute: int = 100
     time_scale: float = 1.0
     guard_seconds: float = 0.05
+    # How long other sends give way after an alarm's first contact was reserved (module
+    # docstring), at Woosh's scale: alarms of one burst arrive well within a second of each other.
+    first_grace_seconds: float = 1.0
+    # This many first contacts this close together are a burst: more alarms are likely to follow.
+    burst_firsts: int = 3
+    burst_seconds: float = 5.0
 
     @property
     def short_window(self) -> float:
@@ -52,15 +67,24 @@ class PacingLimits:
     def long_window(self) -> float:
         return 60.0 * self.time_scale + self.guard_seconds
 
+    @property
+    def first_grace(self) -> float:
+        return self.first_grace_seconds * self.time_scale
+
+    @property
+    def burst_window(self) -> float:
+        return self.burst_seconds * self.time_scale
+
     @classmethod
     def from_env(cls) -> PacingLimits:
         """WOOSH_RATE_PER_SECOND (10), WOOSH_RATE_PER_MINUTE (100), WOOSH_RATE_TIME_SCALE (1),
-        WOOSH_RATE_GUARD_MS (50)."""
+        WOOSH_RATE_GUARD_MS (50), WOOSH_FIRST_GRACE_MS (1000)."""
         return cls(
             per_second=int(_env("WOOSH_RATE_PER_SECOND", 10, 1, 1000)),
             per_minute=int(_env("WOOSH_RATE_PER_MINUTE", 100, 1, 10_000)),
             time_scale=_env("WOOSH_RATE_TIME_SCALE", 1.0, 0.001, 100.0),
             guard_seconds=_env("WOOSH_RATE_GUARD_MS", 50, 0, 5000) / 1000,
+            first_grace_seconds=_env("WOOSH_FIRST_GRACE_MS", 1000, 0, 10_000) / 1000,
         )
 
 
@@ -91,6 +115,17 @@ def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: 
     return fresh
 
 
+def give_way_until(firsts: Sequence[float], now: float, limits: PacingLimits) -> float | None:
+    """Until when a send that is not an alarm's first contact must wait before reserving, or
+    None. `firsts`: when the latest first contacts were reserved, oldest first (the module
+    docstring has the rule)."""
+    ends = [at + limits.first_grace for at in firsts[-1:]]
+    if len(firsts) >= limits.burst_firsts:
+        ends.append(firsts[-limits.burst_firsts] + limits.burst_window)
+    until = max(ends, default=now)
+    return until if until > now else None
+
+
 @dataclass(frozen=True)
 class Reservation:
     """Send times granted (epoch seconds, ascending; fewer than asked when the rest would be
@@ -118,37 +153,58 @@ class SendBudget(Table):
         self._sleep = sleep
         self.conflicts = 0  # lost races on the version (for tests and logs)
 
-    def reserve(self, count: int, *, not_after: float) -> Reservation:
-        """Reserve up to `count` slots no later than `not_after` (epoch seconds)."""
+    def reserve(
+        self, count: int, *, not_after: float, first_contact: bool = False, patient: bool = True
+    ) -> Reservation:
+        """Reserve up to `count` slots no later than `not_after` (epoch seconds).
+
+        `first_contact`: these are alarms' first recipients; they never give way and make every
+        other send give way for the grace (module docstring). Any other reservation first waits
+        while first contacts keep arriving: until `not_after` when `patient`, else for one grace
+        at most, then it gets nothing (its caller queues it, and the queue's order decides)."""
+        started = self._clock()
+        pause = 0.01
         while True:
-            slots, version = self._read()
+            slots, version, firsts = self._read()
             now = self._clock()
+            if not first_contact and (until := give_way_until(firsts, now, self.limits)) is not None:
+                if until > (not_after if patient else min(not_after, started + self.limits.first_grace)):
+                    return Reservation((), until)
+                self._sleep(until - now + random.uniform(0.001, 0.01))  # jitter, not security
+                continue
             wanted = next_slots(slots, now, self.limits, count)
             granted = [at for at in wanted if at <= not_after]
             if not granted:
                 return Reservation((), wanted[0])
             next_free = next_slots([*slots, *granted], now, self.limits, 1)[0]
-            if self._write([*slots, *granted][-self.limits.per_minute :], version):
+            kept = [*slots, *granted][-self.limits.per_minute :]
+            remembered = [*firsts, now][-self.limits.burst_firsts :] if first_contact else firsts
+            if self._write(kept, version, remembered):
                 return Reservation(tuple(granted), next_free)
             self.conflicts += 1
             if self._clock() > not_after:
                 return Reservation((), not_after)
-            # Another instance reserved first: read again after a short random pause.
-            self._sleep(random.uniform(0.002, 0.02))  # jitter, not security
+            # Another instance reserved first: read again after a random pause that grows with
+            # each lost race, so a hundred instances at once do not keep colliding.
+            self._sleep(random.uniform(0.002, pause))  # jitter, not security
+            pause = min(pause * 2, 0.32)
 
-    def _read(self) -> tuple[list[float], int]:
+    def _read(self) -> tuple[list[float], int, list[float]]:
         item = self._db.get_item(TableName=self.table_name, Key=BUDGET_KEY, ConsistentRead=True).get("Item")
         if not item:
-            return [], 0
+            return [], 0, []
         slots = [float(value["N"]) for value in item.get("slots", {}).get("L", [])]
-        return slots, int(item.get("version", {}).get("N", "0"))
+        firsts = [float(value["N"]) for value in item.get("firsts", {}).get("L", [])]
+        return slots, int(item.get("version", {}).get("N", "0")), firsts
 
-    def _write(self, slots: list[float], version: int) -> bool:
+    def _write(self, slots: list[float], version: int, firsts: list[float]) -> bool:
         item: dict[str, Any] = {
             **BUDGET_KEY,
             "slots": {"L": [{"N": f"{at:.3f}"} for at in slots]},
             "version": {"N": str(version + 1)},
         }
+        if firsts:
+            item["firsts"] = {"L": [{"N": f"{at:.3f}"} for at in firsts]}
         # Not written: another instance reserved first (the version moved on).
         result = written(
             lambda: self._db.put_item(

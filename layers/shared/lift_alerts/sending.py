@@ -9,7 +9,7 @@ before anything else can fail, so a tap or status that races the send is never l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -199,6 +199,7 @@ def send_messages(
     channel: Channel | None = None,
     fallback_for: str | None = None,
     enqueue: Enqueue | None = None,
+    first_contacts: Collection[str] = (),
 ) -> list[Delivery]:
     """Send `content` to every recipient not in `done` and store each message -> alert mapping.
 
@@ -208,6 +209,12 @@ def send_messages(
     with no template for this kind is skipped (`Delivery.skipped`), never sent to. A message
     that got no send slot before `deadline` is handed to `enqueue` and is `Delivery.queued`;
     without `enqueue` it is a failure with code `no_send_slot`.
+
+    `first_contacts` are the recipients whose message is their alarm's first contact (SPEC §11:
+    one recipient of every waiting alarm before the second of any): they are sent first and
+    every other message gives way to first contacts (`pacing`). With a queue, the others give
+    way for one grace at most and are queued when alarms keep arriving, so that the queue's
+    order, not the order of arrival, decides who gets the slots left.
     """
     done = done or {}
     pending = [to for to in recipients if to not in done]
@@ -218,9 +225,17 @@ def send_messages(
     skipped = {to for to in pending if channels[to] is None}
     sendable = [to for to in pending if to not in skipped]
     chosen: dict[str, Channel] = {to: c for to, c in channels.items() if c is not None}
-    bodies = [content.body(to, chosen[to]) or {} for to in sendable]
-    results = dict(zip(sendable, woosh.send_all(bodies, deadline=deadline), strict=True)) if bodies else {}
-    replaced = _resend_refused_as_template(woosh, content, results, chosen, deadline)
+    results: dict[str, SendResult] = {}
+    replaced: dict[str, SendResult] = {}
+    firsts = [to for to in sendable if to in first_contacts]
+    for group, first in ((firsts, True), ([to for to in sendable if to not in first_contacts], False)):
+        if not group:
+            continue
+        bodies = [content.body(to, chosen[to]) or {} for to in group]
+        sent = woosh.send_all(bodies, deadline=deadline, first_contact=first, patient=enqueue is None)
+        group_results = dict(zip(group, sent, strict=True))
+        replaced |= _resend_refused_as_template(woosh, content, group_results, chosen, deadline, first)
+        results |= group_results
     no_slot = [to for to, result in results.items() if result.error_code == NO_SLOT]
     if no_slot and enqueue is not None:
         enqueue(no_slot)
@@ -274,6 +289,7 @@ def _resend_refused_as_template(
     results: dict[str, SendResult],
     channels: dict[str, Channel],
     deadline: float,
+    first_contact: bool,
 ) -> dict[str, SendResult]:
     """Woosh refused a non-template message with 131047 at once: send the template now (SPEC §5).
 
@@ -288,7 +304,9 @@ def _resend_refused_as_template(
     if not refused:
         return {}
     replaced = {to: results[to] for to in refused}
-    sent = woosh.send_all([templates[to] or {} for to in refused], deadline=deadline)
+    sent = woosh.send_all(
+        [templates[to] or {} for to in refused], deadline=deadline, first_contact=first_contact
+    )
     for to, result in zip(refused, sent, strict=True):
         results[to] = result
         channels[to] = "template"

@@ -66,7 +66,9 @@ class SendResult:
 class SlotSource(Protocol):
     """The service-wide send budget (`pacing.SendBudget`): every attempt waits for its slot."""
 
-    def reserve(self, count: int, *, not_after: float) -> Reservation: ...
+    def reserve(
+        self, count: int, *, not_after: float, first_contact: bool = False, patient: bool = True
+    ) -> Reservation: ...
 
 
 # Code of a message that got no send slot before its deadline: nothing was sent, and the
@@ -87,22 +89,35 @@ class WooshClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
-    def send_all(self, bodies: Sequence[dict[str, Any]], *, deadline: float) -> list[SendResult]:
+    def send_all(
+        self,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        deadline: float,
+        first_contact: bool = False,
+        patient: bool = True,
+    ) -> list[SendResult]:
         """Send every body in parallel; whatever has no answer by `deadline` is a `timeout`.
 
         The first attempts' slots are reserved together, in the order of `bodies` (one write to
         the budget); a body that gets no slot before the deadline is not sent (`NO_SLOT`).
+        `first_contact` and `patient` say how the reservation ranks (`SendBudget.reserve`).
         """
         if not bodies:
             return []
         slots: list[float | None] = [None] * len(bodies)
         if self._budget is not None:
-            granted = self._budget.reserve(len(bodies), not_after=_wall(deadline) - ATTEMPT_SECONDS).slots
+            granted = self._budget.reserve(
+                len(bodies),
+                not_after=_wall(deadline) - ATTEMPT_SECONDS,
+                first_contact=first_contact,
+                patient=patient,
+            ).slots
             slots = [*granted, *([None] * (len(bodies) - len(granted)))]
         pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(bodies)), thread_name_prefix="woosh")
         try:
             futures = [
-                pool.submit(self.send, body, deadline=deadline, slot=slot)
+                pool.submit(self.send, body, deadline=deadline, slot=slot, first_contact=first_contact)
                 if slot is not None or self._budget is None
                 else None
                 for body, slot in zip(bodies, slots, strict=True)
@@ -124,12 +139,14 @@ class WooshClient:
             # Never wait for stragglers: the caller has promised an answer within its deadline.
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def send(self, body: dict[str, Any], *, deadline: float, slot: float | None = None) -> SendResult:
+    def send(
+        self, body: dict[str, Any], *, deadline: float, slot: float | None = None, first_contact: bool = False
+    ) -> SendResult:
         """One message, retried as the module says; every attempt waits for its own slot."""
         to = str(body["to"])
         delay = 0.5
         for attempt in range(1, 5):
-            if not self._wait_for_slot(slot if attempt == 1 else None, deadline):
+            if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact):
                 return _no_slot(to)
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
@@ -144,13 +161,14 @@ class WooshClient:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _wait_for_slot(self, slot: float | None, deadline: float) -> bool:
+    def _wait_for_slot(self, slot: float | None, deadline: float, first_contact: bool = False) -> bool:
         """Sleep until this attempt's slot (reserved now unless given); False when none is free
         early enough to send before `deadline` (monotonic)."""
         if self._budget is None:
             return True
         if slot is None:
-            granted = self._budget.reserve(1, not_after=_wall(deadline) - ATTEMPT_SECONDS).slots
+            not_after = _wall(deadline) - ATTEMPT_SECONDS
+            granted = self._budget.reserve(1, not_after=not_after, first_contact=first_contact).slots
             if not granted:
                 return False
             slot = granted[0]

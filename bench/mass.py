@@ -1,0 +1,386 @@
+"""Mass-alarm benchmark (SPEC §11, issue 14 item 5): `python -m bench.mass`.
+
+N alarms x R recipients are posted at once over HTTP to the Docker-free local stack, whose
+stand-in Woosh enforces Woosh's limits (10 messages a second, 100 in any 60 s) scaled in
+time together with the service's own send budget (`LOCAL_RATE_TIME_SCALE`). Reported, each
+time as a ratio to the floor the limits set (`floor_seconds`):
+
+- `mass_alarm_first_reach_ratio`: until every alarm's first recipient was accepted by Woosh;
+- `mass_alarm_all_sent_ratio`: until every message of every alarm was accepted;
+- `mass_alarm_rate_limited`: `429`s the stand-in gave (it counts them);
+- `mass_alarm_lost`: (alarm, recipient) pairs Woosh never accepted and GET no longer shows
+  `queued` (given up on); `mass_alarm_doubled`: pairs Woosh accepted more than once;
+- `mass_alarm_unfinished`: pairs still `queued` when the run's time was up (then the
+  all-sent ratio is infinite: the run is bounded, so a slow machine shows here, not as loss);
+- `mass_alarm_firsts_in_first_n`: of the first N messages Woosh accepted, how many went to
+  an alarm's first recipient (N at best): the priority rule, whatever the machine's speed.
+
+Times are the stand-in's receive times, from the moment the first POST was released.
+`run_mass()` is what `bench.run` calls; `main()` also merges the figures into
+bench/results.json under `mass_alarm` and draws bench/mass_alarm.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.png import Series, line_chart
+from local.process import StackProcess
+
+OUT = Path(__file__).resolve().parent
+RESULTS = OUT / "results.json"
+PLOT = OUT / "mass_alarm.png"
+PER_SECOND = 10
+PER_MINUTE = 100
+GOALS = {"mass_alarm_first_reach_ratio": 1.15, "mass_alarm_all_sent_ratio": 1.10}
+
+
+def floor_seconds(count: int, *, time_scale: float = 1.0) -> float:
+    """When the `count`-th message can go at the earliest, as SPEC §11 counts it: evenly at
+    most 10 a second and 100 in any 60 s (the 100th at 9.9 s, the 300th at 129.9 s)."""
+    if count < 1:
+        return 0.0
+    window, place = divmod(count - 1, PER_MINUTE)
+    return (window * 60.0 + place / PER_SECOND) * time_scale
+
+
+def phone(alarm: int, recipient: int) -> str:
+    """A distinct number per (alarm, recipient), so what Woosh received maps back to both."""
+    return f"+2782{alarm:04d}{recipient:03d}"
+
+
+def pair_of(to: str, alarms: int, recipients: int) -> tuple[int, int] | None:
+    digits = to.lstrip("+")
+    if len(digits) != 11 or not digits.startswith("2782"):
+        return None
+    alarm, recipient = int(digits[4:8]), int(digits[8:])
+    return (alarm, recipient) if alarm < alarms and recipient < recipients else None
+
+
+@dataclass(frozen=True)
+class Posted:
+    alarm: int
+    status_code: int
+    seconds: float
+    body: dict[str, Any]
+    sent_at: float = 0.0  # epoch seconds the POST left the client
+
+    @property
+    def alert_id(self) -> str | None:
+        value = self.body.get("alert_id")
+        return str(value) if value else None
+
+    def lines(self, status: str) -> int:
+        return sum(1 for line in self.body.get("messages", []) if line.get("status") == status)
+
+    def failures(self) -> list[str]:
+        return [
+            str((line.get("error") or {}).get("code"))
+            for line in self.body.get("messages", [])
+            if line.get("status") == "failed"
+        ]
+
+
+def figures(
+    sent: list[dict[str, Any]],
+    *,
+    alarms: int,
+    recipients: int,
+    started: float,
+    time_scale: float,
+    queued_at_end: Collection[tuple[int, int]] = (),
+    rate_limited: int = 0,
+    posted_at: dict[int, float] | None = None,
+) -> dict[str, Any]:
+    """The benchmark's figures from what the stand-in received (pure: no I/O)."""
+    accepted: dict[tuple[int, int], list[float]] = {}
+    for message in sent:
+        pair = pair_of(str(message.get("to", "")), alarms, recipients)
+        if pair is not None and message.get("status_code") == 200:
+            accepted.setdefault(pair, []).append(float(message["received_at"]) - started)
+    firsts = [min(accepted[(a, 0)]) for a in range(alarms) if (a, 0) in accepted]
+    every = [min(times) for times in accepted.values()]
+    total = alarms * recipients
+    never = total - len(accepted)
+    unfinished = sum(1 for pair in set(queued_at_end) if pair not in accepted)
+    first_floor = floor_seconds(alarms, time_scale=time_scale)
+    all_floor = floor_seconds(total, time_scale=time_scale)
+    first_reach = max(firsts) if len(firsts) == alarms else math.inf
+    all_sent = max(every) if never == 0 else math.inf
+    order = sorted((min(times), pair[1]) for pair, times in accepted.items())
+    # From each alarm's own POST to its first recipient accepted: what the service adds to the
+    # ticketing system's pace, however slowly the alarms arrive.
+    waits = [
+        min(accepted[(a, 0)]) - (at - started) for a, at in (posted_at or {}).items() if (a, 0) in accepted
+    ]
+    return {
+        "mass_alarm_first_reach_ratio": round(first_reach / first_floor, 3),
+        "mass_alarm_all_sent_ratio": round(all_sent / all_floor, 3),
+        "mass_alarm_rate_limited": rate_limited,
+        "mass_alarm_lost": never - unfinished,
+        "mass_alarm_unfinished": unfinished,
+        "mass_alarm_doubled": sum(1 for times in accepted.values() if len(times) > 1),
+        "mass_alarm_firsts_in_first_n": sum(1 for _, position in order[:alarms] if position == 0),
+        "first_contact_max_wait_seconds": round(max(waits), 3) if waits else None,
+        "first_contact_median_wait_seconds": round(sorted(waits)[len(waits) // 2], 3) if waits else None,
+        "alarms": alarms,
+        "recipients": recipients,
+        "time_scale": time_scale,
+        "first_reach_seconds": round(first_reach, 3),
+        "first_reach_floor_seconds": round(first_floor, 3),
+        "all_sent_seconds": round(all_sent, 3),
+        "all_sent_floor_seconds": round(all_floor, 3),
+        "never_accepted": never,
+        "views_still_queued": len(set(queued_at_end)),
+        "accepted_at": sorted(every),
+        "firsts_accepted_at": sorted(firsts),
+    }
+
+
+def post_all(api: str, alarms: int, recipients: int, *, workers: int) -> tuple[float, list[Posted]]:
+    """Release `workers` POSTs at once (a barrier), each next one as soon as a connection is
+    free (a ticketing system with that many connections); returns the release time and the
+    answers."""
+    barrier = threading.Barrier(min(workers, alarms) + 1)
+
+    def post(alarm: int) -> Posted:
+        body = {
+            "ticket_id": f"LOAD-SHED-{alarm:04d}",
+            "lift_id": f"LIFT-{alarm:04d}",
+            "site": "Load shedding, stage 6",
+            "floor": "G",
+            "recipients": [phone(alarm, r) for r in range(recipients)],
+        }
+        if alarm < workers:
+            barrier.wait(timeout=60)
+        began, sent_at = time.monotonic(), time.time()
+        response = requests.post(f"{api}/alerts", json=body, timeout=60)
+        answer = (
+            response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        )
+        return Posted(alarm, response.status_code, time.monotonic() - began, answer, sent_at)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="post") as pool:
+        futures = [pool.submit(post, alarm) for alarm in range(alarms)]
+        barrier.wait(timeout=60)
+        started = time.time()
+        posted = [future.result() for future in futures]
+    return started, posted
+
+
+def warm(api: str, instances: int) -> None:
+    """One request per instance at once, so every API function instance has started before
+    the timed posts (Lambda's cold starts are a separate figure, `bench.cold`)."""
+    with ThreadPoolExecutor(max_workers=instances) as pool:
+        list(pool.map(lambda _: requests.get(f"{api}/alerts/warm-up", timeout=60), range(instances)))
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return check()
+
+
+def queued_in_views(api: str, posted: list[Posted], recipients: int) -> list[tuple[int, int]]:
+    """The (alarm, recipient) pairs GET /alerts/{id} still shows `queued`."""
+
+    def queued(one: Posted) -> list[tuple[int, int]]:
+        if one.alert_id is None:
+            return []
+        view = requests.get(f"{api}/alerts/{one.alert_id}", timeout=30).json()
+        return [
+            (one.alarm, index)
+            for index in range(recipients)
+            for line in view.get("recipients", [])
+            if line.get("to") == phone(one.alarm, index).lstrip("+")
+            and line.get("delivery_status") == "queued"
+        ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [pair for pairs in pool.map(queued, posted) for pair in pairs]
+
+
+def run_mass(
+    *,
+    alarms: int = 100,
+    recipients: int = 3,
+    time_scale: float = 1.0,
+    connections: int = 20,
+    guard_ms: int = 100,
+    plot: Path | None = PLOT,
+    log: Callable[[str], None] = print,
+    stack_log: Path | None = None,
+) -> dict[str, Any]:
+    """Start a local stack, post the alarms, wait until everything was sent (or a bounded
+    timeout), and return the figures (see the module docstring); draws `plot` if given."""
+    began = time.monotonic()
+    env = {
+        "LOCAL_RATE_TIME_SCALE": f"{time_scale:g}",
+        # The budget's margin on each window: on a shared machine a send can leave 0.1 s late.
+        "LOCAL_RATE_GUARD_MS": str(guard_ms),
+        # Lambda would run one instance per concurrent request.
+        "LOCAL_FUNCTION_INSTANCES": str(min(connections, alarms) + 8),
+        # No reminder round during the run: only the first alerts compete for the budget.
+        "ESCALATION_AFTER_SECONDS": "3600",
+        "LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    total = alarms * recipients
+    with StackProcess(env=env, log_path=stack_log) as stack:
+        api, woosh = stack.info["api_url"], stack.info["woosh_url"]
+        warm(api, min(connections, alarms) + 4)
+        log(f"stack up and warm in {time.monotonic() - began:.1f}s; posting {alarms} alarms x {recipients}")
+        started, posted = post_all(api, alarms, recipients, workers=min(connections, alarms))
+        posting = time.time() - started
+        log(
+            f"posted in {max(p.seconds for p in posted):.1f}s: "
+            f"{sum(p.status_code == 201 for p in posted)} x 201 "
+            f"(others: {sorted(p.status_code for p in posted if p.status_code != 201)}), "
+            f"{sum(p.lines('accepted') for p in posted)} accepted, "
+            f"{sum(p.lines('queued') for p in posted)} queued"
+        )
+
+        def all_accepted() -> bool:
+            stats = requests.get(f"{woosh}/_stats", timeout=10).json()
+            return int(stats.get("accepted", 0)) >= total
+
+        timeout = floor_seconds(total, time_scale=time_scale) * 1.5 + 30
+        remaining = timeout - (time.time() - started)
+        if not wait_until(all_accepted, timeout=max(remaining, 1.0)):
+            log(f"not every message was accepted within {timeout:.0f}s")
+        queued_at_end: list[tuple[int, int]] = []
+
+        def settled() -> bool:
+            nonlocal queued_at_end
+            queued_at_end = queued_in_views(api, posted, recipients)
+            return not queued_at_end
+
+        wait_until(settled, timeout=15, every=1.0)
+        sent = requests.get(f"{woosh}/_sent", timeout=30).json()
+        stats = requests.get(f"{woosh}/_stats", timeout=10).json()
+    result = figures(
+        sent,
+        alarms=alarms,
+        recipients=recipients,
+        started=started,
+        time_scale=time_scale,
+        queued_at_end=queued_at_end,
+        rate_limited=int(stats.get("rate_limited", 0)),
+        posted_at={p.alarm: p.sent_at for p in posted},
+    )
+    result.update(
+        {
+            "posts_201": sum(p.status_code == 201 for p in posted),
+            "post_max_seconds": round(max(p.seconds for p in posted), 3),
+            "post_median_seconds": round(sorted(p.seconds for p in posted)[len(posted) // 2], 3),
+            "posting_seconds": round(posting, 3),
+            "connections": min(connections, alarms),
+            "guard_ms": guard_ms,
+            "post_lines_accepted": sum(p.lines("accepted") for p in posted),
+            "post_lines_queued": sum(p.lines("queued") for p in posted),
+            "post_lines_failed": sorted(code for p in posted for code in p.failures()),
+            "run_seconds": round(time.monotonic() - began, 1),
+        }
+    )
+    if plot is not None:
+        draw(result, plot)
+        result["plot"] = plot.name
+    return result
+
+
+def _steps(times: list[float], end: float) -> list[tuple[float, float]]:
+    """A cumulative count as a step curve: (t, n) for each event, flat until `end`."""
+    points = [(0.0, 0.0)]
+    for count, at in enumerate(times, start=1):
+        points += [(at, count - 1), (at, count)]
+    return [*points, (max(end, points[-1][0]), float(len(times)))]
+
+
+def draw(result: dict[str, Any], path: Path) -> None:
+    """Messages accepted over time against the floor curve of the limits."""
+    scale = float(result["time_scale"])
+    total = int(result["alarms"]) * int(result["recipients"])
+    accepted, firsts = list(result["accepted_at"]), list(result["firsts_accepted_at"])
+    end = max([*accepted, floor_seconds(total, time_scale=scale)]) * 1.05
+    floor = _steps([floor_seconds(k, time_scale=scale) for k in range(1, total + 1)], end)
+    first_floor = _steps(
+        [floor_seconds(k, time_scale=scale) for k in range(1, int(result["alarms"]) + 1)], end
+    )
+    chart = line_chart(
+        [
+            Series("floor: 10 a second, 100 in any 60 s", floor, (150, 150, 150), 2),
+            Series("floor for every alarm's first recipient", first_floor, (240, 170, 60), 2),
+            Series("accepted by woosh: all messages", _steps(accepted, end), (30, 90, 200), 2),
+            Series("accepted by woosh: first recipients", _steps(firsts, end), (30, 160, 60), 2),
+        ],
+        title=(
+            f"mass alarm: {result['alarms']} x {result['recipients']}, time scale {scale:g}; "
+            f"first reach {result['mass_alarm_first_reach_ratio']} x floor, "
+            f"all sent {result['mass_alarm_all_sent_ratio']} x floor"
+        ),
+        x_label="seconds after the posts",
+        y_label="msgs",
+        x_max=end,
+        y_max=total * 1.05,
+    )
+    chart.save(path)
+
+
+def merge_results(figures_: dict[str, Any], path: Path = RESULTS, key: str = "mass_alarm") -> None:
+    """Put the figures under `key` in results.json, keeping every other figure there."""
+    current: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    # The run before the first-contacts change (SPEC §11), kept for comparison.
+    earlier = current.get(key, {}).get("before_change")
+    current[key] = {**figures_, **({"before_change": earlier} if earlier else {})}
+    path.write_text(json.dumps(current, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--alarms", type=int, default=100)
+    parser.add_argument("--recipients", type=int, default=3)
+    parser.add_argument("--time-scale", type=float, default=1.0, help="Woosh's windows x this (0.5: 30 s)")
+    parser.add_argument("--connections", type=int, default=20, help="POSTs in flight at once")
+    parser.add_argument("--guard-ms", type=int, default=100, help="the budget's margin on each window")
+    parser.add_argument("--key", default="mass_alarm", help="key in bench/results.json")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and the plot")
+    parser.add_argument("--stack-log", type=Path, help="keep the local stack's log here")
+    args = parser.parse_args(argv)
+    plot = None if args.no_write else (PLOT if args.key == "mass_alarm" else OUT / f"{args.key}.png")
+    result = run_mass(
+        alarms=args.alarms,
+        recipients=args.recipients,
+        time_scale=args.time_scale,
+        connections=args.connections,
+        guard_ms=args.guard_ms,
+        plot=plot,
+        stack_log=args.stack_log,
+    )
+    shown = {k: v for k, v in result.items() if k not in ("accepted_at", "firsts_accepted_at")}
+    print(json.dumps(shown, indent=2))
+    if not args.no_write:
+        merge_results(dict(shown.items()), key=args.key)
+    met = all(result[name] <= goal for name, goal in GOALS.items())
+    met = met and result["mass_alarm_rate_limited"] == 0 and result["mass_alarm_lost"] == 0
+    met = met and result["mass_alarm_doubled"] == 0 and result["mass_alarm_unfinished"] == 0
+    print("every goal met" if met else "goals NOT met", file=sys.stderr)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
