@@ -23,11 +23,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import tests.conftest as harness  # sets the AWS/Powertools environment before any handler import
-
 SERVICES = ("dynamodb", "events", "sqs", "secretsmanager")
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
 PLATFORM_LOG_BYTES = 350  # START/END/REPORT lines Lambda writes per invocation
+# functions/<name> -> its logical id in template.yaml
+FUNCTIONS = {
+    "send": "SendFunction",
+    "webhook": "WebhookFunction",
+    "publisher": "PublisherFunction",
+    "escalation": "EscalationFunction",
+    "parked": "ParkedFunction",
+    "followup": "FollowUpFunction",
+    "dispatcher": "DispatcherFunction",
+}
+# The service-wide send budget at a hundredth of Woosh's windows (as the tests run it): the
+# bench sends a few dozen messages within seconds and measures work, not waiting.
+BENCH_OVERRIDES = {"WOOSH_RATE_TIME_SCALE": "0.01", "WOOSH_RATE_GUARD_MS": "0", "ALERT_TEMPLATE_NAME": ""}
 
 
 def _key(op: str, params: dict[str, Any]) -> tuple[str, str, str]:
@@ -113,6 +124,7 @@ class Recorder:
         self.canned: dict[tuple[str, str, str], tuple[int, dict[str, str], bytes]] = {}
         self.by_op: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.last_params: dict[str, dict[str, Any]] = {}
+        self.params_log: list[tuple[str, dict[str, Any]]] = []  # every call's API parameters
         self._lock = threading.Lock()
 
     def install(self) -> None:
@@ -124,6 +136,26 @@ class Recorder:
             events.register("after-call.*.*", self._after_call)
             events.register("response-received.*.*", self._response_received)
             events.register("provide-client-params.*.*", self._api_params)
+
+    @contextlib.contextmanager
+    def detached(self) -> Iterator[None]:
+        """No counting hooks (for CPU timings: sizing a write from moto's stored item costs more
+        than the write itself); CannedAws still answers."""
+        from lift_alerts.aws import client
+
+        hooks = (
+            ("before-call.*.*", self._before_call),
+            ("after-call.*.*", self._after_call),
+            ("response-received.*.*", self._response_received),
+            ("provide-client-params.*.*", self._api_params),
+        )
+        for service in SERVICES:
+            for event, hook in hooks:
+                client(service).meta.events.unregister(event, hook)  # type: ignore[call-overload]
+        try:
+            yield
+        finally:
+            self.install()
 
     @contextlib.contextmanager
     def phase(self) -> Iterator[Tally]:
@@ -156,8 +188,11 @@ class Recorder:
             self.tally.calls[f"{service}.{op}"] += 1
 
     def _api_params(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        """The last API parameters per operation (to time a bare botocore call in isolation)."""
-        self.last_params[event_name.split(".", 2)[2]] = dict(params)
+        """API parameters per operation (to time a bare botocore call in isolation)."""
+        op = event_name.split(".", 2)[2]
+        with self._lock:
+            self.last_params[op] = dict(params)
+            self.params_log.append((op, dict(params)))
 
     def _after_call(self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         _, service, op = event_name.split(".", 2)
@@ -245,31 +280,115 @@ class CannedAws:
 
 
 class Bench:
-    """`tests.conftest.Service` (moto + stand-in Woosh + handlers) with a Recorder installed."""
+    """The template's resources in moto (in-process), the handlers and a stand-in Woosh, all
+    from the local stack (`local.invoke.in_process_invoker`), with a Recorder installed."""
 
     def __init__(self) -> None:
         import os
 
-        from moto import mock_aws
+        from local.apigw import template_routes
+        from local.invoke import in_process_invoker
+        from local.provision import LOCAL_SECRET_VALUES
+        from local.pumps import StreamPump
+        from local.woosh_standin import WooshStandIn
 
-        from lift_alerts.config import reset_caches
-
-        self.woosh = harness.WooshStandIn(
-            api_key=harness.LOCAL_SECRET["woosh_api_key"],
-            webhook_secret=harness.LOCAL_SECRET["webhook_secret"],
+        self._exit = contextlib.ExitStack()
+        self.woosh = WooshStandIn(
+            api_key=LOCAL_SECRET_VALUES["woosh_api_key"], webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"]
         ).start()
-        os.environ["WOOSH_BASE_URL"] = self.woosh.base_url
-        os.environ.pop("ALERT_TEMPLATE_NAME", None)
-        reset_caches()
-        self._mock = mock_aws()
-        self._mock.start()
-        self.service = harness.Service(self.woosh)
+        self._exit.callback(self.woosh.stop)
+        os.environ["WOOSH_BASE_URL"] = self.woosh.base_url  # in_process_invoker uses this Woosh
+        self.invoker = self._exit.enter_context(in_process_invoker())
+        self.routes = template_routes(self.invoker.template)
+        self.table = self.invoker.resources.ref("AlertsTable")
         self.recorder = Recorder()
+        self._publisher_invocations = 0
+        self._pump = StreamPump(self.table, self._filtered_publisher, starting_position="TRIM_HORIZON")
+        self._patterns = publisher_filters()
+        for function in ("send", "webhook", "publisher"):
+            self.invoke(function, {}, warm_only=True)
         self.recorder.install()
 
     def close(self) -> None:
-        self._mock.stop()
-        self.woosh.stop()
+        self._exit.close()
+
+    # -- the functions, as Lambda runs them ------------------------------------------------------
+
+    def invoke(self, function: str, event: dict[str, Any], *, warm_only: bool = False) -> Any:
+        """Invoke functions/<function> with its template environment (send budget at a hundredth
+        of Woosh's windows, as the tests run it, so a bench of a few dozen sends is not paced)."""
+        logical_id = FUNCTIONS[function]
+        if warm_only:  # import the handler with its environment (Powertools reads it at import)
+            from local.lambda_runtime import apply_environment
+
+            apply_environment(self.invoker.environment(logical_id, BENCH_OVERRIDES))
+            self.invoker.runtime(logical_id).warm()
+            return None
+        return self.invoker.invoke(logical_id, event, overrides=BENCH_OVERRIDES)
+
+    def handler(self, function: str) -> tuple[Callable[..., Any], Any]:
+        """The loaded handler of functions/<function> and a Lambda context for it (for timing the
+        handler alone: no environment update per call, no context built per call)."""
+        import sys
+
+        runtime = self.invoker.runtime(FUNCTIONS[function])
+        runtime.warm()
+        module = sys.modules[f"lambda_{FUNCTIONS[function]}_1"]
+        return getattr(module, runtime.spec.handler_attribute), runtime.context()
+
+    def http(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The API Gateway event for a request, as the local API builds it (local/apigw.py)."""
+        from werkzeug.test import EnvironBuilder
+
+        from local.apigw import build_event, select_route
+        from local.provision import ACCOUNT_ID
+
+        request = EnvironBuilder(
+            method=method,
+            path=path,
+            headers=[("Host", "127.0.0.1:3000"), *(headers or {}).items()],
+            data=body,
+            environ_base={"REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"},
+        ).get_request()
+        selected = select_route(self.routes, method, path)
+        assert selected is not None, f"no route of template.yaml serves {method} {path}"
+        route, params = selected
+        return build_event(request, route, params, account_id=ACCOUNT_ID)
+
+    def send_alert(self, recipients: list[str]) -> dict[str, Any]:
+        body = {"ticket_id": "EMG-1", "lift_id": "LIFT-A", "site": "Sandton Office Park", "floor": "3"}
+        body["recipients"] = recipients  # type: ignore[assignment]
+        event = self.http("POST", "/alerts", json.dumps(body).encode(), {"Content-Type": "application/json"})
+        answer = self.invoke("send", event)
+        assert answer["statusCode"] == 201, answer
+        return dict(json.loads(answer["body"]))
+
+    def webhook_headers(self, raw: bytes, credential: str = "bearer") -> dict[str, str]:
+        """What the Bridge sends with a forwarded payload (SPEC 6): its callback token as
+        `Authorization: Bearer`, or (credential="hub_signature") a Meta-style HMAC signature."""
+        from local.provision import LOCAL_SECRET_VALUES
+        from local.woosh_standin import signature_header
+
+        headers = {"Content-Type": "application/json"}
+        if credential == "bearer":
+            headers["Authorization"] = f"Bearer {LOCAL_SECRET_VALUES['callback_token']}"
+        else:
+            headers["X-Hub-Signature-256"] = signature_header(raw, LOCAL_SECRET_VALUES["webhook_secret"])
+        return headers
+
+    def webhook(self, payload: dict[str, Any]) -> dict[str, Any]:
+        raw = json.dumps(payload).encode()
+        answer = self.invoke("webhook", self.http("POST", "/webhook", raw, self.webhook_headers(raw)))
+        assert answer["statusCode"] == 200, answer
+        return dict(json.loads(answer["body"]))
+
+    def tap(self, message_id: str, choice_index: int) -> dict[str, Any]:
+        return self.webhook(self.woosh.tap(message_id, choice_index, post=False)["payload"])
+
+    def status(self, message_id: str, status: str) -> dict[str, Any]:
+        return self.webhook(self.woosh.status(message_id, status, post=False)["payload"])
 
     @contextlib.contextmanager
     def moto_paused(self) -> Iterator[None]:
@@ -290,38 +409,33 @@ class Bench:
         self.recorder.tally.invocations[function] += 1
         return result, elapsed
 
+    def _filtered_publisher(self, event: dict[str, Any]) -> Any:
+        patterns = self._patterns
+        records = [r for r in event["Records"] if not patterns or any(matches(p, r) for p in patterns)]
+        if not records:
+            return {"batchItemFailures": []}
+        self._publisher_invocations += 1
+        return self.invoke("publisher", {"Records": records})
+
     def publish(self) -> int:
         """Drain the stream into the publisher as Lambda would: records the template's
         FilterCriteria rejects are dropped, and a batch with none left invokes nothing."""
-        from tests.support.harness import handler_module
-
-        handler = handler_module("publisher").lambda_handler
-        patterns = publisher_filters()
-        invoked = 0
-
-        def filtered(event: dict[str, Any], context: Any) -> Any:
-            nonlocal invoked
-            records = [r for r in event["Records"] if not patterns or any(matches(p, r) for p in patterns)]
-            if not records:
-                return {"batchItemFailures": []}
-            invoked += 1
-            return handler({"Records": records}, context)
-
-        delivered = self.service.pump.drain(filtered)
-        self.recorder.tally.invocations["publisher"] += invoked
-        return delivered
+        before = self._publisher_invocations
+        result = self._pump.drain(sleep=lambda _s: None)
+        assert not result.errors, result
+        assert not result.given_up, result
+        self.recorder.tally.invocations["publisher"] += self._publisher_invocations - before
+        return result.records
 
 
 def publisher_filters() -> list[dict[str, Any]]:
     """The publisher's stream FilterCriteria patterns from template.yaml (none: every record)."""
-    from tests.support.harness import load_template
+    from local.template import Template
 
-    resources = load_template()["Resources"]
-    for resource in resources.values():
-        for event in (resource.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") == "DynamoDB":
-                filters = (event["Properties"].get("FilterCriteria") or {}).get("Filters") or []
-                return [json.loads(f["Pattern"]) for f in filters]
+    spec = Template.load().functions()[FUNCTIONS["publisher"]]
+    for event in spec.events_of("DynamoDB"):
+        filters = (event.properties.get("FilterCriteria") or {}).get("Filters") or []
+        return [json.loads(f["Pattern"]) for f in filters]
     return []
 
 

@@ -58,3 +58,75 @@ def cost_per_1000(
         "lines_usd": per_1000,
         "gb_s_per_alert": round(gb_s, 5),
     }
+
+
+# WhatsApp's own fees (Meta bills them through the Bridge; a BSP may add its own fee on top).
+# Meta has charged per delivered *template* message since 1 July 2025: non-template messages
+# (interactive, text) are free but can only be delivered inside the person's 24-hour
+# customer-service window, and a utility template delivered inside an open window is free too.
+# Rates depend on the template's category and the recipient's country calling code (+27).
+MESSAGE_FEES_SOURCE = (
+    "Meta, 'Pricing on the WhatsApp Business Platform' "
+    "(https://developers.facebook.com/documentation/business-messaging/whatsapp/pricing), rate card by market"
+)
+MESSAGE_FEES_CHECKED = "2026-12-02"
+# USD per delivered message to a +27 number, or None when no dated figure was found. The
+# bench machine cannot reach Meta's rate card and the stored copies of public pages searched on
+# MESSAGE_FEES_CHECKED held no dated South Africa row, so no rate is filled in rather than a
+# guessed one: fill these from the rate card (with its effective date) before quoting totals.
+MESSAGE_RATES_ZA: dict[str, float | None] = {
+    "marketing_template": None,
+    "utility_template": None,
+    "authentication_template": None,
+    "service_free_form_in_window": 0.0,  # non-template messages: free since 2025-07-01 (Meta)
+}
+MESSAGE_RATES_EFFECTIVE: str | None = None
+
+# Messages one alert (one recipient, answered at the first round: the cost scenario above) puts
+# on WhatsApp, by delivery mode. The acknowledgement of the tap (SPEC 10) is a text sent while
+# the person's window is open (they just tapped), so it is a free service message in every mode.
+DELIVERY_MODES: dict[str, dict[str, Any]] = {
+    "interactive_only": {
+        "describe": "no ALERT_TEMPLATE_NAME: the alert goes as an interactive message (reaches only "
+        "people who wrote in the last 24 h; others fail with 131047)",
+        "messages": {"service_free_form_in_window": 2},  # alert + acknowledgement
+    },
+    "template_only": {
+        "describe": "every alert as the approved utility template (the recipient's window is closed, "
+        "the usual case for a technician who has not written to the number today)",
+        "messages": {"utility_template": 1, "service_free_form_in_window": 1},  # alert + ack
+    },
+    "template_first": {
+        "describe": "ALERT_TEMPLATE_NAME set (SPEC 5): interactive when the window is open, the template "
+        "otherwise and as the 131047 fallback; priced here for a closed window (an undelivered "
+        "interactive is not billed), so it equals template_only; with the window open it equals "
+        "interactive_only",
+        "messages": {"utility_template": 1, "service_free_form_in_window": 1},
+    },
+}
+
+
+def message_fees_per_1000(infrastructure_usd: float) -> dict[str, Any]:
+    """WhatsApp fees per 1000 alerts by delivery mode, beside the infrastructure cost."""
+    modes: dict[str, Any] = {}
+    for mode, spec in DELIVERY_MODES.items():
+        rates = [MESSAGE_RATES_ZA[kind] for kind in spec["messages"]]
+        known = all(rate is not None for rate in rates)
+        fees = (
+            round(1000 * sum(n * (MESSAGE_RATES_ZA[kind] or 0.0) for kind, n in spec["messages"].items()), 4)
+            if known
+            else None
+        )
+        modes[mode] = {
+            "describe": spec["describe"],
+            "messages_per_alert": spec["messages"],
+            "whatsapp_fees_usd": fees,
+            "infrastructure_usd": infrastructure_usd,
+        }
+    return {
+        "source": MESSAGE_FEES_SOURCE,
+        "checked": MESSAGE_FEES_CHECKED,
+        "rates_effective": MESSAGE_RATES_EFFECTIVE,
+        "rates_usd_za": MESSAGE_RATES_ZA,
+        "modes": modes,
+    }

@@ -22,7 +22,7 @@ def write_markdown(
 ) -> None:
     c = detail["cost"]
     lines = [
-        "# Benchmarks (issue 7)",
+        "# Benchmarks (issues 7 and 14)",
         "",
         f"Written by `make bench` (`python -m bench.run`) in {detail['bench_seconds']} s on Python "
         f"{detail['python']} ({detail['machine']}). Every ratio's numerator and floor were measured "
@@ -39,24 +39,42 @@ def write_markdown(
         lines.append(f"| `{key}` | {before} | {value} | {bound} | {_ok(key, value, goals)} |")
     lines += ["", f"Before: {baseline.get('_note', '')}"]
     ci = detail["cold_import"]
+    st = detail["single_tap"]
+    med = ci["median_seconds"]
+    cold_rows = [
+        f"  - {f}: {med[f]:.3f} s / {med[f + ':libraries']:.3f} s = {ratio:.3f} "
+        f"({ci['library_modules'][f]} modules of {', '.join(ci['libraries'][f])})"
+        for f, ratio in ci["ratios"].items()
+    ]
+    tap_rows = [
+        f"  - {kind}: handler {v['handler_median_ms']} ms / floor {v['floor_median_ms']} ms "
+        f"= **{v['ratio']}** "
+        f"(floor parts measured apart: UpdateItem {v['floor_update_item_median_ms']} ms, json.loads + "
+        f"credential {v['floor_json_and_credential_median_ms']} ms)"
+        for kind, v in st.items()
+        if isinstance(v, dict)
+    ]
     lines += [
         "",
         "## How each figure is measured",
         "",
-        f"- **Cold import**: {ci['rounds']} interleaved rounds of fresh `python -c` processes "
-        "(`import boto3`; `import app` of functions/<name>/app.py with layers/shared first on sys.path and "
-        "the AWS/Powertools env set; nothing invoked). Wall time from the parent, medians (s): "
-        + ", ".join(f"{k} {v:.3f}" for k, v in ci["median_seconds"].items())
-        + ". Ratio = median(handler) / median(boto3). Breakdown (same method, same run, ratio to boto3): "
-        + ", ".join(f"`{k}` {v}" for k, v in ci.get("breakdown_ratios", {}).items())
-        + ".",
+        "- **`cold_import_own_share_<function>`** = cold import of functions/<function>/app.py / "
+        "cold import of exactly the libraries that import loads. A fresh interpreter first records "
+        "which third-party "
+        "modules the handler's import loads (`sys.modules` diff, stdlib and our own `lift_alerts` left "
+        "out); the floor is a fresh interpreter importing exactly those modules, in the same order. "
+        f"{ci['rounds']} interleaved rounds of fresh `python -c` processes per variant, wall time from "
+        "the parent (interpreter start-up in both), medians, with the environment Lambda gives a "
+        "function (`LAMBDA_TASK_ROOT` set: the X-Ray SDK reads it at import). Handler / libraries:",
+        *cold_rows,
         "- **AWS calls**: botocore `before-call.*.*` hooks on the clients the code uses "
         "(`lift_alerts.aws.client(...)`: dynamodb, events, sqs, secretsmanager), moto in-process, "
         "after a warm-up (the secret is read once and cached by Powertools, so it is not in the "
         "steady-state figures; warm-up: "
         f"{detail['warmup_calls']['by_operation']}).",
         f"  - `aws_calls_per_tap` = the **webhook function only**, one tap with context.id: "
-        f"{detail['tap_webhook']['by_operation']}.",
+        f"{detail['tap_webhook']['by_operation']} (the tap on its alert, and the sender's 24-hour window, "
+        "SPEC 5).",
         f"  - `aws_calls_per_tap_publisher_share` = the publisher's requests for that tap's stream records "
         f"(separate function, outbox pattern): {detail['tap_publisher']['by_operation']}. "
         "Up to 10 events share "
@@ -66,15 +84,18 @@ def write_markdown(
         f"1-recipient send) / 2); `aws_calls_per_send_fixed` = the rest of a send. 1 recipient: "
         f"{detail['send_1_recipient']['by_operation']}; 3 recipients: "
         f"{detail['send_3_recipients']['by_operation']}.",
-        f"- **Webhook CPU ratio**: the webhook handler (`lambda_handler`, Powertools decorators, routing, "
-        "signature, parse, match, log, metrics) for a single-tap body of "
-        f"{detail['single_tap']['body_bytes']} bytes with AWS answered instantly by a `before-send` hook "
-        "replaying moto's captured HTTP answers (request serialisation, signing and parsing still run), "
-        f"median {detail['single_tap']['handler_median_ms']} ms, vs the floor `json.loads` + HMAC-SHA256 "
-        f"check of the same body, median {detail['single_tap']['floor_median_ms']} ms; 300 interleaved runs. "
-        f"The tap's one UpdateItem alone through botocore with the same stub: "
-        f"{detail['single_tap']['botocore_update_item_median_ms']} ms = "
-        f"{detail['single_tap']['botocore_update_item_ratio_to_floor']}x the floor.",
+        "- **`webhook_overhead_ratio`** = CPU time (`time.process_time`, every thread of the process) of the "
+        "whole webhook handler (`lambda_handler`: Powertools logger/tracer/metrics decorators, routing, "
+        "authentication, parsing, matching, the conditional update, the 24-hour-window write, the log "
+        "line, the metrics flush) for one first tap as the Bridge forwards it "
+        f"({st['body_bytes']} bytes, `Authorization: Bearer`), divided by the floor a tap cannot go below: "
+        "`json.loads` of the body + the credential check the handler makes for that request (a "
+        "constant-time compare of the token) + the tap's ONE conditional UpdateItem on its alert through "
+        "the same botocore client (validate, serialise, SigV4-sign, parse). AWS answers instantly from "
+        "moto's captured HTTP answers replayed by a `before-send` hook, for the handler and the floor "
+        f"alike; {st['runs']} interleaved runs each after 50 warm-up runs, medians. The same with a "
+        "Meta-style `X-Hub-Signature-256` (floor: HMAC-SHA256 of the body) is shown beside it:",
+        *tap_rows,
         f"- **Batch**: one POST of {detail['batch_1000']['updates']}; every AWS request answered by the same "
         f"replay hook after `time.sleep(0.010)`. AWS requests: "
         f"{detail['batch_1000']['aws_calls']}; outcomes: "
@@ -98,7 +119,7 @@ def write_markdown(
         "strongly consistent read). Secrets Manager: "
         f"{cost.SECRET_CALLS_PER_ALERT} calls per alert (cached 300 s). CloudWatch Logs: bytes the handlers "
         "actually logged (JSON logs + EMF metrics) + 350 bytes of platform lines per invocation. DynamoDB "
-        "stream reads by Lambda are free. **WhatsApp/Woosh message fees are excluded.**",
+        "stream reads by Lambda are free. WhatsApp's message fees are in the next table, not in this total.",
         "",
         "| line | USD per 1000 alerts |",
         "|---|---|",
@@ -118,6 +139,33 @@ def write_markdown(
         "Prices were taken from the public AWS pricing pages as known on that date; this machine cannot "
         "reach the AWS Price List API, so verify them before quoting.",
     ]
+    fees = detail["message_fees"]
+    rates = ", ".join(f"{k} {'not found' if v is None else v}" for k, v in fees["rates_usd_za"].items())
+    lines += [
+        "",
+        "### WhatsApp message fees beside the infrastructure (per 1000 alerts, +27 numbers)",
+        "",
+        f"Source: {fees['source']}; checked {fees['checked']}; rates effective "
+        f"{fees['rates_effective'] or 'unknown (no dated South Africa figure found)'}. USD per delivered "
+        f"message: {rates}. Meta bills per delivered template message since 2025-07-01; interactive and "
+        "text messages are free but deliverable only inside the 24-hour customer-service window, and a "
+        "utility template inside an open window is free. Messages per alert: one recipient, answered at "
+        "the first round, plus the acknowledgement of the tap (SPEC 10, a free in-window text).",
+        "",
+        "| delivery | messages per alert | WhatsApp fees (USD) | infrastructure (USD) |",
+        "|---|---|---|---|",
+    ]
+    for mode, m in fees["modes"].items():
+        fee = m["whatsapp_fees_usd"]
+        shown = (
+            f"{fee:.4f}"
+            if fee is not None
+            else "rate not found: "
+            + " + ".join(f"1000 x {n} x {kind}" for kind, n in m["messages_per_alert"].items())
+        )
+        count = ", ".join(f"{n} {kind}" for kind, n in m["messages_per_alert"].items())
+        lines.append(f"| {mode} | {count} | {shown} | {m['infrastructure_usd']:.5f} |")
+    lines += [""] + [f"- `{mode}`: {m['describe']}." for mode, m in fees["modes"].items()]
     notes = Path(__file__).resolve().parent / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().rstrip()]

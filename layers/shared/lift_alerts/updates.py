@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from lift_alerts.channels import Sighting, latest_sightings, needs_template_fallback
@@ -82,11 +82,20 @@ def process_updates(
         tasks.append(partial(_record_sightings, sightings, repo, settings, now))
     if len(tasks) <= 1:
         return tasks[0]() if tasks else Report()
-    report = Report()
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(tasks)), thread_name_prefix="updates") as pool:
-        for partial_report in pool.map(lambda task: task(), tasks):
-            report.merge(partial_report)
+    # The first task runs on this thread, the others on the container's pool: starting and
+    # joining fresh threads for every POST cost more CPU than a single tap's own work.
+    futures = [_workers().submit(task) for task in tasks[1:]]
+    report = tasks[0]()
+    for future in futures:
+        report.merge(future.result())
     return report
+
+
+@cache
+def _workers() -> ThreadPoolExecutor:
+    """One pool per container, kept across invocations (idle threads cost nothing while the
+    container is frozen between invocations)."""
+    return ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="updates")
 
 
 def _sighting(update: Update) -> Sighting | None:
