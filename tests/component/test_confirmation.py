@@ -488,7 +488,7 @@ def test_a_stale_timer_run_cannot_claim_a_confirmation_round_already_sent(
     due as well: B must not send reminder 1 again."""
     from lift_alerts.config import get_settings
     from lift_alerts.confirmation import confirmation_step
-    from lift_alerts.escalation import TimerReport
+    from lift_alerts.escalation import TimerReport, TimerRun
     from lift_alerts.repository import AlertRepository
     from tests.support.harness import handler_module
 
@@ -500,7 +500,9 @@ def test_a_stale_timer_run_cannot_claim_a_confirmation_round_already_sent(
     assert service.run_timer(late)["confirmation_rounds"] == [f"{alert_id}:confirm:1"]
     monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
     report = TimerReport()
-    confirmation_step(alert_id, repo, handler_module("escalation").woosh, get_settings(), late, report)
+    confirmation_step(
+        alert_id, TimerRun(repo, handler_module("escalation").woosh, get_settings(), late, report)
+    )
     assert report.confirmation_rounds == []
     lines = Counter(line for _to, line in first_lines(service, alert_id))
     assert lines == Counter({"ENTRAPMENT - ticket EMG-1": 3, "REMINDER 1/3": 3})

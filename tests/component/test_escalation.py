@@ -239,7 +239,7 @@ def test_a_stale_timer_run_cannot_claim_a_round_already_sent(
 ) -> None:
     """Run B read the alert before run A sent round 1; B must not send round 1 again."""
     from lift_alerts.config import get_settings
-    from lift_alerts.escalation import TimerReport, escalate
+    from lift_alerts.escalation import TimerReport, TimerRun, escalate
     from lift_alerts.repository import AlertRepository
     from tests.support.harness import handler_module
 
@@ -252,6 +252,6 @@ def test_a_stale_timer_run_cannot_claim_a_round_already_sent(
     assert len(reminders(service)) == 3
     monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
     report = TimerReport()
-    escalate(alert_id, repo, handler_module("escalation").woosh, get_settings(), late, report)
+    escalate(alert_id, TimerRun(repo, handler_module("escalation").woosh, get_settings(), late, report))
     assert report.rounds_sent == []
     assert len(reminders(service)) == 3

@@ -18,9 +18,7 @@ stream, once per person (follow-up ledgers).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar, Final, Literal
 
 from lift_alerts.channels import Channel
@@ -28,11 +26,10 @@ from lift_alerts.choices import CONFIRM_LABEL, Choice, confirm_button_id
 from lift_alerts.clock import epoch, iso, iso_from_epoch
 from lift_alerts.config import Settings
 from lift_alerts.dispatch import SendQueue, enqueuer
-from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport
+from lift_alerts.escalation import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport, TimerRun
 from lift_alerts.followup import FollowUpContext, send_once
 from lift_alerts.observability import count, logger
 from lift_alerts.outbound import buttons_body, text_body, text_template_body
-from lift_alerts.repository import AlertRepository
 from lift_alerts.sending import Delivery, RoundContent, deliveries_recorded, send_messages
 from lift_alerts.stored import AlertItem, Failure, MessageRef, StoredAlert, outcome, people_messaged
 from lift_alerts.table import Written
@@ -43,7 +40,6 @@ from lift_alerts.texts import (
     person_name,
     provider_confirmed_notice,
 )
-from lift_alerts.woosh import WooshClient
 
 # Alert maps (created with the alert): each confirmation send of a claimed step, written
 # right after it; the notices about the outcome, one per person; acknowledgements by tap id
@@ -144,24 +140,13 @@ def _notice(settings: Settings, kind: str, text: str) -> TextNotice:
 # ---------------------------------------------------------------- the timer
 
 
-def confirmation_step(
-    alert_id: str,
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    report: TimerReport,
-) -> None:
+def confirmation_step(alert_id: str, run: TimerRun) -> None:
     """Claim the alert's next confirmation step and do it (send, or mark missed)."""
-    alert = repo.get_alert(alert_id)
-    confirmation = (alert or {}).get("confirmation") or {}
-    if alert is None or not confirmation:
-        report.skipped += 1
+    repo, now, report = run.repo, run.now, run.report
+    alert = run.due_alert(alert_id, over=_confirmation_over, clear=repo.clear_confirmation_due)
+    if alert is None:
         return
-    if confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at"):
-        repo.clear_confirmation_due(alert_id)
-        report.skipped += 1
-        return
+    confirmation = alert["confirmation"]
     step = int(confirmation.get("steps_done", 0))
     max_rounds = int(confirmation["max_rounds"])
     claimed = repo.claim_confirmation_step(
@@ -177,8 +162,16 @@ def confirmation_step(
             )
             report.confirmations_missed.append(alert_id)
         return
-    _send_step(alert, step, max_rounds, repo, woosh, settings, now)
+    _send_step(alert, step, max_rounds, run)
     report.confirmation_rounds.append(f"{alert_id}:confirm:{step}")
+
+
+def _confirmation_over(alert: AlertItem) -> bool:
+    """No step is due: no confirmation was asked, or it was confirmed, missed or closed."""
+    confirmation = alert.get("confirmation") or {}
+    return not confirmation or bool(
+        confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at")
+    )
 
 
 # Every due confirmation step, found through ConfirmDueIndex.
@@ -191,15 +184,8 @@ CONFIRMATIONS = Timer(
 run_confirmations = CONFIRMATIONS.run
 
 
-def _send_step(
-    alert: AlertItem,
-    step: int,
-    max_rounds: int,
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-) -> None:
+def _send_step(alert: AlertItem, step: int, max_rounds: int, run: TimerRun) -> None:
+    repo, woosh, settings, now = run.repo, run.woosh, run.settings, run.now
     alert_id = str(alert["alert_id"])
     confirmation = alert["confirmation"]
 
@@ -382,7 +368,7 @@ def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:
     )
     report = TimerReport()
     try:
-        confirmation_step(alert_id, ctx.repo, ctx.woosh, ctx.settings, ctx.now, report)
+        confirmation_step(alert_id, TimerRun(ctx.repo, ctx.woosh, ctx.settings, ctx.now, report))
     except Exception:
         count("ConfirmationStepError")
         logger.exception("confirmation request failed; the timer retries it", extra={"alert_id": alert_id})

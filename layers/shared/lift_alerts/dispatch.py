@@ -52,9 +52,8 @@ from lift_alerts.channels import Channel
 from lift_alerts.clock import epoch, iso, utc_now
 from lift_alerts.config import Settings
 from lift_alerts.observability import count, logger
-from lift_alerts.repository import AlertRepository, alert_key, from_item, to_item
+from lift_alerts.repository import AlertRepository, from_item, to_item
 from lift_alerts.sending import (
-    QUEUED,
     AlertContent,
     Content,
     Delivery,
@@ -62,7 +61,7 @@ from lift_alerts.sending import (
     round_records,
     send_messages,
 )
-from lift_alerts.stored import AlertItem, SendRecord, StoredAlert, all_deliveries_failed, send_key
+from lift_alerts.stored import QUEUED, AlertItem, SendRecord, StoredAlert, all_deliveries_failed, send_key
 from lift_alerts.table import NotWritten, Table, Written, written
 from lift_alerts.woosh import NO_SLOT, WooshClient
 
@@ -321,52 +320,6 @@ class SendQueue(Table):
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
-        )
-
-    def settle_ledger(self, alert_id: str, ledger: str, key: str, entry: dict[str, Any]) -> None:
-        """Replace a follow-up ledger entry recorded as queued with what became of it (sent,
-        failed, skipped or dropped); an entry another run settled first stays. An absent entry
-        is written too: the request that queued it may not have recorded it yet, and its
-        first-write-wins record then leaves this one in place."""
-        self._update_alert_if(
-            alert_id,
-            "SET #ledger.#key = :entry",
-            "attribute_exists(#ledger) AND "
-            "(attribute_not_exists(#ledger.#key) OR #ledger.#key.#error.#code = :q)",
-            {"#ledger": ledger, "#key": key, "#error": "error", "#code": "code"},
-            {":entry": entry, ":q": QUEUED},
-        )
-
-    def drop_line(self, alert_id: str, *, to: str, round_no: int, line: dict[str, Any] | None) -> None:
-        """A dropped first message: the recipient line it was queued in says so (`line`), or is
-        removed (None: an escalation recipient never sent anything is not listed)."""
-        values: dict[str, Any] = {":q": QUEUED, ":round": round_no}
-        if line is not None:
-            values[":line"] = line
-        self._update_alert_if(
-            alert_id,
-            "REMOVE recipients.#to" if line is None else "SET recipients.#to = :line",
-            "recipients.#to.send_status = :q AND recipients.#to.#round = :round",
-            {"#to": to, "#round": "round"},
-            values,
-        )
-
-    def _update_alert_if(
-        self, alert_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
-    ) -> bool:
-        """One conditional update of an alert; False when its condition did not hold."""
-        return isinstance(
-            written(
-                lambda: self._db.update_item(
-                    TableName=self.table_name,
-                    Key=alert_key(alert_id),
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=to_item(values),
-                )
-            ),
-            Written,
         )
 
 
@@ -636,7 +589,7 @@ def _round_drop(turn: Turn, reason: str) -> None:
         # A first alert of a closed alert: GET shows `not_sent`; an escalation recipient whose
         # first message was a dropped reminder was never messaged and is not listed.
         line = {**turn.alert["recipients"][entry.to], "send_status": "not_sent", **_dropped(reason)}
-        turn.queue.drop_line(
+        turn.repo.drop_queued_line(
             entry.alert_id, to=entry.to, round_no=entry.round_no, line=line if entry.round_no == 0 else None
         )
 
@@ -698,7 +651,7 @@ def _settle(turn: Turn, outcome: Mapping[str, Any]) -> None:
     entry = turn.entry
     base = {"to": entry.to, "kind": entry.kind, **(turn.ledger_record() or {}), "sent_at": iso(turn.now)}
     settled = {k: v for k, v in base.items() if k not in ("error", "message_id", "dropped")} | dict(outcome)
-    turn.queue.settle_ledger(entry.alert_id, str(entry.ledger), str(entry.key), settled)
+    turn.repo.settle_queued_ledger(entry.alert_id, str(entry.ledger), str(entry.key), settled)
 
 
 def _ledger_remember(turn: Turn, delivery: Delivery) -> None:

@@ -41,8 +41,33 @@ class TimerReport:
     confirmations_missed: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TimerRun:
+    """What every step of one timer run works with: the table, Woosh (made on first use), the
+    settings, the run's time and its report."""
+
+    repo: AlertRepository
+    woosh: Callable[[], WooshClient]
+    settings: Settings
+    now: datetime
+    report: TimerReport
+
+    def due_alert(
+        self, alert_id: str, *, over: Callable[[AlertItem], bool], clear: Callable[[str], object]
+    ) -> AlertItem | None:
+        """The alert whose step is due; None (counted as skipped) when it is gone, or when its
+        steps are over, then with its due mark cleared so the index stops finding it."""
+        alert = self.repo.get_alert(alert_id)
+        if alert is not None and over(alert):
+            clear(alert_id)
+            alert = None
+        if alert is None:
+            self.report.skipped += 1
+        return alert
+
+
 # One timer step of one alert: claim it and do it (escalation.escalate, confirmation.confirmation_step).
-TimerStep = Callable[[str, AlertRepository, Callable[[], WooshClient], Settings, datetime, TimerReport], None]
+TimerStep = Callable[[str, TimerRun], None]
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,7 @@ class Timer:
         One alert's trouble never stops the others: its claim expires and the next run retries it.
         """
         report = report or TimerReport()
+        run = TimerRun(repo, woosh, settings, now, report)
         for alert_id in self.due_ids(repo, epoch(now)):
             if time_left() < ROUND_SEND_SECONDS + 5:
                 logger.warning(
@@ -77,7 +103,7 @@ class Timer:
                 )
                 break
             try:
-                self.step(alert_id, repo, woosh, settings, now, report)
+                self.step(alert_id, run)
             except Exception:
                 report.errors += 1
                 count(self.error_metric)
@@ -85,21 +111,14 @@ class Timer:
         return report
 
 
-def escalate(
-    alert_id: str,
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-    report: TimerReport,
-) -> None:
-    alert = repo.get_alert(alert_id)
+def escalate(alert_id: str, run: TimerRun) -> None:
+    repo, now, report = run.repo, run.now, run.report
+    alert = run.due_alert(
+        alert_id,
+        over=lambda a: bool(a.get("responses") or a.get("closed_at") or a.get("unanswered_at")),
+        clear=repo.clear_due,
+    )
     if alert is None:
-        report.skipped += 1
-        return
-    if alert.get("responses") or alert.get("closed_at") or alert.get("unanswered_at"):
-        repo.clear_due(alert_id)
-        report.skipped += 1
         return
     rounds_sent = int(alert.get("rounds_sent", 0))
     max_rounds = int(alert["escalation"]["max_rounds"])
@@ -128,20 +147,12 @@ def escalate(
             logger.warning("alert unanswered", extra={"rounds": rounds_sent})
             report.unanswered.append(alert_id)
         return
-    _send_reminders(alert, step, max_rounds, reason, repo, woosh, settings, now)
+    _send_reminders(alert, step, max_rounds, reason, run)
     report.rounds_sent.append(f"{alert_id}:{step}")
 
 
-def _send_reminders(
-    alert: AlertItem,
-    round_no: int,
-    max_rounds: int,
-    reason: str,
-    repo: AlertRepository,
-    woosh: Callable[[], WooshClient],
-    settings: Settings,
-    now: datetime,
-) -> None:
+def _send_reminders(alert: AlertItem, round_no: int, max_rounds: int, reason: str, run: TimerRun) -> None:
+    repo, woosh, settings, now = run.repo, run.woosh, run.settings, run.now
     alert_id = str(alert["alert_id"])
     recipients = everyone(alert)
     # Reminders an earlier run sent before it died: not sent again.

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from lift_alerts.channels import Sighting
 from lift_alerts.stored import (
+    QUEUED,
     STATUS_RANK,
     AlertItem,
     Confirmation,
@@ -348,6 +349,56 @@ class AlertRepository(Table):
             requires_confirmation=False,
         )
 
+    def settle_queued_ledger(self, alert_id: str, ledger: str, key: str, entry: dict[str, Any]) -> None:
+        """Replace a follow-up ledger entry recorded as queued with what became of it (sent,
+        failed, skipped or dropped); an entry another run settled first stays. An absent entry
+        is written too: the request that queued it may not have recorded it yet, and its
+        first-write-wins record then leaves this one in place."""
+        self._update_alert_if(
+            alert_id,
+            "SET #ledger.#key = :entry",
+            "attribute_exists(#ledger) AND "
+            "(attribute_not_exists(#ledger.#key) OR #ledger.#key.#error.#code = :q)",
+            {"#ledger": ledger, "#key": key, "#error": "error", "#code": "code"},
+            to_item({":entry": entry, ":q": QUEUED}),
+        )
+
+    def drop_queued_line(self, alert_id: str, *, to: str, round_no: int, line: dict[str, Any] | None) -> None:
+        """A dropped first message: the recipient line it was queued in says so (`line`), or is
+        removed (None: an escalation recipient never sent anything is not listed)."""
+        values: dict[str, Any] = {":q": QUEUED, ":round": round_no}
+        if line is not None:
+            values[":line"] = line
+        self._update_alert_if(
+            alert_id,
+            "REMOVE recipients.#to" if line is None else "SET recipients.#to = :line",
+            "recipients.#to.send_status = :q AND recipients.#to.#round = :round",
+            {"#to": to, "#round": "round"},
+            to_item(values),
+        )
+
+    def _update_alert_if(
+        self,
+        alert_id: str,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        **options: Any,
+    ) -> Written[Mapping[str, Any]] | ConditionFailed[Literal["condition_failed"], Mapping[str, Any]]:
+        """One conditional update of an alert (values already in DynamoDB's form)."""
+        return conditional(
+            lambda: self._db.update_item(
+                TableName=self.table_name,
+                Key=alert_key(alert_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **options,
+            )
+        )
+
     def _record_once_per_tap(
         self,
         alert_id: str,
@@ -367,16 +418,8 @@ class AlertRepository(Table):
         if require_message is not None:
             names["#msg"] = require_message
             condition += " AND attribute_exists(messages.#msg)"
-        result = conditional(
-            lambda: self._db.update_item(
-                TableName=self.table_name,
-                Key=alert_key(alert_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        result = self._update_alert_if(
+            alert_id, update, condition, names, values, ReturnValuesOnConditionCheckFailure="ALL_OLD"
         )
         if isinstance(result, Written):
             return Written(None)

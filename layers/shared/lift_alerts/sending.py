@@ -21,6 +21,7 @@ from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
 from lift_alerts.repository import AlertRepository
 from lift_alerts.stored import (
+    QUEUED,
     Failure,
     MessageRef,
     RecipientLine,
@@ -31,9 +32,6 @@ from lift_alerts.stored import (
 )
 from lift_alerts.woosh import NO_SLOT, SendResult, WooshClient
 
-# A recipient whose message got no send slot before the deadline and waits in the send queue
-# (SPEC §11); the dispatcher sends it as soon as the budget allows.
-QUEUED = "queued"
 # Stores, durably and before the round is recorded, the recipients that got no slot.
 Enqueue = Callable[[list[str]], None]
 

@@ -24,6 +24,10 @@ from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts
 
 # Delivery statuses only move forward: sent < delivered < read; failed is final (SPEC §6).
+# A send record's error code (and a recipient line's send_status) for a message that got no
+# send slot before its deadline and waits in the send queue (SPEC §11); the dispatcher sends it
+# as soon as the budget allows.
+QUEUED = "queued"
 STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
 
 
