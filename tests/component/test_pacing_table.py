@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import boto3
+import pytest
+from moto import mock_aws
 
 from lift_alerts.pacing import PacingLimits, SendBudget
+from tests.support.harness import create_alerts_table
 from tests.unit.test_pacing import REGION, WOOSH
 
 
@@ -55,3 +59,10 @@ def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None
     assert slots[99] == 5009.0
     assert slots[100] == 5060.0
     assert conflicts[0] > 0  # the threads really raced
+
+
+@pytest.fixture
+def table() -> Iterator[str]:
+    with mock_aws():
+        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-test")
+        yield "budget-test"

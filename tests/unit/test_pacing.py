@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from lift_alerts.pacing import PacingLimits, next_slots
-from tests.support.harness import create_alerts_table
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(per_second=10, per_minute=100, time_scale=1.0, guard_seconds=0.0)
@@ -70,10 +66,3 @@ def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WOOSH_RATE_PER_SECOND", "0")
     with pytest.raises(ValueError, match="WOOSH_RATE_PER_SECOND"):
         PacingLimits.from_env()
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-test")
-        yield "budget-test"
