@@ -11,12 +11,8 @@ import tests.support.environment  # noqa: F401 - before any handler or Powertool
 from lift_alerts.config import reset_caches
 from local.moto_atomic import make_moto_dynamodb_atomic
 from local.woosh_standin import WooshStandIn
-from tests.support.harness import LOCAL_SECRET, REGION
+from tests.support.harness import LOCAL_SECRET
 from tests.support.service import Service
-
-# bench/ still reads these names from here (`import tests.conftest as harness`) until it
-# imports local/ itself; tests import them from tests.support.
-__all__ = ["LOCAL_SECRET", "REGION", "Service", "WooshStandIn"]
 
 make_moto_dynamodb_atomic()
 

@@ -92,7 +92,7 @@ def timer_context() -> _LambdaContext:
 
 
 def LambdaContext(function_name: str) -> _LambdaContext:
-    """Kept for bench/ until it imports local/ itself; tests call `lambda_context`."""
+    """`lambda_context` under the name Powertools' examples use."""
     return lambda_context(function_name)
 
 
