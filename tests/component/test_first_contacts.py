@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 
 from lift_alerts.pacing import PacingLimits, SendBudget
-from tests.conftest import Service
 from tests.support.harness import LambdaContext, create_alerts_table, handler_module
+from tests.support.service import Service
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(guard_seconds=0.0)

@@ -22,9 +22,9 @@ from botocore.exceptions import ClientError
 
 from lift_alerts import dispatch
 from local.woosh.send_api import SentMessage
-from tests.conftest import Service
 from tests.robustness.support import inject
 from tests.support.harness import LambdaContext, handler_module
+from tests.support.service import Service
 
 TECH, DESK, SUPERVISOR = "27824537125", "27831234567", "27820000001"
 MAINTENANCE, ENTRAPMENT = 1, 2
