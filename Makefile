@@ -101,6 +101,7 @@ alarms: $(STAMP)
 	$(PY) -m local.alarms
 
 bench: $(STAMP)
+	$(PY) -m bench.mass
 	$(PY) -m bench.run
 
 # Mass alarms (SPEC 11): 100 alarms x 3 recipients through the local stack, ~3 minutes.

@@ -17,8 +17,54 @@ def _ok(key: str, value: float, goals: dict[str, float]) -> str:
     return "met" if value <= goals[key] else "NOT met"
 
 
+def _mass_section(mass: dict[str, Any]) -> list[str]:
+    """The mass-alarm run's figures (SPEC §11), from its own key in results.json."""
+    lines: list[str] = []
+    for key, run in mass.items():
+        if not isinstance(run, dict):
+            continue
+        r = run.get
+        lines += [
+            "",
+            f"## Mass alarms (`{key}`: `python -m bench.mass`, run first by `make bench`)",
+            "",
+            f"{r('alarms')} alarms x {r('recipients')} recipients posted over HTTP to the local "
+            f"stack ({r('connections')} POSTs in flight), Woosh's limits scaled in time "
+            f"x{r('time_scale')} for the stand-in and the send budget together; {r('run_seconds')} s. "
+            f"Plot: [`{r('plot')}`]({r('plot')}).",
+            "",
+            "| figure | this run | goal | |",
+            "|---|---|---|---|",
+        ]
+        goals = {"mass_alarm_first_reach_ratio": 1.15, "mass_alarm_all_sent_ratio": 1.10}
+        zero = ("mass_alarm_rate_limited", "mass_alarm_lost", "mass_alarm_doubled", "mass_alarm_unfinished")
+        for figure in ("mass_alarm_first_reach_ratio", "mass_alarm_all_sent_ratio", *zero):
+            value = run.get(figure)
+            if figure in goals:
+                verdict = "met" if isinstance(value, (int, float)) and value <= goals[figure] else "NOT met"
+                lines.append(f"| `{figure}` | {value} | ≤ {goals[figure]} | {verdict} |")
+            else:
+                lines.append(f"| `{figure}` | {value} | = 0 | {'met' if value == 0 else 'NOT met'} |")
+        lines += [
+            "",
+            f"First reach {r('first_reach_seconds')} s against the floor "
+            f"{r('first_reach_floor_seconds')} s; all sent {r('all_sent_seconds')} s against "
+            f"{r('all_sent_floor_seconds')} s. Of the first {r('alarms')} messages Woosh accepted, "
+            f"{r('mass_alarm_firsts_in_first_n')} went to an alarm's first recipient. Posting all alarms "
+            f"took {r('posting_seconds')} s (POST median {r('post_median_seconds')} s, max "
+            f"{r('post_max_seconds')} s): the local "
+            "stack's own speed on this machine, which the first-reach floor does not allow for.",
+        ]
+    return lines
+
+
 def write_markdown(
-    path: Path, results: dict[str, Any], detail: dict[str, Any], goals: dict[str, float]
+    path: Path,
+    results: dict[str, Any],
+    detail: dict[str, Any],
+    goals: dict[str, float],
+    *,
+    mass: dict[str, Any] | None = None,
 ) -> None:
     c = detail["cost"]
     lines = [
@@ -166,6 +212,7 @@ def write_markdown(
         count = ", ".join(f"{n} {kind}" for kind, n in m["messages_per_alert"].items())
         lines.append(f"| {mode} | {count} | {shown} | {m['infrastructure_usd']:.5f} |")
     lines += [""] + [f"- `{mode}`: {m['describe']}." for mode, m in fees["modes"].items()]
+    lines += _mass_section(mass or {})
     notes = Path(__file__).resolve().parent / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().rstrip()]
