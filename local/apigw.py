@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
@@ -210,7 +210,9 @@ def request_event(
 
     builder = EnvironBuilder(
         method=method,
-        path=path,
+        # Percent-encoded as it travels on the wire: a decoded "?" or "#" in a path parameter
+        # must not start a query string or a fragment.
+        path=quote(path, safe="/%:@!$&'()*+,;=~"),
         query_string=urlencode(dict(query or {})),
         headers=list((headers or {}).items()),
         data=body or b"",
