@@ -232,25 +232,23 @@ class SendQueue(Table):
 
     def held(self, *, now: int) -> bool:
         """Whether an entry is waiting out its hold (HOLD_SECONDS): ready within seconds."""
-        response = self._db.query(
-            TableName=self.table_name,
-            IndexName=QUEUE_INDEX,
-            KeyConditionExpression="queue_shard = :shard",
-            FilterExpression="not_before > :now",
-            ExpressionAttributeValues={":shard": {"S": QUEUE_SHARD}, ":now": {"N": str(now)}},
-            Select="COUNT",
-        )
-        return int(response.get("Count", 0)) > 0
+        return self._count("not_before > :now", {":now": {"N": str(now)}}) > 0
 
     def size(self) -> int:
-        response = self._db.query(
-            TableName=self.table_name,
-            IndexName=QUEUE_INDEX,
-            KeyConditionExpression="queue_shard = :shard",
-            ExpressionAttributeValues={":shard": {"S": QUEUE_SHARD}},
-            Select="COUNT",
-        )
-        return int(response.get("Count", 0))
+        return self._count()
+
+    def _count(self, condition: str | None = None, values: dict[str, Any] | None = None) -> int:
+        """How many entries wait (those matching `condition`, when given)."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": QUEUE_INDEX,
+            "KeyConditionExpression": "queue_shard = :shard",
+            "ExpressionAttributeValues": {":shard": {"S": QUEUE_SHARD}, **(values or {})},
+            "Select": "COUNT",
+        }
+        if condition is not None:
+            query["FilterExpression"] = condition
+        return int(self._db.query(**query).get("Count", 0))
 
     def claim(self, entry: QueuedSend, *, now: int, lease_until: int) -> QueuedSend | None:
         """Lease the entry for this run; None when it is gone or another live run holds it."""
@@ -396,12 +394,21 @@ def enqueuer(
 
 @dataclass
 class DispatchReport:
-    sent: int = 0
-    failed: int = 0
-    dropped: int = 0
     still_waiting: int = 0
     skipped_turn: bool = False
-    outcomes: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # one per entry taken, in order
+
+    @property
+    def sent(self) -> int:
+        return self.outcomes.count("sent")
+
+    @property
+    def failed(self) -> int:
+        return self.outcomes.count("failed")
+
+    @property
+    def dropped(self) -> int:
+        return self.outcomes.count(DROPPED)
 
 
 def run_dispatcher(
@@ -461,9 +468,6 @@ def _drain(
             futures = [pool.submit(dispatch_one, e, queue, repo, woosh, settings, deadline) for e in claimed]
         outcomes = [future.result() for future in futures]
         report.outcomes += outcomes
-        report.sent += outcomes.count("sent")
-        report.failed += outcomes.count("failed")
-        report.dropped += outcomes.count(DROPPED)
 
 
 @dataclass(frozen=True)
