@@ -145,12 +145,17 @@ class WooshClient:
         """One message, retried as the module says; every attempt waits for its own slot."""
         to = str(body["to"])
         delay = 0.5
+        last: _Retry | None = None
         for attempt in range(1, 5):
             if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact):
-                return _no_slot(to)
+                # A retry that finds no slot in time ends with the error it is retrying: the
+                # message was tried and failed, it did not merely wait (only a first attempt is
+                # left for the queue).
+                return _no_slot(to) if last is None else SendResult(to, None, last.code, last.title)
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
+            last = outcome
             pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
             if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
                 return SendResult(to, None, outcome.code, outcome.title)
