@@ -61,72 +61,95 @@ def cost_per_1000(
 
 
 # WhatsApp's own fees (Meta bills them through the Bridge; a BSP may add its own fee on top).
-# Meta has charged per delivered *template* message since 1 July 2025: non-template messages
-# (interactive, text) are free but can only be delivered inside the person's 24-hour
-# customer-service window, and a utility template delivered inside an open window is free too.
-# Rates depend on the template's category and the recipient's country calling code (+27).
+# Meta has charged per delivered message, by category and by the recipient's country calling
+# code (+27), since 1 July 2025. Two regimes matter to a deployment made on MESSAGE_FEES_CHECKED:
+# - until 2026-09-30: non-template messages (interactive, text) were free, deliverable only inside
+#   the person's 24-hour customer-service window; a utility template inside an open window was free;
+# - from 2026-10-01: non-template ("service") messages are charged at the market's utility rate
+#   (Meta's "non-template messages" pricing page, as quoted by the sources below; several BSPs
+#   describe the same date and scope). Whether a monthly free allotment of service messages per
+#   number applies is reported differently (one source says 1,000; another calls that a BSP's
+#   commercial term, not Meta's): the model charges every message, an upper bound.
 MESSAGE_FEES_SOURCE = (
-    "Meta, 'Pricing on the WhatsApp Business Platform' "
-    "(https://developers.facebook.com/documentation/business-messaging/whatsapp/pricing), rate card by market"
+    "Meta rate card for South Africa (+27), list rate tier 1, effective 2026-07-01, as pulled from "
+    "Meta's pricing endpoint (https://whatsappbusiness.com/wp-json/wab/v1/pricing) on 2026-09-21 and "
+    "quoted with that provenance in a public research note (found with the tool library's code search; "
+    "cross-checked there against Twilio's pass-through data); an older undated public table gives the "
+    "same marketing and utility rates. Non-template charging from 2026-10-01: Meta (https://developers."
+    "facebook.com/documentation/business-messaging/whatsapp/pricing/non-template-messages), "
+    "YCloud and ChakraHQ changelogs, WhaTools estimator. Not read from Meta's page on this machine "
+    "(no access): confirm on the rate card before quoting."
 )
 MESSAGE_FEES_CHECKED = "2026-12-02"
-# USD per delivered message to a +27 number, or None when no dated figure was found. The
-# bench machine cannot reach Meta's rate card and the stored copies of public pages searched on
-# MESSAGE_FEES_CHECKED held no dated South Africa row, so no rate is filled in rather than a
-# guessed one: fill these from the rate card (with its effective date) before quoting totals.
-MESSAGE_RATES_ZA: dict[str, float | None] = {
-    "marketing_template": None,
-    "utility_template": None,
-    "authentication_template": None,
-    "service_free_form_in_window": 0.0,  # non-template messages: free since 2025-07-01 (Meta)
+MESSAGE_RATES_EFFECTIVE = "2026-07-01"
+# USD per delivered message to a +27 number (list rate, first volume tier).
+MESSAGE_RATES_ZA: dict[str, float] = {
+    "marketing_template": 0.0379,
+    "utility_template": 0.0076,
+    "authentication_template": 0.0076,
 }
-MESSAGE_RATES_EFFECTIVE: str | None = None
+# What a message of each kind the service sends costs under each regime.
+FEE_REGIMES: dict[str, dict[str, Any]] = {
+    "2026-07-01 to 2026-09-30": {
+        "utility_template_outside_window": MESSAGE_RATES_ZA["utility_template"],
+        "non_template_in_window": 0.0,  # interactive and text: free inside the window
+    },
+    "from 2026-10-01": {
+        "utility_template_outside_window": MESSAGE_RATES_ZA["utility_template"],
+        "non_template_in_window": MESSAGE_RATES_ZA["utility_template"],  # service = utility rate
+    },
+}
 
 # Messages one alert (one recipient, answered at the first round: the cost scenario above) puts
 # on WhatsApp, by delivery mode. The acknowledgement of the tap (SPEC 10) is a text sent while
-# the person's window is open (they just tapped), so it is a free service message in every mode.
+# the person's window is open (they just tapped): a non-template message in every mode.
 DELIVERY_MODES: dict[str, dict[str, Any]] = {
     "interactive_only": {
         "describe": "no ALERT_TEMPLATE_NAME: the alert goes as an interactive message (reaches only "
-        "people who wrote in the last 24 h; others fail with 131047)",
-        "messages": {"service_free_form_in_window": 2},  # alert + acknowledgement
+        "people who wrote in the last 24 h; others fail with 131047, which Meta does not bill)",
+        "messages": {"non_template_in_window": 2},  # alert + acknowledgement
     },
     "template_only": {
         "describe": "every alert as the approved utility template (the recipient's window is closed, "
         "the usual case for a technician who has not written to the number today)",
-        "messages": {"utility_template": 1, "service_free_form_in_window": 1},  # alert + ack
+        "messages": {"utility_template_outside_window": 1, "non_template_in_window": 1},  # alert + ack
     },
-    "template_first": {
-        "describe": "ALERT_TEMPLATE_NAME set (SPEC 5): interactive when the window is open, the template "
-        "otherwise and as the 131047 fallback; priced here for a closed window (an undelivered "
-        "interactive is not billed), so it equals template_only; with the window open it equals "
-        "interactive_only",
-        "messages": {"utility_template": 1, "service_free_form_in_window": 1},
+    "template_first_window_closed": {
+        "describe": "ALERT_TEMPLATE_NAME set (SPEC 5), the person has not written in 24 h: the template "
+        "(as template_only)",
+        "messages": {"utility_template_outside_window": 1, "non_template_in_window": 1},
+    },
+    "template_first_window_open": {
+        "describe": "ALERT_TEMPLATE_NAME set, the person wrote in the last 23 h 50 min: buttons as an "
+        "interactive message (as interactive_only)",
+        "messages": {"non_template_in_window": 2},
     },
 }
 
 
 def message_fees_per_1000(infrastructure_usd: float) -> dict[str, Any]:
-    """WhatsApp fees per 1000 alerts by delivery mode, beside the infrastructure cost."""
+    """WhatsApp fees per 1000 alerts by delivery mode and fee regime, beside the infrastructure cost."""
     modes: dict[str, Any] = {}
     for mode, spec in DELIVERY_MODES.items():
-        rates = [MESSAGE_RATES_ZA[kind] for kind in spec["messages"]]
-        known = all(rate is not None for rate in rates)
-        fees = (
-            round(1000 * sum(n * (MESSAGE_RATES_ZA[kind] or 0.0) for kind, n in spec["messages"].items()), 4)
-            if known
-            else None
-        )
+        fees = {
+            regime: round(1000 * sum(n * prices[kind] for kind, n in spec["messages"].items()), 4)
+            for regime, prices in FEE_REGIMES.items()
+        }
         modes[mode] = {
             "describe": spec["describe"],
             "messages_per_alert": spec["messages"],
             "whatsapp_fees_usd": fees,
             "infrastructure_usd": infrastructure_usd,
+            "fees_to_infrastructure": {
+                regime: round(fee / infrastructure_usd, 1) if infrastructure_usd else None
+                for regime, fee in fees.items()
+            },
         }
     return {
         "source": MESSAGE_FEES_SOURCE,
         "checked": MESSAGE_FEES_CHECKED,
         "rates_effective": MESSAGE_RATES_EFFECTIVE,
         "rates_usd_za": MESSAGE_RATES_ZA,
+        "regimes": FEE_REGIMES,
         "modes": modes,
     }

@@ -186,30 +186,31 @@ def write_markdown(
         "reach the AWS Price List API, so verify them before quoting.",
     ]
     fees = detail["message_fees"]
-    rates = ", ".join(f"{k} {'not found' if v is None else v}" for k, v in fees["rates_usd_za"].items())
+    rates = ", ".join(f"{kind} {rate}" for kind, rate in fees["rates_usd_za"].items())
+    regimes = list(fees["regimes"])
     lines += [
         "",
         "### WhatsApp message fees beside the infrastructure (per 1000 alerts, +27 numbers)",
         "",
-        f"Source: {fees['source']}; checked {fees['checked']}; rates effective "
-        f"{fees['rates_effective'] or 'unknown (no dated South Africa figure found)'}. USD per delivered "
-        f"message: {rates}. Meta bills per delivered template message since 2025-07-01; interactive and "
-        "text messages are free but deliverable only inside the 24-hour customer-service window, and a "
-        "utility template inside an open window is free. Messages per alert: one recipient, answered at "
-        "the first round, plus the acknowledgement of the tap (SPEC 10, a free in-window text).",
+        f"Rates (USD per delivered message, effective {fees['rates_effective']}, checked "
+        f"{fees['checked']}): {rates}. Source: {fees['source']}",
         "",
-        "| delivery | messages per alert | WhatsApp fees (USD) | infrastructure (USD) |",
-        "|---|---|---|---|",
+        "Until 2026-09-30 interactive and text messages were free inside the 24-hour window; from "
+        "2026-10-01 they are charged at the utility rate (no monthly free allotment assumed: an upper "
+        "bound). Messages per alert: one recipient, answered at the first round, plus the "
+        "acknowledgement of the tap (SPEC 10, a text inside the window).",
+        "",
+        "| delivery | messages per alert | "
+        + " | ".join(f"WhatsApp fees {regime} (USD)" for regime in regimes)
+        + " | infrastructure (USD) |",
+        "|---|---|" + "---|" * len(regimes) + "---|",
     ]
     for mode, m in fees["modes"].items():
-        fee = m["whatsapp_fees_usd"]
-        shown = (
-            f"{fee:.4f}"
-            if fee is not None
-            else "rate not found: "
-            + " + ".join(f"1000 x {n} x {kind}" for kind, n in m["messages_per_alert"].items())
-        )
         count = ", ".join(f"{n} {kind}" for kind, n in m["messages_per_alert"].items())
+        shown = " | ".join(
+            f"{m['whatsapp_fees_usd'][regime]:.2f} ({m['fees_to_infrastructure'][regime]}x infra)"
+            for regime in regimes
+        )
         lines.append(f"| {mode} | {count} | {shown} | {m['infrastructure_usd']:.5f} |")
     lines += [""] + [f"- `{mode}`: {m['describe']}." for mode, m in fees["modes"].items()]
     lines += _mass_section(mass or {})
