@@ -171,7 +171,7 @@ def measure(
     if cross_check:
         for f in functions:
             separate[f"{f}:libraries"] = _FLOOR.format(modules=libraries[f])
-            separate[f] = _handler_code(f)
+            separate[f"{f}:handler"] = _handler_code(f)
     # One untimed run of each: the OS page cache and the .pyc files are warm before the first
     # timed sample (the discovery runs above already imported every module once).
     for f in functions:
@@ -180,13 +180,13 @@ def measure(
         _run(code, env)
     pairs: dict[str, list[tuple[float, float]]] = {f: [] for f in functions}
     wall: dict[str, list[float]] = {name: [] for name in separate}
-    names = [*functions, *separate]
+    names = [*pairs, *separate]
     for round_no in range(rounds):
         for name in names if round_no % 2 == 0 else reversed(names):
-            if name in pairs:
-                pairs[name].append(_paired(paired[name], env))
-            else:
+            if name in separate:
                 wall[name].append(_run(separate[name], env))
+            else:
+                pairs[name].append(_paired(paired[name], env))
     median = statistics.median
     seconds: dict[str, float] = {}
     for f, samples in pairs.items():
@@ -201,7 +201,7 @@ def measure(
         "ratios": {f: median(handler / floor for floor, handler in pairs[f]) for f in functions},
         "own_import_ms": {f: round(median(h - fl for fl, h in pairs[f]) * 1000, 1) for f in functions},
         "separate_process_wall_ratios": {
-            f: round(walls[f] / walls[f"{f}:libraries"], 3) for f in functions if f in walls
+            f: round(walls[f"{f}:handler"] / walls[f"{f}:libraries"], 3) for f in functions if separate
         },
         "libraries": {f: sorted({m.split(".")[0] for m in mods}) for f, mods in libraries.items()},
         "library_modules": {f: len(mods) for f, mods in libraries.items()},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,14 @@ def test_the_bench_runs_handlers_with_the_environment_the_template_sets_for_cold
     for logical_id in FUNCTIONS:
         template_value = _literal_environment(logical_id)["PYDANTIC_DISABLE_PLUGINS"]
         assert template_value == cold.AWS_ENV["PYDANTIC_DISABLE_PLUGINS"]
+
+
+def test_the_cold_bench_gives_each_function_its_paired_ratio_and_the_separate_process_cross_check() -> None:
+    figures: dict[str, Any] = cold.measure(rounds=1, functions=("publisher",))
+    seconds = figures["median_seconds"]
+    # Both halves of a pair come from one process: the handler's import ends after its floor.
+    assert seconds["publisher"] > seconds["publisher:libraries"] > 0
+    floor_share = seconds["publisher"] / seconds["publisher:libraries"]
+    assert figures["ratios"]["publisher"] == pytest.approx(floor_share, rel=1e-2)
+    assert figures["separate_process_wall_ratios"]["publisher"] > 0
+    assert {"boto3", "aws_lambda_powertools", "requests"} <= set(figures["libraries"]["publisher"])
