@@ -88,7 +88,9 @@ def write_markdown(
     st = detail["single_tap"]
     med = ci["median_seconds"]
     cold_rows = [
-        f"  - {f}: {med[f]:.3f} s / {med[f + ':libraries']:.3f} s = {ratio:.3f} "
+        f"  - {f}: {med[f]:.3f} s / {med[f + ':libraries']:.3f} s CPU, median of pair ratios {ratio:.3f}, "
+        f"ours {ci['own_import_ms'][f]} ms; separate processes, wall: "
+        f"{ci['separate_process_wall_ratios'].get(f, '-')} "
         f"({ci['library_modules'][f]} modules of {', '.join(ci['libraries'][f])})"
         for f, ratio in ci["ratios"].items()
     ]
@@ -108,10 +110,14 @@ def write_markdown(
         "cold import of exactly the libraries that import loads. A fresh interpreter first records "
         "which third-party "
         "modules the handler's import loads (`sys.modules` diff, stdlib and our own `lift_alerts` left "
-        "out); the floor is a fresh interpreter importing exactly those modules, in the same order. "
-        f"{ci['rounds']} interleaved rounds of fresh `python -c` processes per variant, wall time from "
-        "the parent (interpreter start-up in both), medians, with the environment Lambda gives a "
-        "function (`LAMBDA_TASK_ROOT` set: the X-Ray SDK reads it at import). Handler / libraries:",
+        "out); the floor is importing exactly those modules, in the same order. Each sample is one "
+        "fresh `python -c` process measuring CPU time since its start (`time.process_time()`, "
+        "interpreter start-up in both) once the libraries are imported, then once `import app` has "
+        "finished on top of them; the figure is the median of the per-process ratios over "
+        f"{ci['rounds']} interleaved rounds (load average {ci['load_average']}), with the environment "
+        "Lambda gives a function (`LAMBDA_TASK_ROOT` set: the X-Ray SDK reads it at import) and "
+        "bytecode for every module on both sides (bench/cold.py says why). The earlier method, two "
+        "separate processes timed from the parent, is kept as a cross-check. Handler / libraries:",
         *cold_rows,
         "- **AWS calls**: botocore `before-call.*.*` hooks on the clients the code uses "
         "(`lift_alerts.aws.client(...)`: dynamodb, events, sqs, secretsmanager), moto in-process, "

@@ -91,7 +91,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, phase after phase
     detail: dict[str, Any] = {"python": sys.version.split()[0], "machine": platform.machine()}
 
     # 1. Cold imports (fresh interpreters, interleaved, medians), every function.
-    cold_rounds = int(os.environ.get("BENCH_COLD_ROUNDS", "7"))
+    cold_rounds = int(os.environ.get("BENCH_COLD_ROUNDS", "11"))
     imports = cold.measure(rounds=cold_rounds)
     detail["cold_import"] = imports
     detail["cold_import_seconds"] = round(time.perf_counter() - started, 1)

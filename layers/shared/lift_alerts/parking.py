@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, TypeAdapter
 
-from lift_alerts.whatsapp import Ignored, Reply, StatusUpdate, Tap, Update
+from lift_alerts.inbound import Ignored, Reply, StatusUpdate, Tap, Update
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -27,6 +27,7 @@ from lift_alerts.choices import (
 )
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
+from lift_alerts.inbound import Ignored, Reply, StatusUpdate, Tap, Update
 from lift_alerts.observability import count, logger
 from lift_alerts.repository import AlertRepository, ReplyResult, TapResult
 from lift_alerts.stored import (
@@ -39,7 +40,6 @@ from lift_alerts.stored import (
     is_follow_up_message,
 )
 from lift_alerts.table import ConditionFailed, Written
-from lift_alerts.whatsapp import Ignored, Reply, StatusUpdate, Tap, Update
 
 # As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
 MAX_PARALLEL = 32

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, cast
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from lift_alerts.clock import iso
+from lift_alerts.inbound import Ignored, Reply, ReplyLocation, ReplyType, StatusUpdate, Tap, Update
 from lift_alerts.stored import STATUS_RANK
 from lift_alerts.text import clean_foreign_text
 
@@ -197,70 +198,9 @@ class WooshStatusWrapper(_Lenient):
     data: WooshStatusData
 
 
-# -- the updates the service acts on ---------------------------------------------------------
-
-
-class Tap(BaseModel):
-    kind: Literal["tap"] = "tap"
-    tap_id: str
-    button_id: str | None
-    button_title: str | None
-    context_id: str | None
-    wa_id: str | None
-    user_id: str | None
-    name: str | None
-    responded_at: str
-
-
-class StatusUpdate(BaseModel):
-    kind: Literal["status"] = "status"
-    message_id: str
-    status: str
-    at: str
-    error: dict[str, str] | None = None
-
-
-ReplyType = Literal["text", "voice", "audio", "image", "video", "document", "location", "contacts"]
 # WhatsApp's `type` of a message that is a reply we keep (SPEC §10); `audio` splits in two.
 REPLY_TYPES = frozenset({"text", "audio", "image", "video", "document", "location", "contacts"})
 REPLY_TEXT_MAX = 4096  # WhatsApp's own limit for a text message; captions count as text
-
-
-class ReplyLocation(BaseModel):
-    latitude: float | None
-    longitude: float | None
-    name: str | None
-    address: str | None
-
-
-class Reply(BaseModel):
-    """A message from a person that is not a tap: text, voice note, media, location, contact card."""
-
-    kind: Literal["reply"] = "reply"
-    reply_id: str
-    type: ReplyType
-    text: str | None = None
-    media_id: str | None = None
-    mime_type: str | None = None
-    filename: str | None = None
-    location: ReplyLocation | None = None
-    context_id: str | None = None
-    wa_id: str | None = None
-    user_id: str | None = None
-    name: str | None = None
-    received_at: str
-
-
-class Ignored(BaseModel):
-    kind: Literal["ignored"] = "ignored"
-    reason: str
-    # A message that is not a tap still opens its sender's 24-hour window (SPEC §5).
-    wa_id: str | None = None
-    user_id: str | None = None
-    at: str | None = None
-
-
-Update = Tap | StatusUpdate | Reply | Ignored
 
 
 def moment(value: str | int | None) -> str:
