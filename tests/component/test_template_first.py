@@ -20,15 +20,6 @@ SUPERVISOR = "27820000001"
 HOUR = 3600
 
 
-@pytest.fixture
-def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
-    from lift_alerts.config import get_settings
-
-    monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alarm")
-    get_settings.cache_clear()
-    return service
-
-
 def sent_to(service: Service, to: str) -> list[Any]:
     return [m for m in service.woosh.sent if m.to == to and m.accepted]
 

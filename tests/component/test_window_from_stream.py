@@ -11,21 +11,10 @@ import time
 import uuid
 from typing import Any
 
-import pytest
-
 from tests.support.service import Service
 
 TECH = "27824537125"  # never wrote to the business before the test
 HOUR = 3600
-
-
-@pytest.fixture
-def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
-    from lift_alerts.config import get_settings
-
-    monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alarm")
-    get_settings.cache_clear()
-    return service
 
 
 def next_alert_kind(service: Service, ticket_id: str) -> str:
@@ -59,27 +48,19 @@ def test_a_reply_kept_on_its_alert_opens_the_window_through_the_follow_up(templa
 
 
 def test_a_tap_maps_its_user_id_to_the_phone_through_the_follow_up(template_mode: Service) -> None:
-    from local.woosh_standin import webhook_envelope
-
     service = template_mode
     first = service.send_alert([TECH])
     # Tapped 30 hours ago (delivered late): it opens no window itself, it only maps the user id.
     tap = service.woosh.tap(
         first["messages"][0]["message_id"], 0, timestamp=int(time.time()) - 30 * HOUR, post=False
     )["payload"]
-    tap["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = "ZA.77"
+    tap["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = f"ZA.{TECH}"  # as the text below
     assert outcomes(service.webhook(tap)) == {"tap_matched_context": 1}
     service.follow_up()
     assert next_alert_kind(service, "EMG-2") == "template"
     # Now a text carrying only the user id: it counts for the phone the tap was seen with.
-    recent = {
-        "from_user_id": "ZA.77",
-        "id": "wamid.ONLYUSER",
-        "timestamp": str(int(time.time())),
-        "type": "text",
-        "text": {"body": "on my way"},
-    }
-    answer = service.webhook(webhook_envelope({"contacts": [{"user_id": "ZA.77"}], "messages": [recent]}))
+    text = service.woosh.reply(TECH, "on my way", user_id_only=True, post=False)["payload"]
+    answer = service.webhook(text)
     assert outcomes(answer) == {"reply_matched_recent": 1}  # kept on EMG-2, sent to that phone
     service.follow_up()
     assert next_alert_kind(service, "EMG-3") == "interactive"
