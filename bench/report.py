@@ -125,8 +125,8 @@ def write_markdown(
         "steady-state figures; warm-up: "
         f"{detail['warmup_calls']['by_operation']}).",
         f"  - `aws_calls_per_tap` = the **webhook function only**, one tap with context.id: "
-        f"{detail['tap_webhook']['by_operation']} (the tap on its alert, and the sender's 24-hour window, "
-        "SPEC 5).",
+        f"{detail['tap_webhook']['by_operation']} (the tap on its alert; the sender's 24-hour window, "
+        "SPEC 5, is written by the follow-up function from the tap's stream record, outside the answer).",
         f"  - `aws_calls_per_tap_publisher_share` = the publisher's requests for that tap's stream records "
         f"(separate function, outbox pattern): {detail['tap_publisher']['by_operation']}. "
         "Up to 10 events share "
@@ -138,8 +138,8 @@ def write_markdown(
         f"{detail['send_3_recipients']['by_operation']}.",
         "- **`webhook_overhead_ratio`** = CPU time (`time.process_time`, every thread of the process) of the "
         "whole webhook handler (`lambda_handler`: Powertools logger/tracer/metrics decorators, routing, "
-        "authentication, parsing, matching, the conditional update, the 24-hour-window write, the log "
-        "line, the metrics flush) for one first tap as the Bridge forwards it "
+        "authentication, parsing, matching, the conditional update, the two log "
+        "lines, the metrics flush) for one first tap as the Bridge forwards it "
         f"({st['body_bytes']} bytes, `Authorization: Bearer`), divided by the floor a tap cannot go below: "
         "`json.loads` of the body + the credential check the handler makes for that request (a "
         "constant-time compare of the token) + the tap's ONE conditional UpdateItem on its alert through "

@@ -85,6 +85,78 @@ def _tap_update_params(params_log: list[tuple[str, dict[str, Any]]]) -> dict[str
     return taps[0]
 
 
+def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
+    """`webhook_overhead_ratio` per credential (`python -m bench.run webhook` runs just this).
+
+    One tap as the Bridge forwards it, the whole handler vs the floor a tap cannot go below:
+    json.loads + the credential check the handler makes for this request + the tap's one
+    conditional UpdateItem through botocore. AWS answered instantly from moto's captured
+    answers (serialise, sign and parse still run), CPU time. `raw` is the tap's body.
+    """
+    from bench.aws import CannedAws
+    from lift_alerts.aws import client
+
+    rec = bench.recorder
+    webhook_handler, context = bench.handler("webhook")
+    ddb = client("dynamodb")
+    fresh = bench.send_alert(["+27822220001"])
+    bench.publish()
+    single: dict[str, Any] = {}
+    for credential in ("bearer", "hub_signature"):
+        payload = bench.woosh.tap(fresh["messages"][0]["message_id"], 2, post=False)["payload"]
+        raw = json.dumps(payload).encode()
+        headers = bench.webhook_headers(raw, credential)
+        event = bench.http("POST", "/webhook", raw, headers)
+        if credential == "bearer":
+            token = headers["Authorization"].removeprefix("Bearer ").encode()
+
+            def check(_raw: bytes, token: bytes = token) -> None:
+                hmac.compare_digest(token, token)
+
+        else:
+            from local.provision import LOCAL_SECRET_VALUES
+
+            secret = LOCAL_SECRET_VALUES["webhook_secret"].encode()
+            given = headers["X-Hub-Signature-256"].removeprefix("sha256=").encode()
+
+            def check(_raw: bytes, secret: bytes = secret, given: bytes = given) -> None:
+                hmac.compare_digest(hmac.new(secret, _raw, hashlib.sha256).hexdigest().encode(), given)
+
+        rec.params_log.clear()
+        with rec.phase():
+            answer = bench.invoke("webhook", event)  # records the tap: later runs are duplicates
+        assert json.loads(answer["body"])["outcomes"] == {"tap_matched_context": 1}, answer
+        tap_params = _tap_update_params(rec.params_log)
+        with bench.moto_paused(), CannedAws(rec) as canned, rec.phase():
+            # The canned answer of a first recording: every run does the whole first-tap work.
+            answer = webhook_handler(event, context)
+            assert json.loads(answer["body"])["outcomes"] == {"tap_matched_context": 1}, answer
+
+            def floor(raw: bytes = raw, check: Any = check, params: dict[str, Any] = tap_params) -> None:
+                json.loads(raw.decode())
+                check(raw)
+                ddb.update_item(**params)
+
+            with rec.detached():
+                handler_s, floor_s = _median_interleaved(
+                    lambda event=event: webhook_handler(event, context), floor, runs
+                )
+                update_s, parse_s = _median_interleaved(
+                    lambda params=tap_params: ddb.update_item(**params),
+                    lambda raw=raw, check=check: (json.loads(raw.decode()), check(raw)),
+                    runs,
+                )
+        single[credential] = {
+            "handler_median_ms": round(handler_s * 1000, 4),
+            "floor_median_ms": round(floor_s * 1000, 4),
+            "ratio": round(handler_s / floor_s, 3),
+            "floor_update_item_median_ms": round(update_s * 1000, 4),
+            "floor_json_and_credential_median_ms": round(parse_s * 1000, 4),
+            "stub_misses": dict(canned.missing),
+        }
+    return {**single, "raw": raw}
+
+
 def main() -> int:  # noqa: PLR0915 - one linear script, phase after phase
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -161,69 +233,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script, phase after phase
                     durations["publisher"].append(time.perf_counter() - start)
         detail["cost_scenario"] = {"alerts": k, **cost_tally.as_dict()}
 
-        # 4. Webhook overhead: one tap as the Bridge forwards it (Bearer token), the whole handler
-        # vs the floor a tap cannot go below: json.loads + the credential check the handler makes
-        # for this request + the tap's one conditional UpdateItem through botocore. AWS answered
-        # instantly from moto's captured answers (serialise, sign and parse still run), CPU time.
-        from lift_alerts.aws import client
-
+        # 4. Webhook overhead of one tap against its floor (single_tap_overhead).
         webhook_handler, context = bench.handler("webhook")
-        ddb = client("dynamodb")
-        fresh = bench.send_alert(["+27822220001"])
-        bench.publish()
-        single: dict[str, Any] = {}
-        for credential in ("bearer", "hub_signature"):
-            payload = bench.woosh.tap(fresh["messages"][0]["message_id"], 2, post=False)["payload"]
-            raw = json.dumps(payload).encode()
-            headers = bench.webhook_headers(raw, credential)
-            event = bench.http("POST", "/webhook", raw, headers)
-            if credential == "bearer":
-                token = headers["Authorization"].removeprefix("Bearer ").encode()
-
-                def check(_raw: bytes, token: bytes = token) -> None:
-                    hmac.compare_digest(token, token)
-
-            else:
-                from local.provision import LOCAL_SECRET_VALUES
-
-                secret = LOCAL_SECRET_VALUES["webhook_secret"].encode()
-                given = headers["X-Hub-Signature-256"].removeprefix("sha256=").encode()
-
-                def check(_raw: bytes, secret: bytes = secret, given: bytes = given) -> None:
-                    hmac.compare_digest(hmac.new(secret, _raw, hashlib.sha256).hexdigest().encode(), given)
-
-            rec.params_log.clear()
-            with rec.phase():
-                answer = bench.invoke("webhook", event)  # records the tap: later runs are duplicates
-            assert json.loads(answer["body"])["outcomes"] == {"tap_matched_context": 1}, answer
-            tap_params = _tap_update_params(rec.params_log)
-            with bench.moto_paused(), CannedAws(rec) as canned, rec.phase():
-                # The canned answer of a first recording: every run does the whole first-tap work.
-                answer = webhook_handler(event, context)
-                assert json.loads(answer["body"])["outcomes"] == {"tap_matched_context": 1}, answer
-
-                def floor(raw: bytes = raw, check: Any = check, params: dict[str, Any] = tap_params) -> None:
-                    json.loads(raw.decode())
-                    check(raw)
-                    ddb.update_item(**params)
-
-                with rec.detached():
-                    handler_s, floor_s = _median_interleaved(
-                        lambda event=event: webhook_handler(event, context), floor, WEBHOOK_RUNS
-                    )
-                    update_s, parse_s = _median_interleaved(
-                        lambda params=tap_params: ddb.update_item(**params),
-                        lambda raw=raw, check=check: (json.loads(raw.decode()), check(raw)),
-                        WEBHOOK_RUNS,
-                    )
-            single[credential] = {
-                "handler_median_ms": round(handler_s * 1000, 4),
-                "floor_median_ms": round(floor_s * 1000, 4),
-                "ratio": round(handler_s / floor_s, 3),
-                "floor_update_item_median_ms": round(update_s * 1000, 4),
-                "floor_json_and_credential_median_ms": round(parse_s * 1000, 4),
-                "stub_misses": dict(canned.missing),
-            }
+        single = single_tap_overhead(bench, WEBHOOK_RUNS)
+        raw = single.pop("raw")
         results["webhook_overhead_ratio"] = single["bearer"]["ratio"]
         detail["single_tap"] = {"body_bytes": len(raw), "runs": WEBHOOK_RUNS, **single}
 
@@ -314,5 +327,22 @@ def main() -> int:  # noqa: PLR0915 - one linear script, phase after phase
     return 0
 
 
+def webhook_only() -> int:
+    """Just the webhook overhead figure (for work on the webhook): no results file written."""
+    from bench.aws import Bench
+
+    bench = Bench()
+    try:
+        first = bench.send_alert(["+27820000001"])  # warm-up: the secret read, clients created
+        bench.tap(first["messages"][0]["message_id"], 2)
+        bench.publish()
+        single = single_tap_overhead(bench, WEBHOOK_RUNS)
+    finally:
+        bench.close()
+    single.pop("raw")
+    print(json.dumps({"load_average": os.getloadavg(), **single}, indent=2))
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(webhook_only() if sys.argv[1:] == ["webhook"] else main())

@@ -5,7 +5,9 @@ alert (by the webhook, from a status; or by the send step, from a status that ca
 the mapping) is resent here as the template within seconds, outside the webhook's answer
 path. A re-delivered stream record sends nothing again: the alert says whether the fallback
 was already recorded. A run that dies between the send and that record sends the template
-again on the retry: a duplicate alert is safer than a missing one.
+again on the retry: a duplicate alert is safer than a missing one. The 24-hour window of
+whoever's tap, YES or reply a change stored is recorded here too (windows.py), so the
+webhook answers a tap after one write.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lift_alerts.stored import (
     ledger_of,
 )
 from lift_alerts.table import Written
+from lift_alerts.windows import record_stored_windows
 from lift_alerts.woosh import RETRYABLE_ERRORS, WooshClient
 
 FALLBACK_SEND_SECONDS = 20.0
@@ -113,6 +116,9 @@ def entrapment_confirmation(ctx: FollowUpContext, old: AlertItem, new: AlertItem
 
 
 REACTIONS: tuple[Reaction, ...] = (
+    # First: the acknowledgement of a tap or reply this change stored is sent below, and
+    # chooses its channel from the window the tap or reply just opened (SPEC §5, §10).
+    record_stored_windows,
     template_fallbacks,
     *NOTICE_REACTIONS,
     acknowledge_replies,

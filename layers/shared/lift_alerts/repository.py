@@ -94,6 +94,12 @@ def _values(**values: Any) -> dict[str, Any]:
     return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
 
 
+def _shared_value(value: Any, as_list: str, as_value: str) -> dict[str, Any]:
+    """`value` as the one element of a list (`as_list`) and on its own (`as_value`)."""
+    serialized = _serializer.serialize(value)
+    return {as_list: {"L": [serialized]}, as_value: serialized}
+
+
 def _numbers_as_decimals(value: Any) -> Any:
     """DynamoDB takes no floats (a reply's coordinates): Decimal of their shortest repr."""
     if isinstance(value, float):
@@ -344,7 +350,8 @@ class AlertRepository(Table):
                 "first_response = if_not_exists(first_response, :response), taps.#tap = :true "
                 "REMOVE due_shard, due_at, claim"
             ),
-            values=_values(one=[response], response=response, true=True),
+            # The response is stored twice (the list and first_response): serialised once.
+            values=_shared_value(response, ":one", ":response") | _values(true=True),
             require_message=require_message,
             requires_confirmation=False,
         )

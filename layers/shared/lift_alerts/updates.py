@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-from lift_alerts.channels import Sighting, latest_sightings, needs_template_fallback
+from lift_alerts.channels import Sighting, needs_template_fallback
 from lift_alerts.choices import (
     Choice,
     is_confirm_label,
@@ -40,6 +40,7 @@ from lift_alerts.stored import (
     is_follow_up_message,
 )
 from lift_alerts.table import ConditionFailed, Written
+from lift_alerts.windows import record_sightings, sighting
 
 # As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
 MAX_PARALLEL = 32
@@ -54,14 +55,19 @@ class Report:
 
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: list[Update] = field(default_factory=list)
+    # Taps, YES and replies now on an alert: their sender's window is the follow-up's to record.
+    stored: list[Update] = field(default_factory=list)
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: str, update: Update | None = None) -> None:
         self.outcomes[outcome] += 1
+        if update is not None and _stored_on_alert(outcome):
+            self.stored.append(update)
 
     def merge(self, other: Report) -> None:
         for key, value in other.outcomes.items():
             self.outcomes[key] += value
         self.failed += other.failed
+        self.stored += other.stored
 
 
 def process_updates(
@@ -69,7 +75,10 @@ def process_updates(
 ) -> Report:
     """Process a batch: updates for one alert or message in order, different ones in parallel.
 
-    Who wrote (and when) is recorded beside them, for the 24-hour window (SPEC §5).
+    Then who wrote (and when) is recorded for the 24-hour window (SPEC §5), for every update
+    with a sender that was not stored on an alert: a stored tap, YES or reply is recorded by
+    the follow-up function from the alert's stream record instead (windows.py), so a tap
+    costs one DynamoDB write here.
     """
     groups: dict[str, list[Update]] = defaultdict(list)
     for update in updates:
@@ -77,17 +86,18 @@ def process_updates(
     tasks: list[Callable[[], Report]] = [
         partial(_process_group, group, repo, settings, now) for group in groups.values()
     ]
-    sightings = latest_sightings([s for s in map(_sighting, updates) if s is not None])
-    if sightings:
-        tasks.append(partial(_record_sightings, sightings, repo, settings, now))
     if len(tasks) <= 1:
-        return tasks[0]() if tasks else Report()
-    # The first task runs on this thread, the others on the container's pool: starting and
-    # joining fresh threads for every POST cost more CPU than a single tap's own work.
-    futures = [_workers().submit(task) for task in tasks[1:]]
-    report = tasks[0]()
-    for future in futures:
-        report.merge(future.result())
+        report = tasks[0]() if tasks else Report()
+    else:
+        # The first task runs on this thread, the others on the container's pool: starting and
+        # joining fresh threads for every POST cost more CPU than a single tap's own work.
+        futures = [_workers().submit(task) for task in tasks[1:]]
+        report = tasks[0]()
+        for future in futures:
+            report.merge(future.result())
+    stored = {id(update) for update in report.stored}
+    unstored = [_sighting(update) for update in updates if id(update) not in stored]
+    record_sightings([s for s in unstored if s is not None], repo, settings, now)
     return report
 
 
@@ -100,35 +110,20 @@ def _workers() -> ThreadPoolExecutor:
 
 def _sighting(update: Update) -> Sighting | None:
     if isinstance(update, Tap):
-        wa_id, user_id, at = update.wa_id, update.user_id, update.responded_at
-    elif isinstance(update, Reply):
-        wa_id, user_id, at = update.wa_id, update.user_id, update.received_at
-    elif isinstance(update, Ignored) and update.at is not None:
-        wa_id, user_id, at = update.wa_id, update.user_id, update.at
-    else:
-        return None
-    if not (wa_id or user_id):
-        return None
-    return Sighting(wa_id=wa_id, user_id=user_id, at=epoch(datetime.fromisoformat(at.replace("Z", "+00:00"))))
+        return sighting(update.wa_id, update.user_id, update.responded_at)
+    if isinstance(update, Reply):
+        return sighting(update.wa_id, update.user_id, update.received_at)
+    if isinstance(update, Ignored):
+        return sighting(update.wa_id, update.user_id, update.at)
+    return None
 
 
-def _record_sightings(
-    sightings: list[Sighting], repo: AlertRepository, settings: Settings, now: datetime
-) -> Report:
-    for sighting in sightings:
-        try:
-            repo.record_sighting(
-                sighting,
-                # The window is 24 hours: the record is of no use two days later.
-                expires_at=sighting.at + 2 * 86_400,
-                retention_expires_at=expiry(settings, now),
-            )
-        except Exception:
-            # Not parked: a window not recorded costs at most a template instead of an
-            # interactive message, never a lost alert or tap.
-            logger.warning("could not record when a person wrote", exc_info=True)
-            count("ContactWindowNotRecorded")
-    return Report()
+def _stored_on_alert(outcome: str) -> bool:
+    """The tap, YES or reply is on its alert (now, or from its first delivery): the alert's
+    stream record moves the sender's window (windows.record_stored_windows)."""
+    return outcome in ("tap_duplicate", "reply_duplicate") or outcome.startswith(
+        ("tap_matched_", "confirmation_matched_", "reply_matched_")
+    )
 
 
 def _ordering_key(update: Update) -> str:
@@ -157,7 +152,7 @@ def _process_group(group: list[Update], repo: AlertRepository, settings: Setting
     report = Report()
     for index, update in enumerate(group):
         try:
-            report.add(process_update(update, repo, settings, now))
+            report.add(process_update(update, repo, settings, now), update)
         except Exception:
             # An AWS fault: this update and the rest of its group (order matters within it)
             # are handed back to be parked and processed later.
@@ -247,9 +242,13 @@ def record_yes(tap: Tap, repo: AlertRepository) -> str:
     """
     named = parse_confirm_id(tap.button_id)
     log: dict[str, Any] = {"tap_id": tap.tap_id, "context_id": tap.context_id, "alert_id": named}
+    responder: dict[str, Any] = {"wa_id": tap.wa_id, "name": tap.name}
+    if tap.user_id:
+        # Kept for the window (windows.py): a YES maps the user id to the phone like a tap.
+        responder["user_id"] = tap.user_id
     yes = {
         "event_id": tap.tap_id,
-        "responder": {"wa_id": tap.wa_id, "name": tap.name},
+        "responder": responder,
         "responded_at": tap.responded_at,
         "button_title": tap.button_title,
         "original_message_id": tap.context_id,
