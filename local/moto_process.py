@@ -27,6 +27,7 @@ import threading
 import time
 from typing import IO, Any
 
+from local.process import terminate
 from local.serving import LOOPBACK, bind_listener
 from local.template import REPO_ROOT
 
@@ -99,13 +100,7 @@ class MotoProcess:
     def stop(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            terminate(process, timeout)
             if process.stdout is not None:
                 process.stdout.close()
         if self._listener is not None:

@@ -91,14 +91,6 @@ class PacingLimits:
         return 60.0 * self.time_scale + self.guard_seconds
 
     @property
-    def spacing(self) -> float:
-        return self.spacing_seconds * self.time_scale
-
-    @property
-    def series_head(self) -> float:
-        return self.series_head_seconds * self.time_scale
-
-    @property
     def first_grace(self) -> float:
         return self.first_grace_seconds * self.time_scale
 
@@ -139,7 +131,7 @@ def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: 
     taken = list(slots)
     fresh: list[float] = []
     for _ in range(count):
-        at = max(now, taken[-1] + limits.spacing) if taken else now
+        at = max(now, taken[-1] + limits.spacing_seconds * limits.time_scale) if taken else now
         if len(taken) >= limits.per_second:
             at = max(at, taken[-limits.per_second] + limits.short_window)
         if len(taken) >= limits.per_minute:
@@ -256,7 +248,8 @@ class SendBudget(Table):
                 # Stale (or no series yet): start a new one, `lead` from now or the series head if
                 # longer (to the millisecond, as stored), so that its first slots are still ahead
                 # when the answers of this write and of the instances racing it arrive.
-                start = math.ceil((now + max(lead, self.limits.series_head)) * 1000) / 1000
+                head = self.limits.series_head_seconds * self.limits.time_scale
+                start = math.ceil((now + max(lead, head)) * 1000) / 1000
                 recent = series.recent(now, self.limits)
                 wanted = next_slots(recent, start, self.limits, count)
                 granted = [at for at in wanted if at <= not_after]
@@ -350,20 +343,21 @@ class SendBudget(Table):
             # first contact); a new series keeps only the last `burst_firsts`.
             update = "SET firsts = list_append(if_not_exists(firsts, :none), :first) " + update
             values |= {":none": {"L": []}, ":first": {"L": [_number(first_at)]}}
-        result = conditional(
-            lambda: self._db.update_item(
-                TableName=self.table_name,
-                Key=BUDGET_KEY,
-                UpdateExpression=update,
-                ConditionExpression="series_no = :series",
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        )
-        if isinstance(result, Written):
-            return _series(result.item.get("Attributes", {})), None
-        return None, _series(result.before) if result.before else None
+        # The ticket count after the ADD comes back with the item; a failed condition returns
+        # the series that replaced the one read, so the caller needs no second read.
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": BUDGET_KEY,
+            "UpdateExpression": update,
+            "ConditionExpression": "series_no = :series",
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        result = conditional(lambda: self._db.update_item(**request))
+        if not isinstance(result, Written):
+            return None, _series(result.before) if result.before else None
+        return _series(result.item.get("Attributes", {})), None
 
 
 def _series(item: Mapping[str, Any]) -> _Series:
