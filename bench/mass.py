@@ -220,7 +220,7 @@ def run_mass(
     alarms: int = 100,
     recipients: int = 3,
     time_scale: float = 1.0,
-    connections: int = 20,
+    connections: int | None = None,
     guard_ms: int = 100,
     plot: Path | None = PLOT,
     log: Callable[[str], None] = print,
@@ -229,12 +229,15 @@ def run_mass(
     """Start a local stack, post the alarms, wait until everything was sent (or a bounded
     timeout), and return the figures (see the module docstring); draws `plot` if given."""
     began = time.monotonic()
+    # A ticketing system at load shedding fires its alarms at once (SPEC §11: "posted within a
+    # few seconds"); fewer connections measure the client's queue, not the service.
+    workers = min(connections or alarms, alarms)
     env = {
         "LOCAL_RATE_TIME_SCALE": f"{time_scale:g}",
         # The budget's margin on each window: on a shared machine a send can leave 0.1 s late.
         "LOCAL_RATE_GUARD_MS": str(guard_ms),
         # Lambda would run one instance per concurrent request.
-        "LOCAL_FUNCTION_INSTANCES": str(min(connections, alarms) + 8),
+        "LOCAL_FUNCTION_INSTANCES": str(workers + 8),
         # No reminder round during the run: only the first alerts compete for the budget.
         "ESCALATION_AFTER_SECONDS": "3600",
         "LOG_LEVEL": "WARNING",
@@ -243,9 +246,9 @@ def run_mass(
     total = alarms * recipients
     with StackProcess(env=env, log_path=stack_log) as stack:
         api, woosh = stack.info["api_url"], stack.info["woosh_url"]
-        warm(api, min(connections, alarms) + 4)
+        warm(api, workers + 4)
         log(f"stack up and warm in {time.monotonic() - began:.1f}s; posting {alarms} alarms x {recipients}")
-        started, posted = post_all(api, alarms, recipients, workers=min(connections, alarms))
+        started, posted = post_all(api, alarms, recipients, workers=workers)
         posting = time.time() - started
         log(
             f"posted in {max(p.seconds for p in posted):.1f}s: "
@@ -289,7 +292,7 @@ def run_mass(
             "post_max_seconds": round(max(p.seconds for p in posted), 3),
             "post_median_seconds": round(sorted(p.seconds for p in posted)[len(posted) // 2], 3),
             "posting_seconds": round(posting, 3),
-            "connections": min(connections, alarms),
+            "connections": workers,
             "guard_ms": guard_ms,
             "post_lines_accepted": sum(p.lines("accepted") for p in posted),
             "post_lines_queued": sum(p.lines("queued") for p in posted),
@@ -355,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alarms", type=int, default=100)
     parser.add_argument("--recipients", type=int, default=3)
     parser.add_argument("--time-scale", type=float, default=1.0, help="Woosh's windows x this (0.5: 30 s)")
-    parser.add_argument("--connections", type=int, default=20, help="POSTs in flight at once")
+    parser.add_argument(
+        "--connections", type=int, default=None, help="POSTs in flight at once (default: every alarm)"
+    )
     parser.add_argument("--guard-ms", type=int, default=100, help="the budget's margin on each window")
     parser.add_argument("--key", default="mass_alarm", help="key in bench/results.json")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and the plot")

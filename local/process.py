@@ -18,6 +18,18 @@ from typing import IO, Any
 from local.template import REPO_ROOT
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM, then wait; SIGKILL only if it does not stop in time. Returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    return process.returncode
+
+
 class StackStartError(RuntimeError):
     pass
 
@@ -92,14 +104,7 @@ class StackProcess:
         process = self._process
         if process is None:
             return self.exit_code
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        self.exit_code = process.returncode
+        self.exit_code = terminate(process, timeout)
         self._process = None
         if self._log is not None:
             self._log.close()

@@ -1,9 +1,11 @@
 """The Docker-free local stack: `python -m local.stack` (`make local`).
 
-Starts, in this one process, until Ctrl-C or SIGTERM:
-- moto server on 127.0.0.1:$AWS_PORT (5000) with template.yaml's tables, queues, secret,
+Starts, until Ctrl-C or SIGTERM:
+- moto server on 127.0.0.1:$AWS_PORT (5000), in a child process of its own
+  (`local.moto_process`), with template.yaml's tables, queues, secret,
   bus, archive, connection, API destination and rules, plus a rule copying every bus event
   to the local queue `lift-alerts-local-events`;
+and, in this process,
 - the template's HttpApi routes on 127.0.0.1:$API_PORT (3000), each request handed to its
   function's handler as an API Gateway HTTP API 2.0 event;
 - a stand-in Woosh Bridge on 127.0.0.1:$WOOSH_PORT (3001) posting signed taps and statuses
@@ -33,6 +35,7 @@ from typing import Any
 
 from local.apigw import HttpApiApp, Route, template_routes
 from local.lambda_runtime import DEFAULT_INSTANCES, FunctionRuntime, add_layers_to_path, apply_environment
+from local.moto_process import MotoProcess
 from local.provision import (
     ACCOUNT_ID,
     LOCAL_SECRET_VALUES,
@@ -138,19 +141,13 @@ def _log(message: str) -> None:
     print(f"[local] {message}", file=sys.stderr, flush=True)
 
 
-def moto_app() -> Any:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return DomainDispatcherApplication(create_backend_app)
-
-
 class LocalStack:
     """Everything `make local` runs, startable and stoppable from tests and the demo."""
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.template = Template.load(config.template_path) if config.template_path else Template.load()
-        self.moto: BackgroundServer | None = None
+        self.moto: MotoProcess | None = None
         self.api: BackgroundServer | None = None
         self.woosh: WooshStandIn | None = None
         self.resources: LocalStackResources | None = None
@@ -187,22 +184,13 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-        from local.moto_atomic import make_moto_dynamodb_atomic
-
-        make_moto_dynamodb_atomic()  # DynamoDB's per-item atomicity, which the race guarantees rest on
-
         # Claim every port first: a taken one fails before anything slow has started.
         app = HttpApiApp(self._routes(), self._invoke, account_id=ACCOUNT_ID)
         self.api = BackgroundServer(app, name="HTTP API (API_PORT)", port=self.config.api_port)
         self.api.bind()
-        self.moto = BackgroundServer(
-            moto_app(),
-            name="moto server (AWS_PORT)",
-            port=self.config.aws_port,
-            request_handler=MotoRequestHandler,
-        )
+        # moto in a process of its own: an interpreter lock of its own for every AWS call the
+        # function instances make (`local.moto_process`), which also makes it atomic per item.
+        self.moto = MotoProcess(name="moto server (AWS_PORT)", port=self.config.aws_port)
         self.moto.bind()
         if self.config.woosh_base_url is None:
             self.woosh = self._woosh_standin(f"http://{LOOPBACK}:{self.api.bound_port}/webhook").start()

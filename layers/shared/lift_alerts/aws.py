@@ -6,6 +6,7 @@ every client at moto.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -28,8 +29,19 @@ def client(service: str) -> Any:
     return _client(service)
 
 
-@cache
+# One client per service even when a container's threads (its send and store pools) all ask
+# at once on their first use: building a boto3 client loads its service model (tens of ms of
+# CPU), and `cache` alone would let every thread that missed build its own.
+_creating = threading.Lock()
+
+
 def _client(service: str) -> Any:
+    with _creating:
+        return _new_client(service)
+
+
+@cache
+def _new_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -46,4 +58,4 @@ def _client(service: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints between moto modes)."""
-    _client.cache_clear()
+    _new_client.cache_clear()

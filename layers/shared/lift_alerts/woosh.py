@@ -10,9 +10,10 @@ included, is final (SPEC §5).
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,7 +80,17 @@ ATTEMPT_SECONDS = 1.0
 
 
 class WooshClient:
-    def __init__(self, base_url: str, api_key: str, *, budget: SlotSource | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        budget: SlotSource | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock  # wall clock, as the budget's slots
+        self._sleep = sleep  # waits for a slot
         self._url = f"{base_url.rstrip('/')}/api/messages/send"
         self._api_key = api_key
         # None: unpaced (only for tools talking to a bridge without limits).
@@ -106,18 +117,27 @@ class WooshClient:
         if not bodies:
             return []
         slots: list[float | None] = [None] * len(bodies)
+        late_by = math.inf
         if self._budget is not None:
-            granted = self._budget.reserve(
+            reservation = self._budget.reserve(
                 len(bodies),
                 not_after=_wall(deadline) - ATTEMPT_SECONDS,
                 first_contact=first_contact,
                 patient=patient,
-            ).slots
-            slots = [*granted, *([None] * (len(bodies) - len(granted)))]
+            )
+            late_by = reservation.late_by
+            slots = [*reservation.slots, *([None] * (len(bodies) - len(reservation.slots)))]
         pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(bodies)), thread_name_prefix="woosh")
         try:
             futures = [
-                pool.submit(self.send, body, deadline=deadline, slot=slot, first_contact=first_contact)
+                pool.submit(
+                    self.send,
+                    body,
+                    deadline=deadline,
+                    slot=slot,
+                    first_contact=first_contact,
+                    late_by=late_by,
+                )
                 if slot is not None or self._budget is None
                 else None
                 for body, slot in zip(bodies, slots, strict=True)
@@ -140,14 +160,21 @@ class WooshClient:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def send(
-        self, body: dict[str, Any], *, deadline: float, slot: float | None = None, first_contact: bool = False
+        self,
+        body: dict[str, Any],
+        *,
+        deadline: float,
+        slot: float | None = None,
+        first_contact: bool = False,
+        late_by: float = math.inf,
     ) -> SendResult:
-        """One message, retried as the module says; every attempt waits for its own slot."""
+        """One message, retried as the module says; every attempt waits for its own slot
+        (`slot`, reserved already for the first attempt, may be left `late_by` after it)."""
         to = str(body["to"])
         delay = 0.5
         last: _Retry | None = None
         for attempt in range(1, 5):
-            if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact):
+            if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact, late_by):
                 # A retry that finds no slot in time ends with the error it is retrying: the
                 # message was tried and failed, it did not merely wait (only a first attempt is
                 # left for the queue).
@@ -166,21 +193,32 @@ class WooshClient:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _wait_for_slot(self, slot: float | None, deadline: float, first_contact: bool = False) -> bool:
+    def _wait_for_slot(
+        self, slot: float | None, deadline: float, first_contact: bool = False, late_by: float = math.inf
+    ) -> bool:
         """Sleep until this attempt's slot (reserved now unless given); False when none is free
-        early enough to send before `deadline` (monotonic)."""
+        early enough to send before `deadline` (monotonic).
+
+        A thread that wakes more than the reservation's `late_by` after its slot (a busy host)
+        does not send then: its message would go inside the window of the slots after it and
+        earn a 429 (SPEC §11). It takes a new slot instead (its old one is lost capacity)."""
         if self._budget is None:
             return True
-        if slot is None:
-            not_after = _wall(deadline) - ATTEMPT_SECONDS
-            granted = self._budget.reserve(1, not_after=not_after, first_contact=first_contact).slots
-            if not granted:
-                return False
-            slot = granted[0]
-        pause = slot - time.time()
-        if pause > 0:
-            time.sleep(pause)
-        return True
+        while True:
+            if slot is None:
+                not_after = _wall(deadline) - ATTEMPT_SECONDS
+                reservation = self._budget.reserve(1, not_after=not_after, first_contact=first_contact)
+                if not reservation.slots:
+                    return False
+                slot, late_by = reservation.slots[0], reservation.late_by
+            pause = slot - self._clock()
+            if pause > 0:
+                self._sleep(pause)
+            late = self._clock() - slot
+            if late <= late_by:
+                return True
+            logger.warning("woke too late for the send slot; taking another", extra={"late_seconds": late})
+            slot = None
 
     def _attempt(self, to: str, body: dict[str, Any], deadline: float) -> SendResult | _Retry:
         remaining = deadline - time.monotonic()

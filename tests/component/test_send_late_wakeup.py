@@ -1,0 +1,72 @@
+"""A sender that wakes too late for its send slot (a busy host) takes another slot instead of
+sending inside the next window (SPEC §11: the service's own bursts never earn a 429)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lift_alerts.pacing import Reservation
+from lift_alerts.woosh import WooshClient
+from local.woosh_standin import WooshStandIn
+from tests.support.harness import LOCAL_SECRET
+
+LATE_BY = 0.05
+
+
+class FakeTime:
+    """Wall clock of the sender; its first sleep overruns by `overrun` seconds."""
+
+    def __init__(self, now: float, overrun: float) -> None:
+        self.now = now
+        self.overrun = overrun
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.overrun
+        self.overrun = 0.0
+
+
+class SlotsAhead:
+    """Grants each reservation the next free slot, a second after the clock, 0.1 s apart."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        self.clock = clock
+        self.granted: list[float] = []
+
+    def reserve(self, count: int, *, not_after: float, first_contact: bool = False, **_: Any) -> Reservation:
+        start = max([self.clock.now + 1.0, *(at + 0.1 for at in self.granted)])
+        slots = tuple(round(start + 0.1 * i, 3) for i in range(count))
+        self.granted += slots
+        return Reservation(slots, slots[-1] + 0.1, LATE_BY)
+
+
+def body(to: str) -> dict[str, Any]:
+    return {"to": to, "type": "text", "text": {"body": "Lift alarm"}}
+
+
+def test_a_sender_that_wakes_too_late_takes_a_new_slot(woosh: WooshStandIn) -> None:
+    clock = FakeTime(1000.0, overrun=0.3)
+    budget = SlotsAhead(clock)
+    client = WooshClient(
+        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
+    )
+    [result] = client.send_all([body("27831234567")], deadline=time.monotonic() + 20, first_contact=True)
+    assert result.accepted
+    assert [m.to for m in woosh.sent] == ["27831234567"]  # sent once
+    # Not at 1001.3 in the first slot's window: in a second slot, on time.
+    assert budget.granted == [1001.0, 1001.3 + 1.0]
+    assert clock.now - budget.granted[-1] <= LATE_BY
+
+
+def test_a_sender_on_time_sends_in_its_slot(woosh: WooshStandIn) -> None:
+    clock = FakeTime(1000.0, overrun=LATE_BY)  # late, but within what the budget allows
+    budget = SlotsAhead(clock)
+    client = WooshClient(
+        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
+    )
+    [result] = client.send_all([body("27831234568")], deadline=time.monotonic() + 20)
+    assert result.accepted
+    assert budget.granted == [1001.0]
