@@ -310,7 +310,6 @@ def quick_sends(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
         ({"error": "invalid_phone"}, "invalid_phone"),
         ({"error": "invalid_phone", "status": 200}, "invalid_phone"),  # ok:false with HTTP 200
         ({"error": "server_error", "times": 6}, "server_error"),
-        ({"error": "rate_limited", "times": 6}, "rate_limited"),
         ({"error": None, "raw_body": "<html>oops", "status": 200}, "bad_response"),
         ({"error": None, "raw_body": '{"ok": true', "status": 200}, "bad_response"),
         ({"error": None, "delay": 4.0}, "timeout"),
@@ -332,6 +331,27 @@ def test_woosh_failures_are_per_recipient(quick_sends: Service, fault: dict[str,
     assert isinstance(lines["27831234567"]["error"]["title"], str)
     failures = service.details("Alert Delivery Failed")
     assert [(f["recipient"], f["error"]["code"]) for f in failures] == [("27831234567", code)]
+
+
+def test_a_recipient_still_refused_for_rate_at_the_deadline_is_queued_not_failed(
+    quick_sends: Service,
+) -> None:
+    """SPEC §11: a message the Bridge refused for rate until the POST's deadline was never
+    sent; it is `queued` and goes when the limits allow, never reported as a failed delivery."""
+    service = quick_sends
+    service.woosh.fail_next("27831234567", error="rate_limited", times=6)
+    result = service.post_alert(
+        {"ticket_id": "EMG-Q", "lift_id": "LIFT-A", "recipients": ["+27824537125", "+27831234567"]}
+    )
+    FAULTS["injected"] += 1
+    assert result.status == 201, result.text
+    lines = {line["to"]: line for line in result.json()["messages"]}
+    assert lines["27824537125"]["status"] == "accepted"
+    assert lines["27831234567"]["status"] == "queued"
+    assert lines["27831234567"]["message_id"] is None
+    assert service.details("Alert Delivery Failed") == []
+    view = service.get_alert(result.json()["alert_id"]).json()
+    assert {r["to"]: r["delivery_status"] for r in view["recipients"]}["27831234567"] == "queued"
 
 
 def test_woosh_transient_errors_are_retried_and_accepted(quick_sends: Service) -> None:

@@ -39,6 +39,10 @@ RETRYABLE_ERRORS = {"rate_limited", "server_error", "send_failed"}
 # Meta refusals are final except its rate limits: 130429 (throughput) and 131056 (too many
 # messages to one person in a short time); both clear after a pause.
 META_RATE_LIMITS = {"130429", "131056"}
+# Answers that say the message was refused for rate, not accepted: one still refused when the
+# deadline comes was never sent, so it waits in the queue like a message that found no slot
+# (SPEC §11), instead of being reported failed.
+RATE_REFUSALS = {"rate_limited", *META_RATE_LIMITS}
 # Woosh's `error` is either a short token (`invalid_phone`) or Meta's long human text
 # ("(#132000) Number of parameters…"); only a token is a code a client can branch on.
 _ERROR_TOKEN = re.compile(r"[a-z0-9_]{1,64}")
@@ -178,14 +182,14 @@ class WooshClient:
                 # A retry that finds no slot in time ends with the error it is retrying: the
                 # message was tried and failed, it did not merely wait (only a first attempt is
                 # left for the queue).
-                return _no_slot(to) if last is None else SendResult(to, None, last.code, last.title)
+                return _no_slot(to) if last is None or last.code in RATE_REFUSALS else last.result(to)
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
             last = outcome
             pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
             if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
-                return SendResult(to, None, outcome.code, outcome.title)
+                return _no_slot(to) if outcome.code in RATE_REFUSALS else outcome.result(to)
             logger.warning(
                 "woosh send will be retried", extra={"attempt": attempt, "error_code": outcome.code}
             )
@@ -258,6 +262,10 @@ class _Retry:
     code: str
     title: str
     retry_after: float | None = None
+
+    def result(self, to: str) -> SendResult:
+        """The failure this retry ends with when it is not tried again."""
+        return SendResult(to, None, self.code, self.title)
 
 
 def _interpret(to: str, response: requests.Response) -> SendResult | _Retry:
