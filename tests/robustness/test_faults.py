@@ -304,6 +304,20 @@ def quick_sends(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     return service
 
 
+def post_with_second_recipient_failing(service: Service, ticket_id: str, **fault: Any) -> dict[str, Any]:
+    """POST an alert to two people while Woosh answers the second with `fault`; the first is
+    accepted whatever happens to the second. Returns the POST's answer."""
+    service.woosh.fail_next("27831234567", **fault)
+    result = service.post_alert(
+        {"ticket_id": ticket_id, "lift_id": "LIFT-A", "recipients": ["+27824537125", "+27831234567"]}
+    )
+    FAULTS["injected"] += 1
+    assert result.status == 201, result.text
+    answer: dict[str, Any] = result.json()
+    assert {line["to"]: line["status"] for line in answer["messages"]}["27824537125"] == "accepted"
+    return answer
+
+
 @pytest.mark.parametrize(
     ("fault", "code"),
     [
@@ -317,14 +331,8 @@ def quick_sends(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
 )
 def test_woosh_failures_are_per_recipient(quick_sends: Service, fault: dict[str, Any], code: str) -> None:
     service = quick_sends
-    service.woosh.fail_next("27831234567", **fault)
-    result = service.post_alert(
-        {"ticket_id": "EMG-F", "lift_id": "LIFT-A", "recipients": ["+27824537125", "+27831234567"]}
-    )
-    FAULTS["injected"] += 1
-    assert result.status == 201, result.text
-    lines = {line["to"]: line for line in result.json()["messages"]}
-    assert lines["27824537125"]["status"] == "accepted"
+    answer = post_with_second_recipient_failing(service, "EMG-F", **fault)
+    lines = {line["to"]: line for line in answer["messages"]}
     assert lines["27831234567"]["status"] == "failed"
     assert lines["27831234567"]["message_id"] is None
     assert lines["27831234567"]["error"]["code"] == code
@@ -339,18 +347,12 @@ def test_a_recipient_still_refused_for_rate_at_the_deadline_is_queued_not_failed
     """SPEC §11: a message the Bridge refused for rate until the POST's deadline was never
     sent; it is `queued` and goes when the limits allow, never reported as a failed delivery."""
     service = quick_sends
-    service.woosh.fail_next("27831234567", error="rate_limited", times=6)
-    result = service.post_alert(
-        {"ticket_id": "EMG-Q", "lift_id": "LIFT-A", "recipients": ["+27824537125", "+27831234567"]}
-    )
-    FAULTS["injected"] += 1
-    assert result.status == 201, result.text
-    lines = {line["to"]: line for line in result.json()["messages"]}
-    assert lines["27824537125"]["status"] == "accepted"
+    answer = post_with_second_recipient_failing(service, "EMG-Q", error="rate_limited", times=6)
+    lines = {line["to"]: line for line in answer["messages"]}
     assert lines["27831234567"]["status"] == "queued"
     assert lines["27831234567"]["message_id"] is None
     assert service.details("Alert Delivery Failed") == []
-    view = service.get_alert(result.json()["alert_id"]).json()
+    view = service.get_alert(answer["alert_id"]).json()
     assert {r["to"]: r["delivery_status"] for r in view["recipients"]}["27831234567"] == "queued"
 
 
