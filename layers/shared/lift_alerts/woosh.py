@@ -182,14 +182,14 @@ class WooshClient:
                 # A retry that finds no slot in time ends with the error it is retrying: the
                 # message was tried and failed, it did not merely wait (only a first attempt is
                 # left for the queue).
-                return _no_slot(to) if last is None or last.code in RATE_REFUSALS else last.result(to)
+                return _no_slot(to) if last is None else last.result(to)
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
             last = outcome
             pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
             if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
-                return _no_slot(to) if outcome.code in RATE_REFUSALS else outcome.result(to)
+                return outcome.result(to)
             logger.warning(
                 "woosh send will be retried", extra={"attempt": attempt, "error_code": outcome.code}
             )
@@ -264,8 +264,9 @@ class _Retry:
     retry_after: float | None = None
 
     def result(self, to: str) -> SendResult:
-        """The failure this retry ends with when it is not tried again."""
-        return SendResult(to, None, self.code, self.title)
+        """What this retry ends with when it is not tried again: its failure, or, for a refusal
+        for rate (never sent), no slot, so the message is left for the queue."""
+        return _no_slot(to) if self.code in RATE_REFUSALS else SendResult(to, None, self.code, self.title)
 
 
 def _interpret(to: str, response: requests.Response) -> SendResult | _Retry:
