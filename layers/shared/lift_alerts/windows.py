@@ -49,20 +49,21 @@ def sighting(wa_id: str | None, user_id: str | None, at: str | None) -> Sighting
 
 def record_sightings(
     sightings: Iterable[Sighting], repo: AlertRepository, settings: Settings, now: datetime
-) -> int:
-    """Record each person's latest sighting; returns how many could not be recorded."""
-    failed = 0
+) -> list[bool]:
+    """Record each person's latest sighting; per person, whether it was recorded."""
+    recorded: list[bool] = []
     for seen in latest_sightings(list(sightings)):
         try:
             repo.record_sighting(
                 seen, expires_at=seen.at + KEEP_SECONDS, retention_expires_at=expiry(settings, now)
             )
+            recorded.append(True)
         except Exception:
             # Not parked, not retried: the safe direction is a template (see the module doc).
             logger.warning("could not record when a person wrote", exc_info=True)
             count("ContactWindowNotRecorded")
-            failed += 1
-    return failed
+            recorded.append(False)
+    return recorded
 
 
 def _added(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -89,9 +90,5 @@ def record_stored_windows(ctx: FollowUpContext, old: AlertItem, new: AlertItem) 
     """Reaction (followup.REACTIONS): move the window of everyone whose tap, YES or reply this
     change stored. Idempotent: a re-delivered record writes nothing new (the window only
     moves forward)."""
-    sightings = stored_sightings(old, new)
-    if not sightings:
-        return []
-    people = latest_sightings(sightings)
-    failed = record_sightings(people, ctx.repo, ctx.settings, ctx.now)
-    return ["window_not_recorded"] * failed + ["window_recorded"] * (len(people) - failed)
+    recorded = record_sightings(stored_sightings(old, new), ctx.repo, ctx.settings, ctx.now)
+    return ["window_recorded" if ok else "window_not_recorded" for ok in recorded]
