@@ -269,10 +269,10 @@ class SendBudget(Table):
                 if taken is None or taken.issued - count != read_issued:
                     self.conflicts += 1  # raced: served at once by the ADD unless a series began
                 if taken is not None:
-                    slots = taken.slots(taken.issued - count, count, self.limits)
+                    # The tickets' slots and the one after them, from one pass over the series.
+                    *slots, next_free = taken.slots(taken.issued - count, count + 1, self.limits)
                     if slots[0] >= self._clock() - self.late_by:
                         granted = [at for at in slots if at <= not_after]
-                        next_free = taken.slots(taken.issued, 1, self.limits)[0]
                         return Reservation(tuple(granted), next_free if granted else slots[0], self.late_by)
                     series = None  # the answer came after the tickets' time: they are lost
             lead = self._lead(self._clock() - asked)
