@@ -145,14 +145,14 @@ def in_process_invoker(template: Template | None = None) -> Iterator[Invoker]:
     """moto in this process with the template's resources and a stand-in Woosh (unless WOOSH_BASE_URL)."""
     from moto import mock_aws
 
-    from local.moto_atomic import make_moto_dynamodb_atomic
+    from local.moto_atomic import prepare_moto
     from local.woosh_standin import WooshStandIn
 
     template = template or Template.load()
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     apply_environment(provision.local_aws_environment(None))
-    make_moto_dynamodb_atomic()
+    prepare_moto()
     woosh: WooshStandIn | None = None
     try:
         with mock_aws():

@@ -53,3 +53,13 @@ def make_moto_dynamodb_atomic() -> None:
     for name in ("put_item", "update_item", "delete_item", "get_item", "transact_write_items"):
         _serialise(DynamoDBBackend, name)
     _applied = True
+
+
+def prepare_moto() -> None:
+    """Everything this repository changes in moto, wherever moto runs (tests in-process, the
+    local stack's moto server, the invoke runner): per-item atomicity, and DynamoDB's item
+    answers rendered as plain JSON (`local.moto_json`)."""
+    from local.moto_json import render_dynamodb_json_directly
+
+    make_moto_dynamodb_atomic()
+    render_dynamodb_json_directly()

@@ -173,10 +173,11 @@ def serve(fd: int, parent: int | None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    from local.moto_atomic import make_moto_dynamodb_atomic
+    from local.moto_atomic import prepare_moto
 
-    # DynamoDB's per-item atomicity, which the race guarantees rest on, where moto now runs.
-    make_moto_dynamodb_atomic()
+    # DynamoDB's per-item atomicity, which the race guarantees rest on, and its item answers
+    # rendered as plain JSON, where moto now runs.
+    prepare_moto()
 
     def quiet(self: MotoRequestHandler, type: str, message: str, *args: object) -> None:
         return

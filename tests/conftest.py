@@ -9,12 +9,12 @@ from moto import mock_aws
 
 import tests.support.environment  # noqa: F401 - before any handler or Powertools import
 from lift_alerts.config import reset_caches
-from local.moto_atomic import make_moto_dynamodb_atomic
+from local.moto_atomic import prepare_moto
 from local.woosh_standin import WooshStandIn
 from tests.support.harness import LOCAL_SECRET
 from tests.support.service import Service
 
-make_moto_dynamodb_atomic()
+prepare_moto()
 
 # Each tier directory is also a marker (`pytest -m unit`, `-m "not e2e"`...).
 _TIERS = ("unit", "component", "e2e", "robustness")
