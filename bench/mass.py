@@ -139,6 +139,10 @@ def figures(
         "recipients": recipients,
         "time_scale": time_scale,
         "first_reach_seconds": round(first_reach, 3),
+        # First reach split in two: until the first message was accepted (the posts and the
+        # series' head), and from there to the last first recipient (the schedule).
+        "first_accepted_seconds": round(min(every), 3) if every else None,
+        "firsts_span_seconds": round(max(firsts) - min(every), 3) if firsts and every else None,
         "first_reach_floor_seconds": round(first_floor, 3),
         "all_sent_seconds": round(all_sent, 3),
         "all_sent_floor_seconds": round(all_floor, 3),
