@@ -259,8 +259,10 @@ def _secrets_provider() -> Any:
 def reset_caches() -> None:
     """Forget settings, clients and the cached secret (tests change the environment)."""
     from lift_alerts.aws import reset_clients
+    from lift_alerts.sending import reset_woosh_clients
 
     get_settings.cache_clear()
     _secrets_provider.cache_clear()
     _report_missing_webhook_credentials.cache_clear()
     reset_clients()
+    reset_woosh_clients()

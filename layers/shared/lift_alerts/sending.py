@@ -8,6 +8,7 @@ before anything else can fail, so a tap or status that races the send is never l
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from lift_alerts.channels import Channel, needs_template_fallback, window_open
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
+from lift_alerts.pacing import PacingLimits
 from lift_alerts.repository import AlertRepository
 from lift_alerts.stored import (
     QUEUED,
@@ -364,12 +366,24 @@ def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
 
 
 def woosh_client() -> WooshClient:
-    """The Bridge client for this container's settings and secret."""
+    """The Bridge client for this container's settings and secret, kept across invocations so
+    its connections to Woosh are reused (a rotated key or another Bridge gets a new client)."""
     from lift_alerts.config import get_secrets, get_settings
-    from lift_alerts.pacing import SendBudget
 
     settings = get_settings()
-    # Every instance of every function paces itself against the one budget item (SPEC §11).
-    return WooshClient(
-        settings.woosh_base_url, get_secrets().woosh_api_key, budget=SendBudget(settings.alerts_table)
+    return _woosh_client(
+        settings.woosh_base_url, get_secrets().woosh_api_key, settings.alerts_table, PacingLimits.from_env()
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _woosh_client(base_url: str, api_key: str, alerts_table: str, limits: PacingLimits) -> WooshClient:
+    from lift_alerts.pacing import SendBudget
+
+    # Every instance of every function paces itself against the one budget item (SPEC §11).
+    return WooshClient(base_url, api_key, budget=SendBudget(alerts_table, limits))
+
+
+def reset_woosh_clients() -> None:
+    """Forget the kept Bridge clients (tests change the environment)."""
+    _woosh_client.cache_clear()
