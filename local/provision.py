@@ -87,6 +87,9 @@ def local_aws_environment(endpoint_url: str | None) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # Every function instance of the local stack shares one process and so one client per
+        # service (`lift_alerts.aws`): room for all their threads' connections.
+        "AWS_CLIENT_POOL_CONNECTIONS": "256",
     }
     if endpoint_url:
         env["AWS_ENDPOINT_URL"] = endpoint_url
@@ -401,7 +404,9 @@ def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     return dict(description)
 
 
-def local_function_runtime(spec: FunctionSpec, *, instances: int = 1) -> FunctionRuntime:
+def local_function_runtime(
+    spec: FunctionSpec, *, instances: int = 1, freeze_heap: bool = False
+) -> FunctionRuntime:
     """A template function as the local stack runs it: `<stack>-<LogicalId>` in the local account."""
     return FunctionRuntime(
         spec,
@@ -409,6 +414,7 @@ def local_function_runtime(spec: FunctionSpec, *, instances: int = 1) -> Functio
         region=region(),
         account_id=ACCOUNT_ID,
         instances=instances,
+        freeze_heap=freeze_heap,
     )
 
 

@@ -45,13 +45,19 @@ def _new_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    from lift_alerts.config import number_env
+
     # Short timeouts and standard retries: a Lambda must answer a webhook within seconds,
     # and a hung connection is worse than a fast, retried failure.
     config = Config(
         connect_timeout=2,
         read_timeout=5,
         retries={"max_attempts": 3, "mode": "standard"},
-        max_pool_connections=32,
+        # A container's threads (a send's pool of 10, a round's store pool of 8) fit in 32.
+        # The Docker-free local stack runs every instance in one process, sharing these
+        # clients, and raises it (AWS_CLIENT_POOL_CONNECTIONS): a full pool discards each
+        # extra connection after one request, and every new one costs both sides a handshake.
+        max_pool_connections=number_env("AWS_CLIENT_POOL_CONNECTIONS", 32, 1, 1024),
     )
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
