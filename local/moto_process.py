@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import select
 import signal
@@ -199,6 +200,9 @@ def serve(fd: int, parent: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the stack stops us
     if parent is not None:
         threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # moto's modules and models live as long as the process: out of the collector's way, so a
+    # full collection scans the tables' data only (`local.lambda_runtime` does the same).
+    gc.freeze()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     sys.stdout.buffer.write(READY)

@@ -57,6 +57,7 @@ from local.woosh_standin import WooshStandIn
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
 STREAM_POLL_SECONDS = 0.2
+SWITCH_INTERVAL_SECONDS = 0.001
 QUEUE_POLL_SECONDS = 0.2
 MAX_LOCAL_STREAM_ATTEMPTS = 10
 
@@ -272,7 +273,7 @@ class LocalStack:
                 merged[name] = value
         apply_environment(merged)
         for logical_id, spec in self.template.functions().items():
-            runtime = local_function_runtime(spec, instances=self.config.instances)
+            runtime = local_function_runtime(spec, instances=self.config.instances, freeze_heap=True)
             runtime.warm()
             self.runtimes[logical_id] = runtime
 
@@ -426,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         "--ready-file", default=os.environ.get("LOCAL_READY_FILE"), help="write URLs here as JSON"
     )
     args = parser.parse_args(argv)
+    # Every function instance runs in this one interpreter, where Lambda would give each its
+    # own CPU: a thread waking for its send slot should get the interpreter within a
+    # millisecond, not after the default 5 ms turns of a hundred busy handlers (a sender
+    # that wakes too late gives its slot up, `lift_alerts.woosh`).
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
