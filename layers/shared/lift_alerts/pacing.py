@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lift_alerts.config import number_env
+from lift_alerts.observability import logger
 from lift_alerts.table import Table, Written, conditional
 
 if TYPE_CHECKING:
@@ -273,7 +274,9 @@ class SendBudget(Table):
                     *slots, next_free = taken.slots(taken.issued - count, count + 1, self.limits)
                     if slots[0] >= self._clock() - self.late_by:
                         granted = [at for at in slots if at <= not_after]
+                        _report_unused(count - len(granted), "after the caller's deadline")
                         return Reservation(tuple(granted), next_free if granted else slots[0], self.late_by)
+                    _report_unused(count, "past before the answer came")
                     series = None  # the answer came after the tickets' time: they are lost
             lead = self._lead(self._clock() - asked)
             self.retries += 1
@@ -358,6 +361,13 @@ class SendBudget(Table):
         if not isinstance(result, Written):
             return None, _series(result.before) if result.before else None
         return _series(result.item.get("Attributes", {})), None
+
+
+def _report_unused(tickets: int, why: str) -> None:
+    """Slots taken and never used are capacity lost for everyone: under a mass alarm one of
+    them can push an alarm's first contact into the next minute, so each is logged."""
+    if tickets > 0:
+        logger.warning("send slots taken but not used", extra={"tickets": tickets, "why": why})
 
 
 def _series(item: Mapping[str, Any]) -> _Series:
