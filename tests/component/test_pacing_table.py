@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -24,6 +25,23 @@ def test_reservation_past_the_deadline_is_refused_and_takes_nothing(table: str) 
     assert refused.slots == ()
     assert refused.next_free == 1060.0
     assert budget.reserve(1, not_after=1060.0).slots == (1060.0,)
+
+
+def test_tickets_taken_past_the_deadline_are_reported_as_unused(
+    table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ADD takes every ticket asked for; those whose slot falls after the caller's deadline
+    are never sent, capacity lost for everyone: the log says how many."""
+    caplog.set_level(logging.WARNING, logger="lift-alerts")
+    now = [1000.0]
+    limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
+    budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: now[0])
+    assert budget.reserve(1, not_after=1100.0).slots == (1000.0,)
+    assert caplog.records == []
+    partly = budget.reserve(3, not_after=1000.15)
+    assert partly.slots == (1000.1,)
+    unused = [(r.getMessage(), r.__dict__.get("tickets")) for r in caplog.records]
+    assert unused == [("send slots taken but not used", 2)]
 
 
 def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None:
