@@ -54,6 +54,12 @@ def _mass_section(mass: dict[str, Any]) -> list[str]:
             f"took {r('posting_seconds')} s (POST median {r('post_median_seconds')} s, max "
             f"{r('post_max_seconds')} s): the local "
             "stack's own speed on this machine, which the first-reach floor does not allow for.",
+            "",
+            f"The first message was accepted {r('first_accepted_seconds')} s after the posts were "
+            f"released (their work up to the first reservation, plus the series' head); the first "
+            f"recipients' slots then took {r('firsts_span_seconds')} s, where the floor counts 9.9: "
+            f"the budget's guard ({r('guard_ms')} ms) is added to every window of 10. Messages "
+            f"accepted per minute: {r('accepted_per_window')} (100 each at best).",
         ]
     return lines
 
