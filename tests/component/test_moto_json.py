@@ -15,8 +15,9 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from local.moto_json import ITEM_OPERATIONS, render_directly
+from tests.support.harness import create_alerts_table
 
-REGION = "eu-west-1"
+REGION = "af-south-1"
 EVERY_KIND = {
     "pk": {"S": "alert#1"},
     "text": {"S": "Lift 3 — floor G, “quoted”"},
@@ -69,13 +70,7 @@ def compared() -> Iterator[list[tuple[str, Any, Any]]]:
 
 def test_item_answers_are_the_generic_serializers_answers(compared: list[tuple[str, Any, Any]]) -> None:
     db = boto3.client("dynamodb", region_name=REGION)
-    db.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_alerts_table(db, "t")  # the template's table: its stream has both images
     key = {"pk": {"S": "alert#1"}}
     db.put_item(TableName="t", Item=EVERY_KIND)
     db.put_item(TableName="t", Item={**EVERY_KIND, "count": {"N": "43"}}, ReturnValues="ALL_OLD")
