@@ -108,7 +108,24 @@ class Demo:
         )
         answer: dict[str, Any] = response.json()
         say(f"  POST /alerts {ticket} ({lift}, floor {floor}) -> 201, alert {answer['alert_id']}")
+        for line in answer["messages"]:
+            if line["status"] == "queued":
+                line.update(self.wait_until_sent(answer["alert_id"], line["to"]))
         return answer
+
+    def wait_until_sent(self, alert_id: str, to: str, timeout: float = 20.0) -> dict[str, Any]:
+        """A recipient the POST answered `queued` (its send slot went to someone else's first
+        alert, SPEC §11): the dispatcher sends it within seconds; GET shows it then, as a
+        ticketing system would see it. Returns the line's `message_id` and `status`."""
+        waited = time.monotonic()
+        while time.monotonic() - waited < timeout:
+            for line in self.get_alert(alert_id)["recipients"]:
+                if line["to"] == to and line.get("message_id"):
+                    after = time.monotonic() - waited
+                    say(f"    {to}: queued, then sent by the dispatcher {after:.1f}s later")
+                    return {"message_id": line["message_id"], "status": "accepted"}
+            time.sleep(0.25)
+        raise StoryError(f"{alert_id}: the queued message to {to} was not sent within {timeout:g}s")
 
     def sent_messages(self) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = self.http.get(f"{self.woosh}/_sent", timeout=10).json()
