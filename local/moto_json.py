@@ -9,7 +9,7 @@ moto server's time (py-spy, 40 alarms x 3), all of it under the DynamoDB lock th
 as JSON (member names are the keys, binary values base64, timestamps epoch seconds), which
 is how moto rendered it before 5.2. So for the item operations below a successful result
 is rendered with `json.dumps`; errors, and every other operation, go the generic way.
-What the answer says is unchanged: `tests/unit/test_moto_json.py` renders the same results
+What the answer says is unchanged: `tests/component/test_moto_json.py` renders the same results
 both ways and compares them.
 """
 

@@ -20,7 +20,7 @@ from lift_alerts.channels import Channel, needs_template_fallback, window_open
 from lift_alerts.clock import epoch
 from lift_alerts.config import Settings
 from lift_alerts.outbound import AlertFacts, alert_text, interactive_body, template_body
-from lift_alerts.pacing import PacingLimits
+from lift_alerts.pacing import PacingLimits, SendBudget
 from lift_alerts.repository import AlertRepository
 from lift_alerts.stored import (
     QUEUED,
@@ -378,8 +378,6 @@ def woosh_client() -> WooshClient:
 
 @functools.lru_cache(maxsize=4)
 def _woosh_client(base_url: str, api_key: str, alerts_table: str, limits: PacingLimits) -> WooshClient:
-    from lift_alerts.pacing import SendBudget
-
     # Every instance of every function paces itself against the one budget item (SPEC §11).
     return WooshClient(base_url, api_key, budget=SendBudget(alerts_table, limits))
 
