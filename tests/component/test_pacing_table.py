@@ -44,6 +44,29 @@ def test_tickets_taken_past_the_deadline_are_reported_as_unused(
     assert unused == [("send slots taken but not used", 2)]
 
 
+def test_a_series_replaced_before_its_next_slot_is_reported_with_the_time_it_skipped(
+    table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reservation that finds the next slot closer than two of its round trips starts a new
+    series further ahead: the slots in between are never used, and the log says how long."""
+    caplog.set_level(logging.INFO, logger="lift-alerts")
+    now = [1000.0]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    # Every call to the table takes 150 ms (of the test's clock): the lead is 300 ms.
+    dynamodb.meta.events.register("before-call.dynamodb.*", lambda **_: now.__setitem__(0, now[0] + 0.15))
+    limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
+    budget = SendBudget(table, limits, dynamodb, clock=lambda: now[0])
+    assert budget.reserve(1, not_after=1100.0).slots == (1000.45,)  # read at 1000.15, + lead
+    # The next slot (1000.55) is 100 ms ahead when this read answers (1000.45): too close.
+    assert budget.reserve(1, not_after=1100.0).slots == (1000.75,)
+    starts = [
+        (r.levelname, r.__dict__["skipped_ms"])
+        for r in caplog.records
+        if r.getMessage() == "send series started"
+    ]
+    assert starts == [("INFO", 0.0), ("WARNING", pytest.approx(200.0, abs=1.5))]
+
+
 def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None:
     """Fake clock at the budget's start, so the windows are checked on the reserved times
     themselves: 16 threads (like 16 instances) reserve 150 slots between them."""

@@ -259,6 +259,7 @@ class SendBudget(Table):
                 firsts = self._firsts(series, now, first_contact)
                 written_, series = self._start_series(series, start, recent, len(granted), firsts)
                 if written_:
+                    _report_series_start(start, now, lead, next_slot)
                     next_free = next_slots([*recent, *granted], start, self.limits, 1)[0]
                     return Reservation(tuple(granted), next_free, self.late_by)
                 self.conflicts += 1
@@ -368,6 +369,22 @@ def _report_unused(tickets: int, why: str) -> None:
     them can push an alarm's first contact into the next minute, so each is logged."""
     if tickets > 0:
         logger.warning("send slots taken but not used", extra={"tickets": tickets, "why": why})
+
+
+def _report_series_start(start: float, now: float, lead: float, replaced_next: float | None) -> None:
+    """A new series is logged (rare: after the budget went idle, or under load). One that
+    replaced a series whose next slot was still ahead skipped the time in between: capacity
+    lost like an unused slot (under a mass alarm it delays every later first contact), so
+    that one is a warning with the time it skipped."""
+    skipped = start - replaced_next if replaced_next is not None and replaced_next > now else 0.0
+    (logger.warning if skipped > 0 else logger.info)(
+        "send series started",
+        extra={
+            "starts_in_ms": round((start - now) * 1000, 1),
+            "lead_ms": round(lead * 1000, 1),
+            "skipped_ms": round(skipped * 1000, 1),
+        },
+    )
 
 
 def _series(item: Mapping[str, Any]) -> _Series:
