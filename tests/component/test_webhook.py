@@ -14,11 +14,13 @@ import pytest
 
 from lift_alerts.observability import logger
 from lift_alerts.updates import MAX_LOGGED_RESULTS, Report
-from tests.support.harness import HttpResult, http_event
+from local.woosh_standin import signature_header
+from tests.support.harness import LOCAL_SECRET, HttpResult, http_event
 from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TECH = "27824537125"
+SECRET = LOCAL_SECRET["webhook_secret"]
 OTHER = "27831234567"
 
 
@@ -174,6 +176,25 @@ def test_one_info_line_per_post_names_each_taps_alert_and_outcome(
             {"tap_id": tap_id, "alert_id": alert["alert_id"], "outcome": outcome, **matched}
         ]
         assert line["outcomes"] == {outcome: 1}
+
+
+def test_log_lines_carry_the_request_id_as_correlation_id(service: Service, log_output: io.StringIO) -> None:
+    """Both HTTP functions: the API Gateway request id, on every line of that request."""
+    body = {"ticket_id": "EMG-1", "lift_id": "LIFT-A", "recipients": [TECH]}
+    send = http_event("POST", "/alerts", body=body)
+    assert service.call("send", send).status == 201
+    raw = json.dumps(service.woosh.tap(service.woosh.sent[0].message_id, 2, post=False)["payload"]).encode()
+    tap = http_event(
+        "POST", "/webhook", body=raw, headers={"X-Hub-Signature-256": signature_header(raw, SECRET)}
+    )
+    assert service.call("webhook", tap).status == 200
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    by_request = [(line["message"], line["correlation_id"]) for line in lines]
+    assert by_request == [
+        ("alert sent", send["requestContext"]["requestId"]),
+        ("webhook processed", tap["requestContext"]["requestId"]),
+    ]
+    assert send["requestContext"]["requestId"] != tap["requestContext"]["requestId"]
 
 
 def test_the_request_line_lists_at_most_max_logged_results() -> None:
