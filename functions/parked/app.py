@@ -11,7 +11,7 @@ from lift_alerts.config import get_settings
 from lift_alerts.observability import logger, metrics, tracer
 from lift_alerts.parking import decode
 from lift_alerts.repository import AlertRepository
-from lift_alerts.updates import process_updates
+from lift_alerts.updates import Report, process_updates
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -21,12 +21,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = get_settings()
     repo = AlertRepository(settings.alerts_table)
     failures = []
+    processed = Report()
     for record in event.get("Records", []):
         report = process_updates(decode(record["body"]), repo, settings, utc_now())
+        processed.results += report.results
         if report.failed:
             # Still failing: SQS delivers it again later (everything here is idempotent).
             failures.append({"itemIdentifier": record["messageId"]})
     logger.info(
-        "parked updates processed", extra={"records": len(event.get("Records", [])), "retry": len(failures)}
+        "parked updates processed",
+        extra={
+            "records": len(event.get("Records", [])),
+            "retry": len(failures),
+            **processed.log_fields(),  # what became of each update (its id, alert, outcome)
+        },
     )
     return {"batchItemFailures": failures}

@@ -6,12 +6,11 @@ import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import alerts, idempotency
 from lift_alerts.alert_view import view_of
-from lift_alerts.api import json_response, parse_json, raw_body, register_http_errors
+from lift_alerts.api import json_response, parse_json, raw_body, register_http_errors, resolve
 from lift_alerts.clock import iso, utc_now
 from lift_alerts.config import get_settings
 from lift_alerts.models import AlertRequest, CloseRequest
@@ -82,9 +81,10 @@ def _remaining_ms() -> int | None:
     return int(remaining()) if callable(remaining) else None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# The correlation id (the request's id) is set by api.resolve.
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return app.resolve(event, context)
+    return resolve(app, event, context)

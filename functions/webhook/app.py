@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts import webhook
-from lift_alerts.api import json_response, raw_body, register_http_errors
+from lift_alerts.api import json_response, raw_body, register_http_errors, resolve
 from lift_alerts.aws import client
 from lift_alerts.clock import utc_now
 from lift_alerts.config import get_secrets, get_settings
@@ -55,11 +54,9 @@ def receive() -> Response[str]:
 
 
 # log_event=False: never the raw event, whatever POWERTOOLS_LOGGER_LOG_EVENT says, because its
-# headers carry the callback token (SPEC §6).
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
-)
+# headers carry the callback token (SPEC §6). The correlation id is set by api.resolve.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

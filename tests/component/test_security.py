@@ -192,6 +192,22 @@ def test_secret_is_read_again_after_its_max_age(
     assert len(secret_reads) >= 4  # no caching when the operator asks for none
 
 
+def test_a_rotated_secret_is_used_as_soon_as_it_is_read_again(
+    service: Any, tap_payload: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsed secret is kept only while Secrets Manager's value is the same: no reset here."""
+    monkeypatch.setenv("SECRET_MAX_AGE_SECONDS", "0")
+    reset_caches()
+    _alert_id, raw = tap_payload
+    assert service.webhook(raw).status == 200
+    boto3.client("secretsmanager", region_name="af-south-1").put_secret_value(
+        SecretId="lift-alerts-test-secret",
+        SecretString=json.dumps({**LOCAL_SECRET, "webhook_secret": "the-new-webhook-secret"}),
+    )
+    assert service.webhook(raw).status == 401
+    assert service.webhook(raw, secret="the-new-webhook-secret").status == 200
+
+
 def test_secret_unavailable_is_a_503_so_the_sender_retries(service: Any) -> None:
     boto3.client("secretsmanager", region_name="af-south-1").delete_secret(
         SecretId="lift-alerts-test-secret", ForceDeleteWithoutRecovery=True

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
 from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.harness import HttpResult, http_event
+from lift_alerts.observability import logger
+from lift_alerts.updates import MAX_LOGGED_RESULTS, Report
+from local.woosh_standin import signature_header
+from tests.support.harness import LOCAL_SECRET, HttpResult, http_event
 from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TECH = "27824537125"
+SECRET = LOCAL_SECRET["webhook_secret"]
 OTHER = "27831234567"
 
 
@@ -131,6 +139,73 @@ def test_batch_with_taps_for_two_alerts_and_statuses(service: Service) -> None:
     assert view_b["recipients"][0]["delivery_status"] == "failed"
     failed = service.details("Alert Delivery Failed")
     assert [(f["ticket_id"], f["error"]["code"]) for f in failed] == [("EMG-B", "131047")]
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """The functions' log lines, formatted exactly as Lambda gets them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    yield stream
+    target.removeHandler(handler)
+
+
+def info_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    stream.seek(0)
+    stream.truncate()
+    return [line for line in lines if line["level"] == "INFO"]
+
+
+def test_one_info_line_per_post_names_each_taps_alert_and_outcome(
+    service: Service, log_output: io.StringIO
+) -> None:
+    """An operator grepping an alert id finds the POST that recorded its tap, in one line."""
+    alert = service.send_alert([TECH])
+    payload = service.woosh.tap(message_id(alert), 2, post=False)["payload"]
+    tap_id = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    info_lines(log_output)
+    for outcome, matched in [("tap_matched_context", {"matched_by": "context"}), ("tap_duplicate", {})]:
+        assert service.webhook(payload).status == 200
+        (line,) = info_lines(log_output)
+        assert line["message"] == "webhook processed"
+        assert line["results"] == [
+            {"tap_id": tap_id, "alert_id": alert["alert_id"], "outcome": outcome, **matched}
+        ]
+        assert line["outcomes"] == {outcome: 1}
+
+
+def test_log_lines_carry_the_request_id_as_correlation_id(service: Service, log_output: io.StringIO) -> None:
+    """Both HTTP functions: the API Gateway request id, on every line of that request."""
+    body = {"ticket_id": "EMG-1", "lift_id": "LIFT-A", "recipients": [TECH]}
+    send = http_event("POST", "/alerts", body=body)
+    assert service.call("send", send).status == 201
+    raw = json.dumps(service.woosh.tap(service.woosh.sent[0].message_id, 2, post=False)["payload"]).encode()
+    tap = http_event(
+        "POST", "/webhook", body=raw, headers={"X-Hub-Signature-256": signature_header(raw, SECRET)}
+    )
+    assert service.call("webhook", tap).status == 200
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    by_request = [(line["message"], line["correlation_id"]) for line in lines]
+    assert by_request == [
+        ("alert sent", send["requestContext"]["requestId"]),
+        ("webhook processed", tap["requestContext"]["requestId"]),
+    ]
+    assert send["requestContext"]["requestId"] != tap["requestContext"]["requestId"]
+
+
+def test_the_request_line_lists_at_most_max_logged_results() -> None:
+    report = Report()
+    for index in range(MAX_LOGGED_RESULTS + 5):
+        report.add("status_stale", log={"message_id": f"wamid.{index}", "context_id": "not kept"})
+    fields = report.log_fields()
+    assert fields["results"] == [
+        {"message_id": f"wamid.{index}", "outcome": "status_stale"} for index in range(MAX_LOGGED_RESULTS)
+    ]
+    assert fields["results_omitted"] == 5
 
 
 def test_tap_without_context_matches_by_button_id(service: Service) -> None:

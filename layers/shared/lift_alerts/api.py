@@ -31,6 +31,16 @@ def json_response(status_code: int, body: Any, headers: dict[str, str] | None = 
     )
 
 
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`app.resolve`, with the request's id (`requestContext.requestId`) as every log line's
+    `correlation_id`: what `correlation_paths.API_GATEWAY_HTTP` gives, without a JMESPath
+    search per request. Call it inside `logger.inject_lambda_context(clear_state=True)`."""
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    request_id = request_context.get("requestId") if isinstance(request_context, dict) else None
+    logger.set_correlation_id(request_id)
+    return app.resolve(event, context)
+
+
 def raw_body(event: BaseProxyEvent) -> bytes:
     """The body's bytes as the client sent them (API Gateway may base64-encode it)."""
     body = event.body

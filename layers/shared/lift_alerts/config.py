@@ -211,25 +211,58 @@ def _current_and_previous(data: dict[str, Any], key: str, now: datetime) -> tupl
     if not current:
         return ()
     values = [str(current)]
-    previous = data.get(f"previous_{key}")
-    until = data.get(f"previous_{key}_valid_until")
-    if previous and until:
-        try:
-            deadline = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ConfigurationError(f"previous_{key}_valid_until is not ISO 8601") from exc
-        if deadline.tzinfo is None:
-            deadline = deadline.replace(tzinfo=UTC)
-        if now < deadline:
-            values.append(str(previous))
+    deadline = _previous_deadline(data, key)
+    if deadline is not None and now < deadline:
+        values.append(str(data[f"previous_{key}"]))
     return tuple(values)
+
+
+def _previous_deadline(data: dict[str, Any], key: str) -> datetime | None:
+    """`previous_<key>_valid_until` when a current and a previous value are both set, else None."""
+    until = data.get(f"previous_{key}_valid_until")
+    if not (data.get(key) and data.get(f"previous_{key}") and until):
+        return None
+    try:
+        deadline = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigurationError(f"previous_{key}_valid_until is not ISO 8601") from exc
+    return deadline if deadline.tzinfo is not None else deadline.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _ParsedSecret:
+    """The secret's value as last read, parsed: valid while the value is the same and
+    `until` (the next rotation deadline still ahead, when the accepted values change) is not past."""
+
+    raw: Any
+    secrets: AppSecrets
+    until: datetime | None
+
+
+_parsed_secret: _ParsedSecret | None = None
+
+
+def _parse_secret(raw: Any) -> AppSecrets:
+    """AppSecrets from the secret's value, parsed again only when the value changed (a rotation
+    is seen as soon as Powertools' cache refreshes) or a previous value's deadline passed."""
+    global _parsed_secret  # noqa: PLW0603 - one parsed value per container, replaced whole
+    now = datetime.now(UTC)
+    parsed = _parsed_secret
+    if parsed is not None and parsed.raw == raw and (parsed.until is None or now < parsed.until):
+        return parsed.secrets
+    data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    secrets = AppSecrets.from_json(data, now=now)
+    deadlines = [_previous_deadline(data, key) for key in ("webhook_secret", "callback_token")]
+    ahead = [deadline for deadline in deadlines if deadline is not None and now < deadline]
+    _parsed_secret = _ParsedSecret(raw, secrets, min(ahead, default=None))
+    return secrets
 
 
 def get_secrets() -> AppSecrets:
     """Read through Powertools parameters, which caches the value for `secret_max_age_seconds`."""
     settings = get_settings()
     raw = _secrets_provider().get(settings.app_secret_id, max_age=settings.secret_max_age_seconds)
-    secrets = AppSecrets.from_json(raw)
+    secrets = _parse_secret(raw)
     if not secrets.webhook_credentials_configured:
         _report_missing_webhook_credentials()
     return secrets
@@ -261,8 +294,10 @@ def reset_caches() -> None:
     from lift_alerts.aws import reset_clients
     from lift_alerts.sending import reset_woosh_clients
 
+    global _parsed_secret  # noqa: PLW0603
     get_settings.cache_clear()
     _secrets_provider.cache_clear()
+    _parsed_secret = None
     _report_missing_webhook_credentials.cache_clear()
     reset_clients()
     reset_woosh_clients()

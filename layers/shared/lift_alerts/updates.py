@@ -5,6 +5,10 @@ Every tap ends as exactly one of: recorded (matched by context or by button), du
 counted. A reply that is not a tap (text, voice note, media, location, contact card) ends
 the same way: kept on its alert (matched by context or by recent alert), duplicate, or
 unmatched. AWS faults are not swallowed: the caller parks what could not be processed.
+
+What became of each update is in the report (`Report.results`: its id, alert, outcome and
+how it was matched), which the caller logs in its one line per request; only what needs an
+operator (unmatched, disagreeing, failed, not kept) gets a WARNING line of its own.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ from lift_alerts.windows import record_sightings, sighting
 
 # As many as the DynamoDB client has pooled connections (aws.py): no worker waits for one.
 MAX_PARALLEL = 32
+# A request's one INFO line lists what became of its first updates only (a batch can be large).
+MAX_LOGGED_RESULTS = 20
+# The fields of an update's log context that its summary in the request's line keeps.
+_RESULT_KEYS = ("tap_id", "reply_id", "message_id", "alert_id", "matched_by")
 # WhatsApp's timestamps and our clock may disagree a little: an alert sent this long after
 # the person wrote may still be the one they answered.
 REPLY_CLOCK_SKEW_SECONDS = 60
@@ -57,17 +65,31 @@ class Report:
     failed: list[Update] = field(default_factory=list)
     # Taps, YES and replies now on an alert: their sender's window is the follow-up's to record.
     stored: list[Update] = field(default_factory=list)
+    # One summary per update, in the batch's order within a group: e.g. {"tap_id": ...,
+    # "alert_id": ..., "outcome": "tap_matched_context", "matched_by": "context"}.
+    results: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, outcome: str, update: Update | None = None) -> None:
+    def add(self, outcome: str, update: Update | None = None, log: dict[str, Any] | None = None) -> None:
         self.outcomes[outcome] += 1
         if update is not None and _stored_on_alert(outcome):
             self.stored.append(update)
+        result = {key: log[key] for key in _RESULT_KEYS if key in log} if log else {}
+        result["outcome"] = outcome
+        self.results.append(result)
 
     def merge(self, other: Report) -> None:
         for key, value in other.outcomes.items():
             self.outcomes[key] += value
         self.failed += other.failed
         self.stored += other.stored
+        self.results += other.results
+
+    def log_fields(self) -> dict[str, Any]:
+        """`results` for a request's log line: the first MAX_LOGGED_RESULTS, and how many more."""
+        fields: dict[str, Any] = {"results": self.results[:MAX_LOGGED_RESULTS]}
+        if len(self.results) > MAX_LOGGED_RESULTS:
+            fields["results_omitted"] = len(self.results) - MAX_LOGGED_RESULTS
+        return fields
 
 
 def process_updates(
@@ -151,27 +173,49 @@ def _ordering_key(update: Update) -> str:
 def _process_group(group: list[Update], repo: AlertRepository, settings: Settings, now: datetime) -> Report:
     report = Report()
     for index, update in enumerate(group):
+        log: dict[str, Any] = {}
         try:
-            report.add(process_update(update, repo, settings, now), update)
+            report.add(process_update(update, repo, settings, now, log), update, log)
         except Exception:
             # An AWS fault: this update and the rest of its group (order matters within it)
             # are handed back to be parked and processed later.
             logger.exception("update could not be processed now", extra={"update_kind": update.kind})
             count("UpdateDeferred", len(group) - index)
             report.failed += group[index:]
+            for deferred in group[index:]:
+                report.results.append({**_update_id(deferred), "outcome": "deferred"})
             break
     return report
 
 
-def process_update(update: Update, repo: AlertRepository, settings: Settings, now: datetime) -> str:
+def _update_id(update: Update) -> dict[str, str]:
+    if isinstance(update, Tap):
+        return {"tap_id": update.tap_id}
+    if isinstance(update, Reply):
+        return {"reply_id": update.reply_id}
+    if isinstance(update, StatusUpdate):
+        return {"message_id": update.message_id}
+    return {}
+
+
+def process_update(
+    update: Update,
+    repo: AlertRepository,
+    settings: Settings,
+    now: datetime,
+    log: dict[str, Any] | None = None,
+) -> str:
+    """The update's outcome; `log` (when given) is filled with what it is about: its id, the
+    alert it went to and how it was matched (the caller's summary of the update)."""
+    log = {} if log is None else log
     if isinstance(update, Tap):
         if parse_confirm_id(update.button_id) or is_confirm_label(update.button_id):
-            return record_yes(update, repo)
-        return record_tap(update, repo)
+            return record_yes(update, repo, log)
+        return record_tap(update, repo, log)
     if isinstance(update, StatusUpdate):
-        return record_status(update, repo, settings, now)
+        return record_status(update, repo, settings, now, log)
     if isinstance(update, Reply):
-        return record_reply(update, repo, settings)
+        return record_reply(update, repo, settings, log)
     return _ignored(update)
 
 
@@ -196,13 +240,15 @@ def _response(tap: Tap, choice: str, matched_by: str, original_message_id: str |
     }
 
 
-def record_tap(tap: Tap, repo: AlertRepository) -> str:
+def record_tap(tap: Tap, repo: AlertRepository, log: dict[str, Any] | None = None) -> str:
     """Match by context.id first; fall back to the alert named in the button id (SPEC §6).
 
     A payload that is just a label (a template with static payloads) matches by context.id only.
+    `log` (when given) is filled with the tap's log context (see process_update).
     """
     ref = parse_button_id(tap.button_id)
-    log = {"tap_id": tap.tap_id, "context_id": tap.context_id}
+    log = {} if log is None else log
+    log.update(tap_id=tap.tap_id, context_id=tap.context_id)
     if ref is None:
         label_choice = parse_button_label(tap.button_id)
         if label_choice is None:
@@ -234,14 +280,15 @@ def record_tap(tap: Tap, repo: AlertRepository) -> str:
     return _after_fallback(result, "button", log)
 
 
-def record_yes(tap: Tap, repo: AlertRepository) -> str:
+def record_yes(tap: Tap, repo: AlertRepository, log: dict[str, Any] | None = None) -> str:
     """A YES on an entrapment confirmation (SPEC §10): never a classification tap.
 
     Matched like a tap: by context.id when that message is the alert's, else by the alert the
     button id names; a static payload that is just "YES" matches by context.id only.
     """
     named = parse_confirm_id(tap.button_id)
-    log: dict[str, Any] = {"tap_id": tap.tap_id, "context_id": tap.context_id, "alert_id": named}
+    log = {} if log is None else log
+    log.update(tap_id=tap.tap_id, context_id=tap.context_id, alert_id=named)
     responder: dict[str, Any] = {"wa_id": tap.wa_id, "name": tap.name}
     if tap.user_id:
         # Kept for the window (windows.py): a YES maps the user id to the phone like a tap.
@@ -279,7 +326,7 @@ def record_yes(tap: Tap, repo: AlertRepository) -> str:
 
 def _yes_outcome(result: TapResult, matched_by: str, log: dict[str, Any]) -> str:
     if isinstance(result, Written):
-        return _matched("confirmation", "confirmation recorded", "ConfirmationRecorded", matched_by, log)
+        return _matched("confirmation", "ConfirmationRecorded", matched_by, log)
     if result.reason == "duplicate":
         return _duplicate(log)
     if result.reason == "not_requested":
@@ -311,18 +358,19 @@ def _after_fallback(result: TapResult, matched_by: str, log: dict[str, Any]) -> 
 
 
 def _recorded(matched_by: str, log: dict[str, Any]) -> str:
-    return _matched("tap", "tap recorded", "TapMatched", matched_by, log)
+    return _matched("tap", "TapMatched", matched_by, log)
 
 
-def _matched(what: str, message: str, metric: str, matched_by: str, log: dict[str, Any]) -> str:
-    """A tap, YES or reply recorded on its alert: logged, counted, `<what>_matched_<how>`."""
-    logger.info(message, extra={**log, "matched_by": matched_by})
+def _matched(what: str, metric: str, matched_by: str, log: dict[str, Any]) -> str:
+    """A tap, YES or reply recorded on its alert: counted, `<what>_matched_<how>`; `matched_by`
+    goes into `log` for the request's line (no line of its own: nothing for an operator to do)."""
+    log["matched_by"] = matched_by
     count(metric)
     return f"{what}_matched_{matched_by}"
 
 
 def _duplicate(log: dict[str, Any]) -> str:
-    logger.info("duplicate tap ignored", extra=log)
+    # Counted and in the request's line (the sender retried): no line of its own.
     count("TapDuplicate")
     return "tap_duplicate"
 
@@ -355,15 +403,17 @@ def _reply_record(reply: Reply, phone: str | None, matched_by: str) -> dict[str,
     }
 
 
-def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str:
+def record_reply(
+    reply: Reply, repo: AlertRepository, settings: Settings, log: dict[str, Any] | None = None
+) -> str:
     """Keep a reply with the alert it belongs to; it never counts as a tap (SPEC §10).
 
     The alert is the one owning the quoted message (`context.id`: any message we sent for it,
     reminders and notices too); else the latest alert (or reminder) sent to the sender in the
     REPLY_WINDOW_SECONDS before they wrote that is not closed; else the reply is unmatched.
     """
-    log: dict[str, Any] = {"reply_id": reply.reply_id, "reply_type": reply.type}
-    log["context_id"] = reply.context_id
+    log = {} if log is None else log
+    log.update(reply_id=reply.reply_id, reply_type=reply.type, context_id=reply.context_id)
     phone = reply.wa_id or (repo.phone_for_user(reply.user_id) if reply.user_id else None)
     if reply.context_id:
         message = repo.find_message(reply.context_id)
@@ -393,9 +443,8 @@ def record_reply(reply: Reply, repo: AlertRepository, settings: Settings) -> str
 
 def _reply_outcome(result: ReplyResult, matched_by: str, log: dict[str, Any]) -> str:
     if isinstance(result, Written):
-        return _matched("reply", "reply kept", "ReplyMatched", matched_by, log)
+        return _matched("reply", "ReplyMatched", matched_by, log)
     if result.reason == "duplicate":
-        logger.info("duplicate reply ignored", extra=log)
         count("ReplyDuplicate")
         return "reply_duplicate"
     if result.reason == "full":
@@ -415,7 +464,15 @@ def _reply_unmatched(reason: str, log: dict[str, Any]) -> str:
 # -- delivery statuses ----------------------------------------------------------------------------
 
 
-def record_status(update: StatusUpdate, repo: AlertRepository, settings: Settings, now: datetime) -> str:
+def record_status(
+    update: StatusUpdate,
+    repo: AlertRepository,
+    settings: Settings,
+    now: datetime,
+    log: dict[str, Any] | None = None,
+) -> str:
+    log = {} if log is None else log
+    log["message_id"] = update.message_id
     result = repo.record_status(
         update.message_id, update.status, at=update.at, error=update.error, expires_at=expiry(settings, now)
     )
@@ -425,10 +482,14 @@ def record_status(update: StatusUpdate, repo: AlertRepository, settings: Setting
     else:
         message = result.before
         outcome = "status_stale"
-        # A failed status seen again: make sure its failure reached the alert (the first
-        # delivery may have died between the two writes).
-        if not (update.status == "failed" and message and message.get("delivery_status") == "failed"):
-            return outcome
+    if message and message.get("alert_id"):
+        log["alert_id"] = str(message["alert_id"])
+    # A stale status: nothing more, unless it is a failed status seen again (make sure its
+    # failure reached the alert: the first delivery may have died between the two writes).
+    if outcome == "status_stale" and not (
+        update.status == "failed" and message and message.get("delivery_status") == "failed"
+    ):
+        return outcome
     if update.status == "failed" and message and message.get("alert_id"):
         _record_delivery_failure(message, update, repo, settings, now)
     elif update.status == "failed":

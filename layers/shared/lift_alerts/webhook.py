@@ -185,8 +185,15 @@ def receive(
         count("UpdateParked", parked)
         logger.warning("updates parked for later", extra={"parked": parked})
     outcomes = dict(sorted(report.outcomes.items()))
+    # The request's one INFO line: with what became of each update (its id, alert, outcome).
     logger.info(
         "webhook processed",
-        extra={"updates": len(updates), "outcomes": outcomes, "parked": parked, "credential": credential},
+        extra={
+            "updates": len(updates),
+            "outcomes": outcomes,
+            "parked": parked,
+            "credential": credential,
+            **report.log_fields(),
+        },
     )
     return WebhookAnswer(200, {"received": len(updates), "outcomes": outcomes, "parked": parked})
