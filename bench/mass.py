@@ -156,11 +156,14 @@ def figures(
     }
 
 
-def post_all(api: str, alarms: int, recipients: int, *, workers: int) -> tuple[float, list[Posted]]:
-    """Release `workers` POSTs at once (a barrier), each next one as soon as a connection is
-    free (a ticketing system with that many connections); returns the release time and the
-    answers."""
-    barrier = threading.Barrier(min(workers, alarms) + 1)
+def post_all(
+    api: str, alarms: int, recipients: int, *, workers: int, spread: float = 0.0
+) -> tuple[float, list[Posted]]:
+    """Release the POSTs from a barrier, alarm k `spread * k / alarms` seconds after the first
+    (0: all at once), each as soon as a connection is free (a ticketing system with that many
+    connections); returns the release time and the answers."""
+    released = [0.0]
+    barrier = threading.Barrier(min(workers, alarms) + 1, action=lambda: released.__setitem__(0, time.time()))
 
     def post(alarm: int) -> Posted:
         body = {
@@ -172,6 +175,8 @@ def post_all(api: str, alarms: int, recipients: int, *, workers: int) -> tuple[f
         }
         if alarm < workers:
             barrier.wait(timeout=60)
+        if spread > 0:
+            time.sleep(max(0.0, released[0] + spread * alarm / alarms - time.time()))
         began, sent_at = time.monotonic(), time.time()
         response = requests.post(f"{api}/alerts", json=body, timeout=60)
         answer = (
@@ -182,7 +187,7 @@ def post_all(api: str, alarms: int, recipients: int, *, workers: int) -> tuple[f
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="post") as pool:
         futures = [pool.submit(post, alarm) for alarm in range(alarms)]
         barrier.wait(timeout=60)
-        started = time.time()
+        started = released[0]
         posted = [future.result() for future in futures]
     return started, posted
 
@@ -231,6 +236,7 @@ def run_mass(
     time_scale: float = 1.0,
     connections: int | None = None,
     guard_ms: int = 75,
+    spread: float = 0.0,
     plot: Path | None = PLOT,
     log: Callable[[str], None] = print,
     stack_log: Path | None = None,
@@ -261,7 +267,7 @@ def run_mass(
         api, woosh = stack.info["api_url"], stack.info["woosh_url"]
         warm(api, workers + 4)
         log(f"stack up and warm in {time.monotonic() - began:.1f}s; posting {alarms} alarms x {recipients}")
-        started, posted = post_all(api, alarms, recipients, workers=workers)
+        started, posted = post_all(api, alarms, recipients, workers=workers, spread=spread)
         posting = time.time() - started
         log(
             f"posted in {max(p.seconds for p in posted):.1f}s: "
@@ -307,6 +313,7 @@ def run_mass(
             "posting_seconds": round(posting, 3),
             "connections": workers,
             "guard_ms": guard_ms,
+            "spread_seconds": spread,
             "post_lines_accepted": sum(p.lines("accepted") for p in posted),
             "post_lines_queued": sum(p.lines("queued") for p in posted),
             "post_lines_failed": sorted(code for p in posted for code in p.failures()),
@@ -386,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--guard-ms", type=int, default=75, help="the budget's margin on each window (50 as deployed)"
     )
+    parser.add_argument(
+        "--spread-seconds", type=float, default=0.0, help="post the alarms evenly over this long (0: at once)"
+    )
     parser.add_argument("--key", default="mass_alarm", help="key in bench/results.json")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and the plot")
     parser.add_argument("--stack-log", type=Path, help="keep the local stack's log here")
@@ -397,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         time_scale=args.time_scale,
         connections=args.connections,
         guard_ms=args.guard_ms,
+        spread=args.spread_seconds,
         plot=plot,
         stack_log=args.stack_log,
     )
