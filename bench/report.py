@@ -144,8 +144,8 @@ def write_markdown(
         f"{detail['send_3_recipients']['by_operation']}.",
         "- **`webhook_overhead_ratio`** = CPU time (`time.process_time`, every thread of the process) of the "
         "whole webhook handler (`lambda_handler`: Powertools logger/tracer/metrics decorators, routing, "
-        "authentication, parsing, matching, the conditional update, the two log "
-        "lines, the metrics flush) for one first tap as the Bridge forwards it "
+        "authentication, parsing, matching, the conditional update, the request's one "
+        "log line, the metrics flush) for one first tap as the Bridge forwards it "
         f"({st['body_bytes']} bytes, `Authorization: Bearer`), divided by the floor a tap cannot go below: "
         "`json.loads` of the body + the credential check the handler makes for that request (a "
         "constant-time compare of the token) + the tap's ONE conditional UpdateItem on its alert through "
