@@ -44,11 +44,13 @@ def test_tickets_taken_past_the_deadline_are_reported_as_unused(
     assert unused == [("send slots taken but not used", 2)]
 
 
-def test_a_series_replaced_before_its_next_slot_is_reported_with_the_time_it_skipped(
+def test_a_new_series_starts_far_enough_ahead_that_racers_take_it_and_a_replaced_one_is_reported(
     table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A reservation that finds the next slot closer than two of its round trips starts a new
-    series further ahead: the slots in between are never used, and the log says how long."""
+    """A new series starts two leads ahead (a lead: two round trips), so an instance that learns
+    of it a round trip later still finds its next slot far enough ahead and takes it instead of
+    starting yet another (under load that was a storm of restarts). A series whose next slot is
+    closer than a lead is replaced, and the slots skipped are logged with the time they span."""
     caplog.set_level(logging.INFO, logger="lift-alerts")
     now = [1000.0]
     dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -56,15 +58,18 @@ def test_a_series_replaced_before_its_next_slot_is_reported_with_the_time_it_ski
     dynamodb.meta.events.register("before-call.dynamodb.*", lambda **_: now.__setitem__(0, now[0] + 0.15))
     limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
     budget = SendBudget(table, limits, dynamodb, clock=lambda: now[0])
-    assert budget.reserve(1, not_after=1100.0).slots == (1000.45,)  # read at 1000.15, + lead
-    # The next slot (1000.55) is 100 ms ahead when this read answers (1000.45): too close.
-    assert budget.reserve(1, not_after=1100.0).slots == (1000.75,)
+    assert budget.reserve(1, not_after=1100.0).slots == (1000.75,)  # read answered at 1000.15
+    assert budget.reserve(1, not_after=1100.0).slots == (1000.85,)  # read at 1000.45: 400 ms ahead
+    now[0] = 1000.7
+    # Read answered at 1000.85: the next slot (1000.95) is 100 ms ahead, closer than the lead.
+    assert budget.reserve(1, not_after=1100.0).slots == (1001.45,)
     starts = [
         (r.levelname, r.__dict__["skipped_ms"])
         for r in caplog.records
         if r.getMessage() == "send series started"
     ]
-    assert starts == [("INFO", 0.0), ("WARNING", pytest.approx(200.0, abs=1.5))]
+    assert starts == [("INFO", 0.0), ("WARNING", pytest.approx(500.0, abs=1.5))]
+    assert budget.retries == 0
 
 
 def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None:

@@ -13,7 +13,7 @@ colliding on a version and retrying one by one (100 reservations at once took 20
 against moto, with 1322 lost races). Slots are evenly spaced (`spacing_seconds`), so the next
 one is always just ahead of the last. When the next ticket's slot is too close to be taken
 in time (`lead`: two round trips of the last call) or already past (the budget was idle),
-the series is stale and a reservation starts a new one `lead` from now with a conditional
+the series is stale and a reservation starts a new one `2 x lead` from now with a conditional
 put on the series it read (its number and `issued`), carrying the slots of the last long
 window over in `before`; one such put wins, the others take tickets in the new series.
 DynamoDB's per-item atomic updates make this correct at any concurrency, with no server of
@@ -246,11 +246,14 @@ class SendBudget(Table):
             next_slot = series.next_slot(self.limits)
             asked = self._clock()
             if next_slot is None or next_slot < now + lead:
-                # Stale (or no series yet): start a new one, `lead` from now or the series head if
-                # longer (to the millisecond, as stored), so that its first slots are still ahead
-                # when the answers of this write and of the instances racing it arrive.
+                # Stale (or no series yet): start a new one twice `lead` from now, or the series
+                # head if longer (to the millisecond, as stored). Twice: the instances racing this
+                # write learn of the new series a round trip later and then judge it by their own
+                # `lead`; a series started only `lead` ahead looked stale to them in turn, and
+                # under load each restarted it again (a storm: 472 writes tried again for 100
+                # reservations, and every restart skips slots).
                 head = self.limits.series_head_seconds * self.limits.time_scale
-                start = math.ceil((now + max(lead, head)) * 1000) / 1000
+                start = math.ceil((now + max(2 * lead, head)) * 1000) / 1000
                 recent = series.recent(now, self.limits)
                 wanted = next_slots(recent, start, self.limits, count)
                 granted = [at for at in wanted if at <= not_after]
