@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from tests.support.service import Service
@@ -15,3 +19,17 @@ def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alarm")
     get_settings.cache_clear()
     return service
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Every line the functions' Powertools logger writes, formatted exactly as Lambda gets it."""
+    from lift_alerts.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    yield stream
+    target.removeHandler(handler)

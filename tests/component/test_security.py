@@ -21,6 +21,7 @@ from lift_alerts.aws import client
 from lift_alerts.config import reset_caches
 from lift_alerts.observability import logger, mask_phone
 from tests.support.harness import LOCAL_SECRET, ROOT, http_event, lambda_context, to_result
+from tests.support.logs import log_lines
 from tests.support.secrets import (
     NEW_TOKEN,
     PREVIOUS,
@@ -349,22 +350,6 @@ def test_handshake_refused(service: Any, query: dict[str, str] | None) -> None:
 
 
 # ---------------------------------------------------------------------------- personal data, secrets, logs
-
-
-def log_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Every line the functions' Powertools logger writes, formatted exactly as Lambda gets it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    yield stream
-    target.removeHandler(handler)
 
 
 def test_phone_numbers_masked_and_secrets_absent_in_logs(

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lift_alerts.observability import logger
 from lift_alerts.updates import MAX_LOGGED_RESULTS, Report
 from local.woosh_standin import signature_header
 from tests.support.harness import LOCAL_SECRET, HttpResult, http_event
+from tests.support.logs import log_lines
 from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
@@ -141,20 +139,8 @@ def test_batch_with_taps_for_two_alerts_and_statuses(service: Service) -> None:
     assert [(f["ticket_id"], f["error"]["code"]) for f in failed] == [("EMG-B", "131047")]
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """The functions' log lines, formatted exactly as Lambda gets them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    yield stream
-    target.removeHandler(handler)
-
-
 def info_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    lines = log_lines(stream.getvalue())
     stream.seek(0)
     stream.truncate()
     return [line for line in lines if line["level"] == "INFO"]
@@ -183,17 +169,19 @@ def test_log_lines_carry_the_request_id_as_correlation_id(service: Service, log_
     body = {"ticket_id": "EMG-1", "lift_id": "LIFT-A", "recipients": [TECH]}
     send = http_event("POST", "/alerts", body=body)
     assert service.call("send", send).status == 201
+    send_lines = log_lines(log_output.getvalue())
+    log_output.seek(0)
+    log_output.truncate()
     raw = json.dumps(service.woosh.tap(service.woosh.sent[0].message_id, 2, post=False)["payload"]).encode()
     tap = http_event(
         "POST", "/webhook", body=raw, headers={"X-Hub-Signature-256": signature_header(raw, SECRET)}
     )
     assert service.call("webhook", tap).status == 200
-    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
-    by_request = [(line["message"], line["correlation_id"]) for line in lines]
-    assert by_request == [
-        ("alert sent", send["requestContext"]["requestId"]),
-        ("webhook processed", tap["requestContext"]["requestId"]),
-    ]
+    tap_lines = log_lines(log_output.getvalue())
+    assert "alert sent" in [line["message"] for line in send_lines]
+    assert {line["correlation_id"] for line in send_lines} == {send["requestContext"]["requestId"]}
+    assert "webhook processed" in [line["message"] for line in tap_lines]
+    assert {line["correlation_id"] for line in tap_lines} == {tap["requestContext"]["requestId"]}
     assert send["requestContext"]["requestId"] != tap["requestContext"]["requestId"]
 
 
