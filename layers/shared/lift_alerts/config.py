@@ -200,6 +200,11 @@ class AppSecrets:
         )
 
 
+# The secret's keys that rotate with a `previous_<key>` and `previous_<key>_valid_until`: read
+# by AppSecrets.from_json, and their deadlines end a parsed secret's life (`_parse_secret`).
+ROTATED_KEYS = ("webhook_secret", "callback_token")
+
+
 def _current_and_previous(data: dict[str, Any], key: str, now: datetime) -> tuple[str, ...]:
     """`key`'s value, then `previous_<key>` while `previous_<key>_valid_until` is in the future.
 
@@ -252,7 +257,7 @@ def _parse_secret(raw: Any) -> AppSecrets:
         return parsed.secrets
     data = json.loads(raw) if isinstance(raw, str | bytes) else raw
     secrets = AppSecrets.from_json(data, now=now)
-    deadlines = [_previous_deadline(data, key) for key in ("webhook_secret", "callback_token")]
+    deadlines = [_previous_deadline(data, key) for key in ROTATED_KEYS]
     ahead = [deadline for deadline in deadlines if deadline is not None and now < deadline]
     _parsed_secret = _ParsedSecret(raw, secrets, min(ahead, default=None))
     return secrets
