@@ -100,9 +100,12 @@ events: $(STAMP)
 alarms: $(STAMP)
 	$(PY) -m local.alarms
 
-# Both benchmarks always run; make fails when the mass-alarm run missed a goal (it says which).
+# Both benchmarks always run, the mass one twice: its alarms within a few seconds (SPEC 11, with
+# goals), then all at once (a stress run, reported only). make fails when the first missed a goal.
 bench: $(STAMP)
-	$(PY) -m bench.mass; mass=$$?; $(PY) -m bench.run && exit $$mass
+	$(PY) -m bench.mass; mass=$$?; \
+	$(PY) -m bench.mass --spread-seconds 0 --key mass_alarm_at_once --report-only; \
+	$(PY) -m bench.run && exit $$mass
 
 # Mass alarms (SPEC 11): 100 alarms x 3 recipients through the local stack, ~3 minutes.
 bench-mass: $(STAMP)

@@ -1,6 +1,7 @@
 """Mass-alarm benchmark (SPEC §11, issue 14 item 5): `python -m bench.mass`.
 
-N alarms x R recipients are posted at once over HTTP to the Docker-free local stack, whose
+N alarms x R recipients are posted within a few seconds (SPEC §11; evenly over 3 s by
+default, `--spread-seconds 0`: all at once) over HTTP to the Docker-free local stack, whose
 stand-in Woosh enforces Woosh's limits (10 messages a second, 100 in any 60 s) scaled in
 time together with the service's own send budget (`LOCAL_RATE_TIME_SCALE`). Reported, each
 time as a ratio to the floor the limits set (`floor_seconds`):
@@ -45,6 +46,10 @@ PLOT = OUT / "mass_alarm.png"
 PER_SECOND = 10
 PER_MINUTE = 100
 GOALS = {"mass_alarm_first_reach_ratio": 1.15, "mass_alarm_all_sent_ratio": 1.10}
+# SPEC §11: the alarms are "posted within a few seconds". All at once (0), the local stack's
+# one interpreter serves every POST's handler thread together, so the first message waits for
+# that (0.6-2.2 s here, against ~0.4 s over 3 s): `make bench` reports that run beside this one.
+SPREAD_SECONDS = 3.0
 
 
 def floor_seconds(count: int, *, time_scale: float = 1.0) -> float:
@@ -54,6 +59,19 @@ def floor_seconds(count: int, *, time_scale: float = 1.0) -> float:
         return 0.0
     window, place = divmod(count - 1, PER_MINUTE)
     return (window * 60.0 + place / PER_SECOND) * time_scale
+
+
+def floor_schedule(arrivals: Collection[float], *, time_scale: float = 1.0) -> list[float]:
+    """When each message can go at the earliest, messages arriving at `arrivals` (seconds): as
+    `floor_seconds` counts, but never before its alarm was posted. Alarms posted faster than
+    10 a second (the benchmark's few seconds) leave it equal to `floor_seconds`."""
+    slots: list[float] = []
+    for arrival in sorted(arrivals):
+        at = max(arrival, slots[-1] + time_scale / PER_SECOND) if slots else arrival
+        if len(slots) >= PER_MINUTE:
+            at = max(at, slots[-PER_MINUTE] + 60.0 * time_scale)
+        slots.append(at)
+    return slots
 
 
 def phone(alarm: int, recipient: int) -> str:
@@ -115,8 +133,10 @@ def figures(
     total = alarms * recipients
     never = total - len(accepted)
     unfinished = sum(1 for pair in set(queued_at_end) if pair not in accepted)
-    first_floor = floor_seconds(alarms, time_scale=time_scale)
-    all_floor = floor_seconds(total, time_scale=time_scale)
+    # Every alarm at the release unless told when each was posted.
+    arrivals = [max(0.0, (posted_at or {}).get(a, started) - started) for a in range(alarms)]
+    first_floor = floor_schedule(arrivals, time_scale=time_scale)[-1]
+    all_floor = floor_schedule(arrivals * recipients, time_scale=time_scale)[-1]
     first_reach = max(firsts) if len(firsts) == alarms else math.inf
     all_sent = max(every) if never == 0 else math.inf
     order = sorted((min(times), pair[1]) for pair, times in accepted.items())
@@ -236,7 +256,7 @@ def run_mass(
     time_scale: float = 1.0,
     connections: int | None = None,
     guard_ms: int = 75,
-    spread: float = 0.0,
+    spread: float = SPREAD_SECONDS,
     plot: Path | None = PLOT,
     log: Callable[[str], None] = print,
     stack_log: Path | None = None,
@@ -244,8 +264,8 @@ def run_mass(
     """Start a local stack, post the alarms, wait until everything was sent (or a bounded
     timeout), and return the figures (see the module docstring); draws `plot` if given."""
     began = time.monotonic()
-    # A ticketing system at load shedding fires its alarms at once (SPEC §11: "posted within a
-    # few seconds"); fewer connections measure the client's queue, not the service.
+    # A ticketing system at load shedding posts its alarms within a few seconds (SPEC §11), each
+    # on its own connection; fewer connections measure the client's queue, not the service.
     workers = min(connections or alarms, alarms)
     env = {
         "LOCAL_RATE_TIME_SCALE": f"{time_scale:g}",
@@ -394,7 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         "--guard-ms", type=int, default=75, help="the budget's margin on each window (50 as deployed)"
     )
     parser.add_argument(
-        "--spread-seconds", type=float, default=0.0, help="post the alarms evenly over this long (0: at once)"
+        "--spread-seconds",
+        type=float,
+        default=SPREAD_SECONDS,
+        help=f"post the alarms evenly over this long (default {SPREAD_SECONDS:g}; 0: at once)",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="a stress run: report the figures, exit 0 whatever"
     )
     parser.add_argument("--key", default="mass_alarm", help="key in bench/results.json")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and the plot")
@@ -412,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         stack_log=args.stack_log,
     )
     shown = {k: v for k, v in result.items() if k not in ("accepted_at", "firsts_accepted_at")}
+    if args.report_only:
+        shown["report_only"] = True
     print(json.dumps(shown, indent=2))
     if not args.no_write:
         merge_results(dict(shown.items()), key=args.key)
@@ -419,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     met = met and result["mass_alarm_rate_limited"] == 0 and result["mass_alarm_lost"] == 0
     met = met and result["mass_alarm_doubled"] == 0 and result["mass_alarm_unfinished"] == 0
     print("every goal met" if met else "goals NOT met", file=sys.stderr)
-    return 0 if met else 1
+    return 0 if met or args.report_only else 1
 
 
 if __name__ == "__main__":

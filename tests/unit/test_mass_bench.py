@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.mass import figures, floor_seconds, pair_of, phone
+from bench.mass import figures, floor_schedule, floor_seconds, pair_of, phone
 
 
 def test_the_floor_is_the_spec_s_ten_a_second_and_a_hundred_a_minute() -> None:
@@ -14,6 +14,15 @@ def test_the_floor_is_the_spec_s_ten_a_second_and_a_hundred_a_minute() -> None:
     assert floor_seconds(101) == pytest.approx(60.0)
     assert floor_seconds(300) == pytest.approx(129.9)
     assert floor_seconds(300, time_scale=0.1) == pytest.approx(12.99)
+
+
+def test_the_floor_never_sends_an_alarm_before_it_was_posted() -> None:
+    # Posted faster than 10 a second (the benchmark's few seconds): the limits decide alone.
+    assert floor_schedule([0.03 * k for k in range(100)]) == pytest.approx([0.1 * k for k in range(100)])
+    # Posted slower: each goes when it arrives, until the minute's hundred are spent.
+    assert floor_schedule([0.0, 1.0, 1.05, 5.0]) == pytest.approx([0.0, 1.0, 1.1, 5.0])
+    assert floor_schedule([0.5 * k for k in range(101)])[-1] == pytest.approx(60.0)
+    assert floor_schedule([2.0, 0.0], time_scale=0.1) == pytest.approx([0.0, 2.0])
 
 
 def test_benchmark_figures_from_what_woosh_received() -> None:
@@ -43,6 +52,12 @@ def test_benchmark_figures_from_what_woosh_received() -> None:
     assert (late["mass_alarm_lost"], late["mass_alarm_unfinished"]) == (0, 1)
     # Each alarm from its own POST: alarm 1 was posted 0.04 s after the release.
     assert paced["first_contact_max_wait_seconds"] == pytest.approx(0.06)
+    # Posted 2 s apart: the second alarm's first contact could not go before 2 s.
+    slow = figures(
+        sent, alarms=2, recipients=2, started=100.0, time_scale=1.0, posted_at={0: 100.0, 1: 102.0}
+    )
+    assert slow["first_reach_floor_seconds"] == pytest.approx(2.0)
+    assert slow["mass_alarm_first_reach_ratio"] == pytest.approx(0.05)
 
 
 def test_phone_numbers_map_back_to_their_alarm_and_recipient() -> None:
