@@ -123,8 +123,19 @@ def write_markdown(
         f"(floor parts measured apart: UpdateItem {v['floor_update_item_median_ms']} ms, json.loads + "
         f"credential {v['floor_json_and_credential_median_ms']} ms)"
         for kind, v in st.items()
-        if isinstance(v, dict)
+        if isinstance(v, dict) and kind != "layers"
     ]
+    layers = st.get("layers") or {}
+    if layers:
+        part = {name: f"{v['median_ms']} ms (**{v['ratio']}**)" for name, v in layers.items()}
+        tap_rows.append(
+            "  - Where the time over the floor goes (bearer; each part timed interleaved with the floor "
+            f"in this run): whole handler {part.get('handler')}; without Powertools' three decorators "
+            f"(logger context, tracer, metrics flush) {part.get('without_decorators')}; the route "
+            "function alone (authentication, parsing, matching, the update, the request's log line and "
+            f"metrics) {part.get('route_function')}. The rest of the difference is the event "
+            "handler's routing."
+        )
     lines += [
         "",
         "## How each figure is measured",

@@ -102,6 +102,7 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
     fresh = bench.send_alert(["+27822220001"])
     bench.publish()
     single: dict[str, Any] = {}
+    layers: dict[str, Any] = {}
     for credential in ("bearer", "hub_signature"):
         payload = bench.woosh.tap(fresh["messages"][0]["message_id"], 2, post=False)["payload"]
         raw = json.dumps(payload).encode()
@@ -146,6 +147,8 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
                     lambda raw=raw, check=check: (json.loads(raw.decode()), check(raw)),
                     runs,
                 )
+                if credential == "bearer":
+                    layers = _webhook_layers(bench, event, context, floor, runs)
         single[credential] = {
             "handler_median_ms": round(handler_s * 1000, 4),
             "floor_median_ms": round(floor_s * 1000, 4),
@@ -154,7 +157,37 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
             "floor_json_and_credential_median_ms": round(parse_s * 1000, 4),
             "stub_misses": dict(canned.missing),
         }
-    return {**single, "raw": raw}
+    return {**single, "layers": layers, "raw": raw}
+
+
+def _webhook_layers(bench: Any, event: dict[str, Any], context: Any, floor: Any, runs: int) -> dict[str, Any]:
+    """Where the webhook's time over its floor goes, each part timed interleaved with the floor
+    in one run: the whole handler; `api.resolve` without the three Powertools decorators
+    (logger context, tracer, metrics flush); the route function alone (authentication,
+    parsing, matching, the update, the log line and metrics it adds), called right after a
+    resolve has set the app's current event, as the resolver calls it."""
+    import sys
+
+    from bench.aws import FUNCTIONS
+    from lift_alerts.api import resolve
+
+    module = sys.modules[f"lambda_{FUNCTIONS['webhook']}_1"]  # the module bench.handler loaded
+    webhook_handler, _ = bench.handler("webhook")
+
+    def routed() -> Any:
+        return module.receive()
+
+    parts: dict[str, Any] = {}
+    for name, call in (
+        ("handler", lambda: webhook_handler(event, context)),
+        ("without_decorators", lambda: resolve(module.app, event, context)),
+        ("route_function", routed),
+    ):
+        if name == "route_function":
+            resolve(module.app, event, context)  # sets app.current_event for the route
+        part_s, floor_s = _median_interleaved(call, floor, runs)
+        parts[name] = {"median_ms": round(part_s * 1000, 4), "ratio": round(part_s / floor_s, 3)}
+    return parts
 
 
 def main() -> int:  # noqa: PLR0915 - one linear script, phase after phase
