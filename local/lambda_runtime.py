@@ -151,7 +151,13 @@ class FunctionRuntime:
         with self._lock:
             if self._created < self._instances:
                 self._created += 1
-                return self._load(self._created)
+                try:
+                    return self._load(self._created)
+                except BaseException:
+                    # A failed init uses up no instance: Lambda tries the init again on the next
+                    # invoke (otherwise every later call would wait for an instance never made).
+                    self._created -= 1
+                    raise
         return self._idle.get(timeout=self.spec.timeout + 30)
 
     def warm(self) -> None:
