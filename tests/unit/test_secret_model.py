@@ -4,6 +4,8 @@ rules (the handlers' side is tests/component/test_security.py)."""
 from __future__ import annotations
 
 import json
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -52,6 +54,34 @@ def test_mask_phone_masks_numbers_but_not_ids() -> None:
         "2026-11-24T10:00:00Z",
     ]:
         assert mask_phone(keep) == keep
+
+
+# The mask as first written (slower: it tries its lookbehind at every position).
+REFERENCE_MASK = re.compile(r"(?<![\w.])\+?(\d{2,4})(\d{3,10})(\d{3})(?![\w])")
+
+
+def _reference(value: str) -> str:
+    return REFERENCE_MASK.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), value)
+
+
+def test_mask_phone_masks_exactly_what_the_reference_pattern_masks() -> None:
+    rng = random.Random(20261202)
+    alphabet = "+.a :_-é\u0661" + "0123456789" * 3  # \u0661: a digit to regex too
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert mask_phone(text) == _reference(text), text
+    for length in range(1, 22):  # every run length, alone, after "+", inside words and numbers
+        digits = "".join(str(i % 10) for i in range(length))
+        for text in (
+            digits,
+            f"+{digits}",
+            f"a+{digits}",
+            f"x{digits}",
+            f"1.{digits}",
+            f"{digits}.5",
+            f"{digits}a",
+        ):
+            assert mask_phone(text) == _reference(text), text
 
 
 def test_secret_repr_hides_values() -> None:
