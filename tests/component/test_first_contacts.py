@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from lift_alerts.pacing import PacingLimits, SendBudget
+from tests.support.budget import budget_frees_up, real_windows
 from tests.support.harness import LambdaContext, create_alerts_table, handler_module
 from tests.support.service import Service
 
@@ -126,8 +127,7 @@ def test_two_alarms_in_one_second_reach_both_first_recipients_before_either_seco
 ) -> None:
     """Woosh allows two messages a minute here: both go to the alarms' first recipients, the
     second recipients are queued (before, the first alarm took both slots)."""
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")
-    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "2")
+    real_windows(monkeypatch, per_minute=2)
     bodies: list[dict[str, Any]] = [
         {"ticket_id": "SHED-1", "lift_id": "LIFT-1", "recipients": ["27820000101", "27820000102"]},
         {"ticket_id": "SHED-2", "lift_id": "LIFT-2", "recipients": ["27820000201", "27820000202"]},
@@ -139,8 +139,7 @@ def test_two_alarms_in_one_second_reach_both_first_recipients_before_either_seco
     assert service.woosh.rate_limited_count == 0
 
     # The minute passes: the dispatcher sends the second recipients, each once.
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "0.01")
-    monkeypatch.setenv("WOOSH_RATE_GUARD_MS", "0")
+    budget_frees_up(monkeypatch)
     monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "100")
     run = handler_module("dispatcher").lambda_handler({}, LambdaContext(function_name="dispatcher"))
     assert run["sent"] == 2
@@ -152,7 +151,7 @@ def test_two_alarms_in_one_second_reach_both_first_recipients_before_either_seco
 def test_a_lone_alarm_still_has_every_recipient_accepted_in_its_answer(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")  # Woosh's real windows and a 1 s grace
+    real_windows(monkeypatch)  # Woosh's real windows and a 1 s grace
     began = time.monotonic()
     result = service.post_alert(
         {

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from lift_alerts import dispatch
 from local.woosh.send_api import SentMessage
 from tests.robustness.support import inject
+from tests.support.budget import budget_frees_up, real_windows
 from tests.support.harness import LambdaContext, handler_module
 from tests.support.service import Service
 
@@ -35,14 +36,7 @@ def dispatcher() -> dict[str, Any]:
 
 
 def slots_a_minute(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")  # Woosh's real windows (conftest shrinks them)
-    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", str(limit))
-
-
-def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The minute window shrinks to 0.6 s: every slot the budget refused is free at once."""
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "0.01")
-    monkeypatch.setenv("WOOSH_RATE_GUARD_MS", "0")
+    real_windows(monkeypatch, per_minute=limit)
 
 
 @pytest.fixture(autouse=True)

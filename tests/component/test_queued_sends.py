@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from lift_alerts import dispatch
 from tests.robustness.support import inject
+from tests.support.budget import budget_frees_up, real_windows
 from tests.support.harness import handler_module, lambda_context
 from tests.support.service import Service
 
@@ -18,16 +19,9 @@ def dispatcher(service: Service) -> dict:
     return dict(handler_module("dispatcher").lambda_handler({}, lambda_context("dispatcher")))
 
 
-def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The minute window shrinks to 0.6 s: the slot the budget refused is free at once."""
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "0.01")
-    monkeypatch.setenv("WOOSH_RATE_GUARD_MS", "0")
-
-
 @pytest.fixture
 def two_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")  # Woosh's real windows (conftest shrinks them)
-    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "2")
+    real_windows(monkeypatch, per_minute=2)
 
 
 def test_a_recipient_without_a_slot_is_queued_then_sent_once(
@@ -63,8 +57,7 @@ def test_a_recipient_without_a_slot_is_queued_then_sent_once(
 def test_when_nobody_gets_a_slot_the_alert_is_201_queued_and_not_all_failed(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")
-    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "1")
+    real_windows(monkeypatch, per_minute=1)
     service.send_alert([TECH])  # takes the one slot of the minute
     result = service.post_alert({"ticket_id": "EMG-2", "lift_id": "LIFT-B", "recipients": [DESK]})
     assert result.status == 201, result.text
