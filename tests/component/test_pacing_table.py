@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lift_alerts.pacing import PacingLimits, SendBudget
+from lift_alerts.pacing import BUDGET_KEY, FIRSTS_KEPT, PacingLimits, SendBudget
 from tests.support.harness import create_alerts_table
 from tests.unit.test_pacing import REGION, WOOSH
 
@@ -105,6 +105,85 @@ def test_many_threads_reserving_at_once_never_crowd_a_window(table: str) -> None
     assert slots[99] == 5009.0
     assert slots[100] == 5060.0
     assert conflicts[0] > 0  # the threads really raced
+
+
+def _firsts_stored(table: str) -> list[float]:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=table, Key=BUDGET_KEY)["Item"]
+    return [float(value["N"]) for value in item["firsts"]["L"]]
+
+
+def test_the_first_contacts_kept_on_the_budget_stay_few_however_many_alarms_come(table: str) -> None:
+    """Every reservation reads the whole item: the list of first contacts is cut back to the
+    last few (what the give-way rule reads) instead of growing by one per alarm."""
+    now = [1000.0]
+    limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
+    budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: now[0])
+    lengths = []
+    for alarm in range(3 * FIRSTS_KEPT):
+        now[0] = 1000.0 + alarm * 0.1
+        assert len(budget.reserve(1, not_after=1e12, first_contact=True).slots) == 1
+        lengths.append(len(_firsts_stored(table)))
+    assert max(lengths) == FIRSTS_KEPT
+    assert min(lengths[FIRSTS_KEPT:]) == limits.burst_firsts  # cut back, then grown again
+    # The latest first contacts are all there, newest last: the give-way rule sees a burst.
+    assert _firsts_stored(table)[-limits.burst_firsts :] == pytest.approx(
+        [1000.0 + alarm * 0.1 for alarm in range(3 * FIRSTS_KEPT - limits.burst_firsts, 3 * FIRSTS_KEPT)]
+    )
+    assert budget.reserve(1, not_after=1e12, patient=False).slots == ()  # a second recipient waits
+
+
+def test_a_cut_that_lost_the_race_to_another_first_contact_keeps_that_one(table: str) -> None:
+    """Instance A read a long list and cuts it back; instance B adds its first contact between
+    A's read and A's write. A's write must not drop B's: it is refused and A tries again."""
+    limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
+    seeded = [1000.0]
+    seed = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: seeded[0])
+    for alarm in range(FIRSTS_KEPT):
+        seeded[0] = 1000.0 + alarm * 0.1
+        seed.reserve(1, not_after=1e12, first_contact=True)
+    at_a, at_b = 1003.15, 1003.16  # before the next slot (1003.2): tickets of the same series
+    dynamodb_a = boto3.client("dynamodb", region_name=REGION)
+    a = SendBudget(table, limits, dynamodb_a, clock=lambda: at_a)
+    b = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: at_b)
+    raced: list[tuple[float, ...]] = []
+
+    def b_goes_first(**_: object) -> None:
+        if not raced:
+            raced.append(b.reserve(1, not_after=1e12, first_contact=True).slots)
+
+    dynamodb_a.meta.events.register("before-call.dynamodb.UpdateItem", b_goes_first)
+    got = a.reserve(1, not_after=1e12, first_contact=True).slots
+    assert (len(got), len(raced[0])) == (1, 1)
+    assert got != raced[0]
+    assert _firsts_stored(table)[-2:] == [at_b, at_a]
+    assert a.conflicts == 1
+
+
+def test_first_contacts_racing_the_cut_each_get_a_slot(table: str) -> None:
+    """Many instances reserve first contacts at once while the list is cut back: each gets its
+    own slot (a cut that lost the race is tried again), and the list stays short."""
+    limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
+    warm = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: 5000.0)
+    for _ in range(FIRSTS_KEPT - 2):
+        warm.reserve(1, not_after=1e12, first_contact=True)
+    reserved: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(12)
+
+    def instance() -> None:
+        budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: 5000.0)
+        barrier.wait()
+        got = budget.reserve(1, not_after=1e12, first_contact=True).slots
+        with lock:
+            reserved.extend(got)
+
+    threads = [threading.Thread(target=instance) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(reserved) == len(set(reserved)) == 12
+    assert len(_firsts_stored(table)) <= FIRSTS_KEPT
 
 
 @pytest.fixture

@@ -27,9 +27,10 @@ its slot must not send (it could crowd the next window): it reserves again (`woo
 First contacts first (SPEC §11: one recipient of every waiting alarm before the second of
 any). Slots are granted in the order reservations arrive, so with exactly 100 alarms at once
 a single second recipient sent early pushes the 100th alarm's first recipient into the next
-minute. So the item also keeps `firsts`, when the last alarms' first contacts were reserved,
-and every other send gives way for `first_grace` (1 s at Woosh's scale) after the last one,
-and while `burst_firsts` (3) of them fall within `burst_seconds` (5 s): a lone alarm's other
+minute. So the item also keeps `firsts`, when the last alarms' first contacts were reserved
+(`FIRSTS_KEPT` at most), and every other send gives way for `first_grace` (1 s at Woosh's
+scale) after the last one, and while `burst_firsts` (3) of them fall within `burst_seconds`
+(5 s): a lone alarm's other
 recipients go one grace after its first (two alarms at one site too), while during a burst
 they wait until the alarms stop arriving and then take the slots left (`give_way_until`).
 """
@@ -51,6 +52,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BUDGET_KEY = {"pk": {"S": "budget#woosh"}}
+# At most this many first-contact times stay on the budget item (`give_way_until` reads the
+# last `burst_firsts`): every reservation reads the whole item, and while a series lasts (as
+# long as sends keep coming) the list would otherwise grow by one per alarm, towards
+# DynamoDB's 400 KB item limit, past which no reservation could be written at all.
+FIRSTS_KEPT = 32
 # A sleeping thread wakes this late on an idle host (not scaled: it is the OS's timer).
 TIMER_SLACK_SECONDS = 0.005
 
@@ -341,22 +347,31 @@ class SendBudget(Table):
         self, series: _Series, count: int, first_at: float | None
     ) -> tuple[_Series | None, _Series | None]:
         """Take `count` tickets of the series read (one atomic ADD): the item after the ADD, or
-        None and the item as it is now when another series has started meanwhile."""
+        None and the item as it is now when another series has started meanwhile (or, when
+        the first contacts were trimmed, another was added)."""
         assert series.base is not None
         update = "ADD issued :count"
         values: dict[str, Any] = {":count": {"N": str(count)}, ":series": {"N": str(series.number)}}
-        if first_at is not None:
-            # Remember this first contact. The list grows while the series lasts (one number a
-            # first contact); a new series keeps only the last `burst_firsts`.
+        condition = "series_no = :series"
+        if first_at is not None and len(series.firsts) < FIRSTS_KEPT:
+            # Remember this first contact (a new series keeps only the last `burst_firsts`).
             update = "SET firsts = list_append(if_not_exists(firsts, :none), :first) " + update
             values |= {":none": {"L": []}, ":first": {"L": [_number(first_at)]}}
+        elif first_at is not None:
+            # The list is long: replace it by its last few and this one, only if no other first
+            # contact was added since it was read (otherwise it is read again, like a new series).
+            kept = self._firsts(series, first_at, first_contact=True)
+            update = "SET firsts = :kept " + update
+            condition += " AND size(firsts) = :known"
+            values |= {":kept": {"L": [_number(at) for at in kept]}, ":known": {"N": str(len(series.firsts))}}
         # The ticket count after the ADD comes back with the item; a failed condition returns
-        # the series that replaced the one read, so the caller needs no second read.
+        # the item as it is now (the series that replaced the one read), so the caller needs no
+        # second read.
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": BUDGET_KEY,
             "UpdateExpression": update,
-            "ConditionExpression": "series_no = :series",
+            "ConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
