@@ -28,6 +28,9 @@ from local.template import Template, iter_http_routes
 API_ID = "local"
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
+# How a handler that raised is logged (`[local api] SendFunction raised:` and the traceback):
+# tests/support/stack_log.py finds these in a stack's log.
+CRASH_PREFIX, CRASH_SUFFIX = "[local api] ", " raised:"
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded|graphql)|)$"
 )
@@ -284,7 +287,7 @@ class HttpApiApp:
             result = self._invoke(route.function, event)
             status, headers, body = map_result(result)
         except Exception:  # the handler crashed: API Gateway answers 500
-            print(f"[local api] {route.function} raised:\n{traceback.format_exc()}", file=sys.stderr)
+            print(f"{CRASH_PREFIX}{route.function}{CRASH_SUFFIX}\n{traceback.format_exc()}", file=sys.stderr)
             return _message(500, "Internal Server Error")
         response = Response(body, status=status)
         response.headers.clear()

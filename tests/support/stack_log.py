@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from local.apigw import CRASH_PREFIX, CRASH_SUFFIX
+
 MAX_SHOWN = 4
 MAX_LINES = 80
 
@@ -13,7 +15,7 @@ def crashes(log: str) -> str:
     blocks: list[list[str]] = []
     inside = False
     for line in log.splitlines():
-        if line.startswith("[local api] ") and line.rstrip().endswith(" raised:"):
+        if line.startswith(CRASH_PREFIX) and line.rstrip().endswith(CRASH_SUFFIX):
             blocks.append([line])
             inside = True
         elif inside and not line.startswith(("{", "[local")) and len(blocks[-1]) < MAX_LINES:
