@@ -148,7 +148,7 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
                     runs,
                 )
                 if credential == "bearer":
-                    layers = _webhook_layers(bench, event, context, floor, runs)
+                    layers = _webhook_layers(webhook_handler, event, context, floor, runs)
         single[credential] = {
             "handler_median_ms": round(handler_s * 1000, 4),
             "floor_median_ms": round(floor_s * 1000, 4),
@@ -160,31 +160,27 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
     return {**single, "layers": layers, "raw": raw}
 
 
-def _webhook_layers(bench: Any, event: dict[str, Any], context: Any, floor: Any, runs: int) -> dict[str, Any]:
+def _webhook_layers(
+    webhook_handler: Any, event: dict[str, Any], context: Any, floor: Any, runs: int
+) -> dict[str, Any]:
     """Where the webhook's time over its floor goes, each part timed interleaved with the floor
     in one run: the whole handler; `api.resolve` without the three Powertools decorators
     (logger context, tracer, metrics flush); the route function alone (authentication,
-    parsing, matching, the update, the log line and metrics it adds), called right after a
-    resolve has set the app's current event, as the resolver calls it."""
+    parsing, matching, the update, the log line and metrics it adds), on the app's current
+    event as the resolver leaves it (every part resolves this same event)."""
     import sys
 
     from bench.aws import FUNCTIONS
     from lift_alerts.api import resolve
 
     module = sys.modules[f"lambda_{FUNCTIONS['webhook']}_1"]  # the module bench.handler loaded
-    webhook_handler, _ = bench.handler("webhook")
-
-    def routed() -> Any:
-        return module.receive()
-
+    resolve(module.app, event, context)  # sets app.current_event for the route function
     parts: dict[str, Any] = {}
     for name, call in (
         ("handler", lambda: webhook_handler(event, context)),
         ("without_decorators", lambda: resolve(module.app, event, context)),
-        ("route_function", routed),
+        ("route_function", module.receive),
     ):
-        if name == "route_function":
-            resolve(module.app, event, context)  # sets app.current_event for the route
         part_s, floor_s = _median_interleaved(call, floor, runs)
         parts[name] = {"median_ms": round(part_s * 1000, 4), "ratio": round(part_s / floor_s, 3)}
     return parts
