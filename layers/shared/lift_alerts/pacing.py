@@ -30,9 +30,9 @@ a single second recipient sent early pushes the 100th alarm's first recipient in
 minute. So the item also keeps `firsts`, when the last alarms' first contacts were reserved
 (`FIRSTS_KEPT` at most), and every other send gives way for `first_grace` (1 s at Woosh's
 scale) after the last one, and while `burst_firsts` (3) of them fall within `burst_seconds`
-(5 s): a lone alarm's other
-recipients go one grace after its first (two alarms at one site too), while during a burst
-they wait until the alarms stop arriving and then take the slots left (`give_way_until`).
+(5 s): a lone alarm's other recipients go one grace after its first (two alarms at one site
+too), while during a burst they wait until the alarms stop arriving and then take the slots
+left (`give_way_until`).
 """
 
 from __future__ import annotations
