@@ -128,7 +128,7 @@ class Recorder:
         self._lock = threading.Lock()
 
     def install(self) -> None:
-        from lift_alerts.aws import client
+        from lift_alerts.platform.aws import client
 
         for service in SERVICES:
             events = client(service).meta.events  # type: ignore[call-overload]
@@ -141,7 +141,7 @@ class Recorder:
     def detached(self) -> Iterator[None]:
         """No counting hooks (for CPU timings: sizing a write from moto's stored item costs more
         than the write itself); CannedAws still answers."""
-        from lift_alerts.aws import client
+        from lift_alerts.platform.aws import client
 
         hooks = (
             ("before-call.*.*", self._before_call),
@@ -160,7 +160,7 @@ class Recorder:
     @contextlib.contextmanager
     def phase(self) -> Iterator[Tally]:
         """Count into a fresh tally; log output (Powertools logger + EMF metrics) is measured."""
-        from lift_alerts.observability import logger
+        from lift_alerts.platform.observability import logger
 
         self.tally = Tally()
         sink = _Sink()
@@ -249,14 +249,14 @@ class CannedAws:
         self.missing: Counter[str] = Counter()
 
     def __enter__(self) -> CannedAws:
-        from lift_alerts.aws import client
+        from lift_alerts.platform.aws import client
 
         for service in SERVICES:
             client(service).meta.events.register("before-send.*.*", self._answer)  # type: ignore[call-overload]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from lift_alerts.aws import client
+        from lift_alerts.platform.aws import client
 
         for service in SERVICES:
             client(service).meta.events.unregister("before-send.*.*", self._answer)  # type: ignore[call-overload]

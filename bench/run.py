@@ -94,7 +94,7 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
     answers (serialise, sign and parse still run), CPU time. `raw` is the tap's body.
     """
     from bench.aws import CannedAws
-    from lift_alerts.aws import client
+    from lift_alerts.platform.aws import client
 
     rec = bench.recorder
     webhook_handler, context = bench.handler("webhook")
@@ -171,7 +171,7 @@ def _webhook_layers(
     import sys
 
     from bench.aws import FUNCTIONS
-    from lift_alerts.api import resolve
+    from lift_alerts.platform.http import resolve
 
     module = sys.modules[f"lambda_{FUNCTIONS['webhook']}_1"]  # the module bench.handler loaded
     resolve(module.app, event, context)  # sets app.current_event for the route function

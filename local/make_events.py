@@ -46,7 +46,7 @@ class Case:
 
 def _button_id(choice: str) -> str:
     sys.path.insert(0, str(REPO_ROOT / "layers" / "shared"))
-    from lift_alerts.choices import Choice, button_id
+    from lift_alerts.domain.choices import Choice, button_id
 
     return button_id(ALERT_ID, Choice(choice))
 

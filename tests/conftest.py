@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 import tests.support.environment  # noqa: F401 - before any handler or Powertools import
-from lift_alerts.config import reset_caches
+from lift_alerts.platform.config import reset_caches
 from local.moto_atomic import prepare_moto
 from local.woosh_standin import WooshStandIn
 from tests.support.harness import LOCAL_SECRET

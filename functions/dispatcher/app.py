@@ -8,11 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts.config import get_settings
-from lift_alerts.dispatch import SendQueue, run_dispatcher, wake_dispatcher
-from lift_alerts.observability import logger, metrics, tracer
-from lift_alerts.repository import AlertRepository
-from lift_alerts.sending import woosh_client
+from lift_alerts.flows.dispatch import dispatch_waiting
+from lift_alerts.platform.config import get_settings
+from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error fails the cold start, naming it.
 get_settings()
@@ -22,17 +20,7 @@ get_settings()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
-    report = run_dispatcher(
-        SendQueue(settings.alerts_table),
-        AlertRepository(settings.alerts_table),
-        woosh_client,
-        settings,
-        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
-    if report.still_waiting and not report.skipped_turn:
-        # Out of time with messages still waiting: the next run starts at once, not at the tick.
-        wake_dispatcher()
+    report = dispatch_waiting(get_settings(), time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     summary = {
         "sent": report.sent,
         "failed": report.failed,

@@ -7,14 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts.clock import utc_now
-from lift_alerts.config import get_settings
-from lift_alerts.confirmation import run_confirmations
-from lift_alerts.escalation import run_escalations
-from lift_alerts.observability import logger, metrics, tracer
-from lift_alerts.repository import AlertRepository
-from lift_alerts.sending import woosh_client
-from lift_alerts.woosh import WooshClient
+from lift_alerts.flows.sweep import run_sweep
+from lift_alerts.platform.clock import utc_now
+from lift_alerts.platform.config import get_settings
+from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
 # variable) fails the cold start with its message instead of failing every send. Requests
@@ -22,22 +18,14 @@ from lift_alerts.woosh import WooshClient
 get_settings()
 
 
-def woosh() -> WooshClient:
-    return woosh_client()  # paced by the service-wide budget (SPEC §11)
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    repo = AlertRepository(get_settings().alerts_table)
-    now = utc_now()
-
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
-    report = run_escalations(repo, woosh, get_settings(), now, time_left=time_left)
-    run_confirmations(repo, woosh, get_settings(), now, report=report, time_left=time_left)
+    report = run_sweep(get_settings(), utc_now(), time_left=time_left)
     summary = {
         "rounds_sent": report.rounds_sent,
         "unanswered": report.unanswered,

@@ -10,12 +10,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts.clock import utc_now
-from lift_alerts.config import get_settings
-from lift_alerts.followup import FollowUpContext, follow_up_record
-from lift_alerts.observability import logger, metrics, tracer
-from lift_alerts.repository import AlertRepository
-from lift_alerts.sending import woosh_client
+from lift_alerts.flows.follow_up import follow_up_stream_record
+from lift_alerts.platform.config import get_settings
+from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name or DISPLAY_TIMEZONE,
 # a missing variable) fails the cold start, naming it, instead of every follow-up. Cached;
@@ -28,9 +25,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def handle_record(record: DynamoDBRecord) -> list[str]:
-    settings = get_settings()
-    context = FollowUpContext(AlertRepository(settings.alerts_table), woosh_client, settings, utc_now())
-    done = follow_up_record(record.raw_event, context)
+    done = follow_up_stream_record(record.raw_event, get_settings())
     if done:
         logger.info("follow-ups done", extra={"done": done})
     return done

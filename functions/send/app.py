@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts import alerts, idempotency
-from lift_alerts.alert_view import view_of
-from lift_alerts.api import json_response, parse_json, raw_body, register_http_errors, resolve
-from lift_alerts.clock import iso, utc_now
-from lift_alerts.config import get_settings
-from lift_alerts.models import AlertRequest, CloseRequest
-from lift_alerts.observability import logger, metrics, tracer
-from lift_alerts.repository import AlertRepository
-from lift_alerts.sending import remaining_deadline
-from lift_alerts.table import Written
+from lift_alerts.flows import create_alert, read_alerts
+from lift_alerts.flows.sending import remaining_deadline
+from lift_alerts.platform.config import get_settings
+from lift_alerts.platform.http import json_response, parse_json, raw_body, register_http_errors, resolve
+from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
 # variable) fails the cold start with its message instead of failing every send. Requests
@@ -26,22 +20,17 @@ get_settings()
 
 MAX_BODY = 64 * 1024
 ROUTES = {"/alerts": {"POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
-_ALERT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 app = APIGatewayHttpResolver()
 register_http_errors(app, ROUTES, validation_is_bad_input=True, fault_message="request failed")
 
 
-def repository() -> AlertRepository:
-    return AlertRepository(get_settings().alerts_table)
-
-
 @app.post("/alerts")
 def post_alert() -> Response[str]:
     payload = parse_json(raw_body(app.current_event), limit=MAX_BODY)
-    request = AlertRequest.model_validate(payload)
+    request = create_alert.AlertRequest.model_validate(payload)
     settings = get_settings()
-    outcome = alerts.post_alert(
+    outcome = create_alert.post_alert(
         request,
         payload,
         idempotency_key=app.current_event.headers.get("idempotency-key"),
@@ -53,27 +42,20 @@ def post_alert() -> Response[str]:
 
 @app.get("/alerts/<alert_id>")
 def get_alert(alert_id: str) -> Response[str]:
-    repo = repository()
-    alert = repo.get_alert(alert_id) if _ALERT_ID.match(alert_id) else None
-    if alert is None:
+    view = read_alerts.find_alert(alert_id, get_settings())
+    if view is None:
         return json_response(404, {"message": f"no alert {alert_id[:64]}"})
-    return json_response(200, view_of(alert, repo))
+    return json_response(200, view)
 
 
 @app.post("/alerts/<alert_id>/close")
 def close_alert(alert_id: str) -> Response[str]:
     raw = raw_body(app.current_event)
-    close = CloseRequest.model_validate(parse_json(raw, limit=MAX_BODY) if raw.strip() else {})
-    repo = repository()
-    closed = (
-        repo.close_alert(alert_id, closed_at=iso(utc_now()), reason=close.reason)
-        if _ALERT_ID.match(alert_id)
-        else None
-    )
-    if not isinstance(closed, Written):
+    close = read_alerts.CloseRequest.model_validate(parse_json(raw, limit=MAX_BODY) if raw.strip() else {})
+    view = read_alerts.close_alert(alert_id, close.reason, get_settings())
+    if view is None:
         return json_response(404, {"message": f"no alert {alert_id[:64]}"})
-    logger.info("alert closed", extra={"alert_id": alert_id})
-    return json_response(200, view_of(closed.item, repo))
+    return json_response(200, view)
 
 
 def _remaining_ms() -> int | None:
@@ -81,10 +63,10 @@ def _remaining_ms() -> int | None:
     return int(remaining()) if callable(remaining) else None
 
 
-# The correlation id (the request's id) is set by api.resolve.
+# The correlation id (the request's id) is set by platform.http.resolve.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency.register_lambda_context(context)
+    create_alert.register_lambda_context(context)
     return resolve(app, event, context)

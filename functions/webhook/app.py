@@ -7,14 +7,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts import webhook
-from lift_alerts.api import json_response, raw_body, register_http_errors, resolve
-from lift_alerts.aws import client
-from lift_alerts.clock import utc_now
-from lift_alerts.config import get_secrets, get_settings
-from lift_alerts.observability import logger, metrics, tracer
-from lift_alerts.parking import ParkingLot
-from lift_alerts.repository import AlertRepository
+from lift_alerts.flows import receive_webhook
+from lift_alerts.platform.config import get_settings
+from lift_alerts.platform.http import json_response, raw_body, register_http_errors, resolve
+from lift_alerts.platform.observability import logger, metrics, tracer
 
 ROUTES = {"/webhook": {"GET", "POST"}}
 
@@ -29,9 +25,7 @@ register_http_errors(
 
 @app.get("/webhook")
 def handshake() -> Response[str]:
-    challenge = webhook.subscription_challenge(
-        dict(app.current_event.query_string_parameters or {}), get_secrets()
-    )
+    challenge = receive_webhook.handshake(dict(app.current_event.query_string_parameters or {}))
     if challenge is None:
         logger.warning("webhook handshake refused")
         return Response(403, "text/plain", "Forbidden")
@@ -40,21 +34,16 @@ def handshake() -> Response[str]:
 
 @app.post("/webhook")
 def receive() -> Response[str]:
-    settings = get_settings()
-    answer = webhook.receive(
+    answer = receive_webhook.receive_post(
         raw_body(app.current_event),
         app.current_event.headers,  # case-insensitive; the credentials are checked in the layer
-        secrets=get_secrets(),
-        repo=AlertRepository(settings.alerts_table),
-        parking=lambda: ParkingLot(settings.parked_queue_url, client("sqs")),
-        settings=settings,
-        now=utc_now(),
+        get_settings(),
     )
     return json_response(answer.status_code, answer.body)
 
 
 # log_event=False: never the raw event, whatever POWERTOOLS_LOGGER_LOG_EVENT says, because its
-# headers carry the callback token (SPEC §6). The correlation id is set by api.resolve.
+# headers carry the callback token (SPEC §6). The correlation id is set by platform.http.resolve.
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

@@ -14,7 +14,7 @@ from tests.support.service import Service
 @pytest.fixture
 def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     """The service with an approved alert template: template-first delivery (SPEC §5)."""
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alarm")
     get_settings.cache_clear()
@@ -24,7 +24,7 @@ def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
     """Every line the functions' Powertools logger writes, formatted exactly as Lambda gets it."""
-    from lift_alerts.observability import logger
+    from lift_alerts.platform.observability import logger
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

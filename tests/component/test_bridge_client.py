@@ -8,7 +8,8 @@ import os
 
 import boto3
 
-from lift_alerts import config, sending
+from lift_alerts.flows import sending
+from lift_alerts.platform import secrets
 from local.make_events import EXAMPLE_ALERT
 from tests.support.harness import LOCAL_SECRET, REGION
 from tests.support.service import Service
@@ -29,7 +30,7 @@ def test_the_bridge_client_is_kept_and_a_rotated_api_key_reaches_woosh(service: 
         SecretId=os.environ["APP_SECRET_ID"],
         SecretString=json.dumps({**LOCAL_SECRET, "woosh_api_key": "the-rotated-woosh-key"}),
     )
-    config._secrets_provider.cache_clear()
+    secrets._secrets_provider.cache_clear()
 
     rotated = service.post_alert({**ALERT, "ticket_id": "EMG-3"})
     assert rotated.status == 201, rotated.json()

@@ -47,9 +47,9 @@ def recipient_line(service: Service, alert: dict[str, Any], index: int = 0) -> d
 
 
 def stored_message(service: Service, mid: str) -> dict[str, Any]:
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.store.messages import MessageRepository
 
-    message = AlertRepository(service.table).find_message(mid)
+    message = MessageRepository(service.table).find_message(mid)
     assert message is not None
     return message
 
@@ -246,7 +246,7 @@ def test_delivered_in_both_forms_is_stored_once(service: Service, meta_first: bo
 @pytest.fixture
 def template_service(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     """Alerts sent as the approved template, whose quick replies may carry static payloads."""
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alert")
     get_settings.cache_clear()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.escalation import LEASE_SECONDS
+from lift_alerts.flows.timer import LEASE_SECONDS
 from tests.robustness import test_races as races
 from tests.support.service import Service
 
@@ -114,7 +114,7 @@ def test_asked_once_when_the_outcome_first_becomes_entrapment(service: Service) 
 def test_outside_the_window_the_confirm_template_and_without_it_skipped_and_counted(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     # Outcome notices reach people outside the window as the notice template, so the skips
     # counted here are the confirmation's own.
@@ -340,15 +340,15 @@ def test_closing_the_alert_stops_confirmation_reminders(service: Service) -> Non
 def test_a_run_that_crashes_half_way_is_taken_over_after_the_lease(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.store.ledgers import LedgerRepository
 
     alert, requested = entrapment(service)
     alert_id = alert["alert_id"]
     now = requested + timedelta(seconds=AFTER + 1)
     calls = {"n": 0}
-    original = AlertRepository.record_sent
+    original = LedgerRepository.record_sent
 
-    def crash_on_second(self: AlertRepository, alert_id: str, ledger: str, *args: Any) -> None:
+    def crash_on_second(self: LedgerRepository, alert_id: str, ledger: str, *args: Any) -> None:
         if ledger == "confirm_sends":
             calls["n"] += 1
             if calls["n"] == 2:
@@ -356,9 +356,9 @@ def test_a_run_that_crashes_half_way_is_taken_over_after_the_lease(
         original(self, alert_id, ledger, *args)
 
     service.woosh.set_delay(0.05)  # sends finish one by one, so the crash lands between them
-    monkeypatch.setattr(AlertRepository, "record_sent", crash_on_second)
+    monkeypatch.setattr(LedgerRepository, "record_sent", crash_on_second)
     assert service.run_timer(now).get("confirmation_rounds") is None  # it died
-    monkeypatch.setattr(AlertRepository, "record_sent", original)
+    monkeypatch.setattr(LedgerRepository, "record_sent", original)
     service.woosh.set_delay(0)
     recorded = {
         key.partition(":")[2]
@@ -423,7 +423,7 @@ def test_concurrent_timer_runs_send_each_confirmation_round_once(
     live: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Four scheduled invocations at the same instant, for a reminder round and for the missed mark."""
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("CONFIRM_MAX_ROUNDS", "1")
     get_settings.cache_clear()
@@ -486,23 +486,21 @@ def test_a_stale_timer_run_cannot_claim_a_confirmation_round_already_sent(
 ) -> None:
     """Run B read the alert before run A sent reminder 1; the timer was down, so reminder 2 is
     due as well: B must not send reminder 1 again."""
-    from lift_alerts.config import get_settings
-    from lift_alerts.confirmation import confirmation_step
-    from lift_alerts.escalation import TimerReport, TimerRun
-    from lift_alerts.repository import AlertRepository
-    from tests.support.harness import handler_module
+    from lift_alerts.flows.confirm import confirmation_step
+    from lift_alerts.flows.sending import woosh_client
+    from lift_alerts.flows.timer import TimerReport, TimerRun
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.repositories import Repositories
 
     alert, requested = entrapment(service)
     alert_id = alert["alert_id"]
     late = requested + timedelta(seconds=2 * AFTER + 5)
-    repo = AlertRepository(service.table)
-    stale = repo.get_alert(alert_id)
+    repos = Repositories.of(service.table)
+    stale = repos.alerts.get_alert(alert_id)
     assert service.run_timer(late)["confirmation_rounds"] == [f"{alert_id}:confirm:1"]
-    monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
+    monkeypatch.setattr(repos.alerts, "get_alert", lambda _id: stale)
     report = TimerReport()
-    confirmation_step(
-        alert_id, TimerRun(repo, handler_module("escalation").woosh, get_settings(), late, report)
-    )
+    confirmation_step(alert_id, TimerRun(repos, woosh_client, get_settings(), late, report))
     assert report.confirmation_rounds == []
     lines = Counter(line for _to, line in first_lines(service, alert_id))
     assert lines == Counter({"ENTRAPMENT - ticket EMG-1": 3, "REMINDER 1/3": 3})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lift_alerts.escalation import LEASE_SECONDS
+from lift_alerts.flows.timer import LEASE_SECONDS
 from tests.support.service import Service
 
 TECH = "27824537125"
@@ -154,14 +154,14 @@ def test_concurrent_timer_runs_never_double_a_round(service: Service, trial: int
 
 
 def test_crash_after_claim_is_recovered_without_a_double_send(service: Service) -> None:
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.store.timed_steps import EscalationSteps
 
     alert, created = start(service)
     now = created + timedelta(seconds=61)
-    repo = AlertRepository(service.table)
+    steps = EscalationSteps(service.table)
     # A run that claimed round 1 and died before sending anything.
     moment = int(now.timestamp())
-    assert repo.claim_step(
+    assert steps.claim_step(
         alert["alert_id"],
         step=1,
         rounds_sent=0,
@@ -179,23 +179,23 @@ def test_crash_after_claim_is_recovered_without_a_double_send(service: Service) 
 def test_crash_after_a_partial_send_reminds_only_the_rest(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.store.ledgers import LedgerRepository
 
     alert, created = start(service)
     now = created + timedelta(seconds=61)
     calls = {"n": 0}
-    original = AlertRepository.record_reminder
+    original = LedgerRepository.record_reminder
 
-    def crash_after_first(self: AlertRepository, *args: object, **kwargs: object) -> None:
+    def crash_after_first(self: LedgerRepository, *args: object, **kwargs: object) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("Lambda died here")
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     service.woosh.set_delay(0.05)  # sends finish one by one, so the crash lands between them
-    monkeypatch.setattr(AlertRepository, "record_reminder", crash_after_first)
+    monkeypatch.setattr(LedgerRepository, "record_reminder", crash_after_first)
     service.run_timer(now)
-    monkeypatch.setattr(AlertRepository, "record_reminder", original)
+    monkeypatch.setattr(LedgerRepository, "record_reminder", original)
     service.woosh.set_delay(0)
     sent_before = len(reminders(service))
     assert service.run_timer(now + timedelta(seconds=LEASE_SECONDS + 1))["rounds_sent"] == [
@@ -238,20 +238,21 @@ def test_a_stale_timer_run_cannot_claim_a_round_already_sent(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run B read the alert before run A sent round 1; B must not send round 1 again."""
-    from lift_alerts.config import get_settings
-    from lift_alerts.escalation import TimerReport, TimerRun, escalate
-    from lift_alerts.repository import AlertRepository
-    from tests.support.harness import handler_module
+    from lift_alerts.flows.escalate import escalate
+    from lift_alerts.flows.sending import woosh_client
+    from lift_alerts.flows.timer import TimerReport, TimerRun
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.repositories import Repositories
 
     alert, created = start(service)
     alert_id = alert["alert_id"]
     late = created + timedelta(seconds=125)  # the timer was down: round 2 is due as well
-    repo = AlertRepository(service.table)
-    stale = repo.get_alert(alert_id)
+    repos = Repositories.of(service.table)
+    stale = repos.alerts.get_alert(alert_id)
     assert service.run_timer(late)["rounds_sent"] == [f"{alert_id}:1"]
     assert len(reminders(service)) == 3
-    monkeypatch.setattr(repo, "get_alert", lambda _id: stale)
+    monkeypatch.setattr(repos.alerts, "get_alert", lambda _id: stale)
     report = TimerReport()
-    escalate(alert_id, TimerRun(repo, handler_module("escalation").woosh, get_settings(), late, report))
+    escalate(alert_id, TimerRun(repos, woosh_client, get_settings(), late, report))
     assert report.rounds_sent == []
     assert len(reminders(service)) == 3

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.config import reset_caches
+from lift_alerts.platform.config import reset_caches
 from local.invoke import Invoker, in_process_invoker
 from local.make_events import EVENTS_DIR
 

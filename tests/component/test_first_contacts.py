@@ -14,7 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lift_alerts.pacing import PacingLimits, SendBudget
+from lift_alerts.domain.send_slots import PacingLimits
+from lift_alerts.store.send_budget import SendBudget
 from tests.support.budget import budget_frees_up, real_windows
 from tests.support.harness import LambdaContext, create_alerts_table, handler_module
 from tests.support.service import Service

@@ -13,7 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lift_alerts.pacing import PacingLimits, SendBudget
+from lift_alerts.domain.send_slots import PacingLimits
+from lift_alerts.store.send_budget import SendBudget
 from tests.support.harness import create_alerts_table
 
 REGION = "af-south-1"

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lift_alerts.pacing import BUDGET_KEY, FIRSTS_KEPT, PacingLimits, SendBudget
+from lift_alerts.domain.send_slots import PacingLimits
+from lift_alerts.store.send_budget import BUDGET_KEY, FIRSTS_KEPT, SendBudget
 from tests.support.harness import create_alerts_table
 from tests.unit.test_pacing import REGION, WOOSH
 

@@ -43,18 +43,20 @@ def alert_message(service: Service, alert: dict[str, Any], to: str) -> str:
 
 def replay(service: Service, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Deliver a stream record (old -> new image of an alert) to the follow-up function again."""
-    from lift_alerts.config import get_settings
-    from lift_alerts.followup import FollowUpContext, follow_up_record
-    from lift_alerts.repository import AlertRepository, to_item
-    from lift_alerts.sending import woosh_client
+    from lift_alerts.flows.follow_up import follow_up_record
+    from lift_alerts.flows.follow_up_sends import FollowUpContext
+    from lift_alerts.flows.sending import woosh_client
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.codec import to_item
+    from lift_alerts.store.repositories import Repositories
 
-    ctx = FollowUpContext(AlertRepository(service.table), woosh_client, get_settings(), datetime.now(UTC))
+    ctx = FollowUpContext(Repositories.of(service.table), woosh_client, get_settings(), datetime.now(UTC))
     return follow_up_record({"dynamodb": {"OldImage": to_item(old), "NewImage": to_item(new)}}, ctx)
 
 
 @pytest.fixture
 def notice_template(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("NOTICE_TEMPLATE_NAME", "lift_notice")
     get_settings.cache_clear()
@@ -312,7 +314,7 @@ def test_a_responder_known_only_by_user_id_is_not_acknowledged(service: Service)
 def test_the_webhook_answers_the_same_and_sends_nothing_with_or_without_notices(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lift_alerts import followup
+    from lift_alerts.flows import follow_up as followup
 
     service.wrote(COLLEAGUE, seconds_ago=HOUR)
     answers = []

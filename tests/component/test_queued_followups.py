@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lift_alerts import dispatch
+from lift_alerts.flows import dispatch
+from lift_alerts.store import send_queue
 from local.woosh.send_api import SentMessage
 from tests.robustness.support import inject
 from tests.support.budget import budget_frees_up, real_windows
@@ -43,7 +44,7 @@ def slots_a_minute(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
 def no_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     # The hold keeps a dispatcher from racing the request that queued an item; these tests
     # run the dispatcher only after that request finished.
-    monkeypatch.setattr(dispatch, "HOLD_SECONDS", 0)
+    monkeypatch.setattr(send_queue, "HOLD_SECONDS", 0)
 
 
 def what(message: SentMessage) -> str:
@@ -272,7 +273,7 @@ def test_a_queued_reminder_of_an_alert_answered_meanwhile_is_dropped_and_gone_fr
     assert [(r["to"], r["delivery_status"]) for r in view["recipients"]] == [(TECH, "accepted")]
     stored = service.stored_alert(alert["alert_id"])
     assert stored["reminders"][f"1:{TECH}"]["error"] == {"code": "dropped", "title": "alert_answered"}
-    assert dispatch.SendQueue(service.table).size() == 0
+    assert send_queue.SendQueue(service.table).size() == 0
     assert service.details("Alert Delivery Failed") == []
 
 
@@ -288,7 +289,7 @@ def test_a_queued_first_alert_of_a_closed_alert_is_dropped_and_shown_not_sent(
     shown = {r["to"]: r for r in service.get_alert(alert["alert_id"]).json()["recipients"]}
     assert shown[DESK]["delivery_status"] == "not_sent"
     assert shown[DESK]["message_id"] is None
-    assert dispatch.SendQueue(service.table).size() == 0
+    assert send_queue.SendQueue(service.table).size() == 0
 
 
 def test_a_queued_first_alert_of_an_alert_answered_meanwhile_still_goes_out(
@@ -306,10 +307,10 @@ def test_a_queued_first_alert_of_an_alert_answered_meanwhile_still_goes_out(
 def test_a_new_queue_item_waits_out_its_hold_and_the_dispatcher_waits_for_it(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dispatch, "HOLD_SECONDS", 2)
+    monkeypatch.setattr(send_queue, "HOLD_SECONDS", 2)
     slots_a_minute(monkeypatch, 1)
     service.send_alert([TECH, DESK])
-    queue = dispatch.SendQueue(service.table)
+    queue = send_queue.SendQueue(service.table)
     now = int(time.time())
     # Not for a dispatcher yet: the request that queued it may still be recording it as queued.
     assert queue.waiting(limit=1, now=now) == []
@@ -342,7 +343,7 @@ def test_a_queued_critical_message_of_an_alert_answered_meanwhile_is_dropped(
     critical = service.stored_alert(alert["alert_id"])["notices"][f"critical:{TECH}"]
     assert critical["dropped"] == "alert_answered"
     assert critical["message_id"] is None
-    assert dispatch.SendQueue(service.table).size() == 0
+    assert send_queue.SendQueue(service.table).size() == 0
 
 
 def test_a_queued_confirmation_question_of_an_alert_closed_meanwhile_is_dropped(
@@ -361,4 +362,4 @@ def test_a_queued_confirmation_question_of_an_alert_closed_meanwhile_is_dropped(
     assert [what(m) for m in service.woosh.sent] == ["alert", "text"]
     stored = service.stored_alert(alert["alert_id"])
     assert stored["confirm_sends"][f"0:{TECH}"]["error"] == {"code": "dropped", "title": "alert_closed"}
-    assert dispatch.SendQueue(service.table).size() == 0
+    assert send_queue.SendQueue(service.table).size() == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from lift_alerts import dispatch
+from lift_alerts.flows import dispatch
 from tests.robustness.support import inject
 from tests.support.budget import budget_frees_up, real_windows
 from tests.support.harness import handler_module, lambda_context

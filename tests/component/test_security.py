@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from lift_alerts import config
-from lift_alerts.aws import client
-from lift_alerts.config import reset_caches
-from lift_alerts.observability import logger, mask_phone
+from lift_alerts.platform import secrets
+from lift_alerts.platform.aws import client
+from lift_alerts.platform.config import reset_caches
+from lift_alerts.platform.observability import logger, mask_phone
 from tests.support.harness import LOCAL_SECRET, ROOT, http_event, lambda_context, to_result
 from tests.support.logs import log_lines
 from tests.support.secrets import (
@@ -103,7 +103,7 @@ def test_rotation_accepts_previous_secret_until_valid_until_then_refuses(
 
     # After valid_until (the cached secret is re-evaluated on each call): refused, nothing written.
     FrozenDatetime.moment = deadline + timedelta(seconds=1)
-    monkeypatch.setattr(config, "datetime", FrozenDatetime)
+    monkeypatch.setattr(secrets, "datetime", FrozenDatetime)
     payload = service.woosh.tap(service.woosh.sent[0].message_id, 1, post=False)["payload"]
     items = table_items(service)
     after = service.webhook(payload, secret=PREVIOUS)
@@ -635,7 +635,7 @@ def test_callback_token_rotation_accepts_the_previous_token_until_valid_until_ne
 
     # From valid_until on (the cached secret is re-evaluated on each call): refused.
     FrozenDatetime.moment = deadline + timedelta(seconds=1)
-    monkeypatch.setattr(config, "datetime", FrozenDatetime)
+    monkeypatch.setattr(secrets, "datetime", FrozenDatetime)
     message_id = service.woosh.sent[0].message_id
     later = sample_tap(message_id, service.woosh.message(message_id).buttons[0][0], "wamid.TAP0002")
     items = table_items(service)

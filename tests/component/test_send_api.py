@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.choices import parse_button_id
+from lift_alerts.domain.choices import parse_button_id
 from local.make_events import EXAMPLE_ALERT
 from tests.support.service import Service
 
@@ -171,7 +171,7 @@ def test_idempotency_key_returns_the_first_response_and_sends_nothing_again(
 def test_template_mode_sends_quick_replies_in_order(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alert")
     monkeypatch.setenv("ALERT_TEMPLATE_LANGUAGE", "en_GB")

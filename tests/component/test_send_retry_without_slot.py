@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lift_alerts.pacing import Reservation
-from lift_alerts.woosh import NO_SLOT, WooshClient
+from lift_alerts.domain.deliveries import NO_SLOT
+from lift_alerts.domain.send_slots import Reservation
+from lift_alerts.woosh.client import WooshClient
 from local.woosh_standin import WooshStandIn
 from tests.support.harness import LOCAL_SECRET
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.config import ConfigurationError, reset_caches
+from lift_alerts.platform.config import ConfigurationError, reset_caches
 from tests.support.harness import container_module
 from tests.support.service import Service
 

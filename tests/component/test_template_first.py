@@ -151,16 +151,16 @@ def test_the_fallback_is_sent_once_when_the_status_and_the_stream_record_come_ag
     fail_131047(service, original)  # the Bridge's wrapper repeats what Meta's payload said
     service.events()
     # A re-delivered stream record (Lambda retries a batch): the alert says it was done.
-    from lift_alerts.config import get_settings
-    from lift_alerts.followup import send_template_fallback
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.flows.template_fallbacks import send_template_fallback
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.repositories import Repositories
 
     failure = service.stored_alert(alert["alert_id"])["failures"][original]
     done = send_template_fallback(
         alert["alert_id"],
         original,
         failure,
-        AlertRepository(service.table),
+        Repositories.of(service.table),
         lambda: pytest.fail("must not send again"),  # type: ignore[arg-type,return-value]
         get_settings(),
         __import__("datetime").datetime.now(__import__("datetime").UTC),
@@ -225,14 +225,13 @@ def test_131047_answered_at_send_time_is_replaced_at_once(template_mode: Service
 
 
 def test_a_status_before_the_mapping_still_gets_its_fallback(template_mode: Service) -> None:
-    from lift_alerts.config import get_settings
-    from lift_alerts.repository import AlertRepository
-    from lift_alerts.sending import Delivery, round_records
-    from lift_alerts.woosh import SendResult
+    from lift_alerts.domain.deliveries import Delivery, SendResult, round_records
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.repositories import Repositories
 
     service = template_mode
     alert = service.send_alert([TECH])
-    repo = AlertRepository(service.table)
+    repos = Repositories.of(service.table)
     early = "wamid.EARLY131047"
     payload = service.woosh.status(
         alert["messages"][0]["message_id"], "failed", error_code=131047, post=False
@@ -240,7 +239,7 @@ def test_a_status_before_the_mapping_still_gets_its_fallback(template_mode: Serv
     payload["payload"]["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = early
     service.webhook(payload["payload"])
     # A reminder round stores an interactive message's mapping after that status.
-    message = repo.store_message(
+    message = repos.messages.store_message(
         early, alert_id=alert["alert_id"], recipient=COLLEAGUE, round_no=0, expires_at=2**31
     )
     assert message["delivery_status"] == "failed"
@@ -248,7 +247,7 @@ def test_a_status_before_the_mapping_still_gets_its_fallback(template_mode: Serv
         COLLEAGUE, SendResult(COLLEAGUE, early), "interactive", message["delivery_error"], True
     )
     records = round_records(alert["alert_id"], 0, [delivery])
-    repo.record_failure(alert["alert_id"], early, records.failures[early])
+    repos.alerts.record_failure(alert["alert_id"], early, records.failures[early])
     assert service.details("Alert Delivery Failed") == []
     assert [m.kind for m in sent_to(service, COLLEAGUE)] == ["template"]
     assert get_settings().template_name == "lift_alarm"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.updates import MAX_LOGGED_RESULTS, Report
+from lift_alerts.flows.apply_updates import MAX_LOGGED_RESULTS, Report
 from local.woosh_standin import signature_header
 from tests.support.harness import LOCAL_SECRET, HttpResult, http_event
 from tests.support.logs import log_lines
@@ -206,7 +206,7 @@ def test_tap_without_context_matches_by_button_id(service: Service) -> None:
 
 
 def test_template_quick_reply_tap(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lift_alerts.config import get_settings
+    from lift_alerts.platform.config import get_settings
 
     monkeypatch.setenv("ALERT_TEMPLATE_NAME", "lift_alert")
     get_settings.cache_clear()
@@ -308,25 +308,25 @@ def test_woosh_status_callback_is_a_status(service: Service) -> None:
 
 
 def test_failed_status_before_the_mapping_is_published_once_the_mapping_is_stored(service: Service) -> None:
-    from lift_alerts.config import get_settings
-    from lift_alerts.repository import AlertRepository
+    from lift_alerts.platform.config import get_settings
+    from lift_alerts.store.repositories import Repositories
 
     alert = service.send_alert([TECH])
-    repo = AlertRepository(service.table)
+    repos = Repositories.of(service.table)
     early = "wamid.EARLY0001"
     payload = service.woosh.status(message_id(alert), "failed", post=False)["payload"]
     payload["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = early
     service.webhook(payload)
     assert service.details("Alert Delivery Failed") == []
     # The send stores the mapping after the status: the failure is published then.
-    from lift_alerts.stored import failure_record
+    from lift_alerts.domain.alert_facts import failure_record
 
-    message = repo.store_message(
+    message = repos.messages.store_message(
         early, alert_id=alert["alert_id"], recipient=TECH, round_no=0, expires_at=2**31
     )
     assert message["delivery_status"] == "failed"
     key, record = failure_record(alert["alert_id"], 0, TECH, early, message["delivery_error"])
-    repo.record_failure(alert["alert_id"], key, record)
+    repos.alerts.record_failure(alert["alert_id"], key, record)
     assert [f["message_id"] for f in service.details("Alert Delivery Failed")] == [early]
     assert get_settings().alerts_table == service.table
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lift_alerts import aws
+from lift_alerts.platform import aws
 from tests.support.harness import handler_module, lambda_context
 from tests.support.service import Service
 

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lift_alerts import aws
-from lift_alerts.config import reset_caches
+from lift_alerts.platform import aws
+from lift_alerts.platform.config import reset_caches
 from tests.robustness.support import (
     assert_taps_published_once,
     count_items,

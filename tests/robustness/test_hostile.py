@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lift_alerts.models import AlertRequest
-from lift_alerts.observability import logger as service_logger
-from lift_alerts.whatsapp import Ignored, NotAWebhookPayload, StatusUpdate, Tap, extract_updates
+from lift_alerts.domain.alert_request import AlertRequest
+from lift_alerts.domain.inbound import Ignored, StatusUpdate, Tap
+from lift_alerts.domain.inbound_parsing import NotAWebhookPayload, extract_updates
+from lift_alerts.platform.observability import logger as service_logger
 from local.woosh_standin import signature_header
 from tests.robustness.support import SECRETS, count_items, response_events
 from tests.support.harness import LOCAL_SECRET, http_event

@@ -20,8 +20,8 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from lift_alerts import aws
-from lift_alerts.config import reset_caches
+from lift_alerts.platform import aws
+from lift_alerts.platform.config import reset_caches
 from local.woosh_standin import WooshStandIn, signature_header
 from tests.support.harness import container_module, http_event, lambda_context, timer_context, to_result
 from tests.support.service import Service

@@ -173,14 +173,16 @@ class Service:
         module = handler_module("escalation")
         if now is None:
             return dict(module.lambda_handler({"source": "aws.events"}, timer_context()))
-        from lift_alerts.config import get_settings
-        from lift_alerts.confirmation import run_confirmations
-        from lift_alerts.escalation import TimerReport, run_escalations
-        from lift_alerts.repository import AlertRepository
+        from lift_alerts.flows.confirm import run_confirmations
+        from lift_alerts.flows.escalate import run_escalations
+        from lift_alerts.flows.sending import woosh_client
+        from lift_alerts.flows.timer import TimerReport
+        from lift_alerts.platform.config import get_settings
+        from lift_alerts.store.repositories import Repositories
 
-        repo = AlertRepository(self.table)
-        report: TimerReport = run_escalations(repo, module.woosh, get_settings(), now)
-        run_confirmations(repo, module.woosh, get_settings(), now, report=report)
+        repos = Repositories.of(self.table)
+        report: TimerReport = run_escalations(repos, woosh_client, get_settings(), now)
+        run_confirmations(repos, woosh_client, get_settings(), now, report=report)
         result: dict[str, Any] = {
             "rounds_sent": report.rounds_sent,
             "unanswered": report.unanswered,
@@ -193,7 +195,7 @@ class Service:
         return result
 
     def stored_alert(self, alert_id: str) -> dict[str, Any]:
-        from lift_alerts.repository import AlertRepository
+        from lift_alerts.store.alerts import AlertRepository
 
         alert = AlertRepository(self.table).get_alert(alert_id)
         assert alert is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lift_alerts.config import Settings
-from lift_alerts.stored import StoredAlert
+from lift_alerts.domain.alert_facts import StoredAlert
+from lift_alerts.platform.config import Settings
 
 
 def make_settings(**changes: Any) -> Settings:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lift_alerts.channels import (
-    WINDOW_SECONDS,
-    Sighting,
-    latest_sightings,
-    needs_template_fallback,
-    window_open,
-)
+from lift_alerts.domain.channels import WINDOW_SECONDS, needs_template_fallback, window_open
+from lift_alerts.domain.sightings import Sighting, latest_sightings
 
 NOW = 1_800_000_000
 

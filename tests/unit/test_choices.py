@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lift_alerts.choices import (
+from lift_alerts.domain.choices import (
     BUTTONS,
     Choice,
     button_id,

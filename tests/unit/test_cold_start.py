@@ -61,8 +61,8 @@ def test_no_cold_start_scans_installed_distributions_for_pydantic_plugins(logica
 def test_the_parked_function_loads_the_updates_it_decodes_not_the_whatsapp_payload_models() -> None:
     parked = next(logical_id for logical_id, spec in FUNCTIONS.items() if spec.code_uri.name == "parked")
     modules = _import_handler(parked)["modules"]
-    assert "lift_alerts.inbound" in modules
-    assert "lift_alerts.whatsapp" not in modules
+    assert "lift_alerts.domain.inbound" in modules
+    assert "lift_alerts.domain.whatsapp_payloads" not in modules
 
 
 def test_the_bench_runs_handlers_with_the_environment_the_template_sets_for_cold_start() -> None:

@@ -7,9 +7,10 @@ import dataclasses
 
 import pytest
 
-from lift_alerts import texts
-from lift_alerts.alert_view import confirmation_view
-from lift_alerts.choices import (
+from lift_alerts.domain import wording as texts
+from lift_alerts.domain.alert_facts import people_messaged
+from lift_alerts.domain.alert_views import confirmation_view
+from lift_alerts.domain.choices import (
     Choice,
     button_id,
     confirm_button_id,
@@ -18,14 +19,8 @@ from lift_alerts.choices import (
     parse_button_label,
     parse_confirm_id,
 )
-from lift_alerts.confirmation import (
-    ConfirmContent,
-    TextNotice,
-    became_entrapment,
-    step_due_at,
-    step_kind,
-)
-from lift_alerts.stored import people_messaged
+from lift_alerts.domain.confirmation_rules import became_entrapment, step_due_at, step_kind
+from lift_alerts.domain.contents import ConfirmContent, TextNotice
 from tests.support.settings import alert_facts, make_settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.events import (
+from lift_alerts.domain.events import (
     CONFIRMATION_MISSED,
     DELIVERY_FAILED,
     ESCALATED,

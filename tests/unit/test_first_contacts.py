@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lift_alerts.pacing import PacingLimits, give_way_until
+from lift_alerts.domain.send_slots import PacingLimits, give_way_until
 
 WOOSH = PacingLimits(guard_seconds=0.0)
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from lift_alerts.config import ConfigurationError, Settings
-from lift_alerts.notices import NoticeContent
-from lift_alerts.outbound import template_param_text
-from lift_alerts.stored import StoredAlert, messaged
-from lift_alerts.texts import (
-    Answer,
-    ack_text,
-    critical_text,
-    display_time,
-    outcome_notice_text,
-)
+from lift_alerts.domain.alert_facts import StoredAlert, messaged
+from lift_alerts.domain.contents import NoticeContent
+from lift_alerts.domain.outbound import template_param_text
+from lift_alerts.domain.wording import Answer, ack_text, critical_text, display_time, outcome_notice_text
+from lift_alerts.platform.config import ConfigurationError, Settings
 from tests.support.settings import alert_facts, make_settings
 
 SAST = "Africa/Johannesburg"

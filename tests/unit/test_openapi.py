@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from pydantic import ValidationError
 
-from lift_alerts.models import AlertRequest, CloseRequest, EscalationRequest
+from lift_alerts.domain.alert_request import AlertRequest, CloseRequest, EscalationRequest
 from tests.support.harness import handler_module, load_template
 from tests.support.openapi import METHODS, component, resolve, spec
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from lift_alerts.pacing import PacingLimits, next_slots
+from lift_alerts.domain.send_slots import PacingLimits, next_slots
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(per_second=10, per_minute=100, time_scale=1.0, guard_seconds=0.0)

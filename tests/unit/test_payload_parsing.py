@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.choices import Choice, parse_button_id, parse_button_label
-from lift_alerts.updates import _ordering_key
-from lift_alerts.whatsapp import Ignored, NotAWebhookPayload, StatusUpdate, Tap, extract_updates
+from lift_alerts.domain.choices import Choice, parse_button_id, parse_button_label
+from lift_alerts.domain.inbound import Ignored, StatusUpdate, Tap
+from lift_alerts.domain.inbound_parsing import NotAWebhookPayload, extract_updates
+from lift_alerts.flows.apply_updates import _ordering_key
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from lift_alerts import dispatch
+from lift_alerts.domain import queue_order
 
 
 def test_the_queue_order_is_first_recipients_oldest_alarm_first_then_the_rest() -> None:
     def key(kind: str, position: int, created_ms: int, alert_id: str, round_no: int = 0) -> str:
-        return dispatch.queue_key(
+        return queue_order.queue_key(
             kind, position=position, created_ms=created_ms, alert_id=alert_id, round_no=round_no, to="1"
         )
 

@@ -14,15 +14,10 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.parking import decode, encode
-from lift_alerts.updates import _ordering_key, _sighting
-from lift_alerts.whatsapp import (
-    REPLY_TEXT_MAX,
-    Ignored,
-    Reply,
-    ReplyLocation,
-    extract_updates,
-)
+from lift_alerts.domain.inbound import Ignored, Reply, ReplyLocation
+from lift_alerts.domain.inbound_parsing import REPLY_TEXT_MAX, extract_updates
+from lift_alerts.flows.apply_updates import _ordering_key, _sighting
+from lift_alerts.store.parking import decode, encode
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_WORLD = ROOT / "tests" / "robustness" / "samples" / "real-world"
@@ -240,7 +235,7 @@ def test_one_persons_replies_keep_their_order_and_survive_parking() -> None:
 
 
 def test_the_acknowledgement_names_the_ticket_lift_and_site() -> None:
-    from lift_alerts.texts import reply_ack_text
+    from lift_alerts.domain.wording import reply_ack_text
 
     text = reply_ack_text(reply_type="voice", ticket_id="EMG-7", lift_id="LIFT-B", site="Rosebank Mall")
     assert (
@@ -254,7 +249,7 @@ def test_the_acknowledgement_names_the_ticket_lift_and_site() -> None:
 
 
 def test_the_acknowledgement_is_a_text_and_needs_the_window() -> None:
-    from lift_alerts.replies import ReplyAck
+    from lift_alerts.domain.contents import ReplyAck
 
     fresh, stale = ReplyAck("hi", fresh=True), ReplyAck("hi", fresh=False)
     assert (fresh.inside, fresh.outside, stale.outside) == ("text", "text", None)
@@ -263,7 +258,7 @@ def test_the_acknowledgement_is_a_text_and_needs_the_window() -> None:
 
 
 def test_one_event_per_reply_a_write_added() -> None:
-    from lift_alerts.events import MESSAGE_RECEIVED, events_for_change
+    from lift_alerts.domain.events import MESSAGE_RECEIVED, events_for_change
 
     alert = {"alert_id": "a" * 32, "ticket_id": "EMG-1", "lift_id": "LIFT-A", "site": "S", "floor": "3"}
     first = {"event_id": "wamid.R1", "type": "text", "text": "on my way", "matched_by": "recent"}

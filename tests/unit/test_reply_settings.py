@@ -7,7 +7,7 @@ import pytest
 
 @pytest.mark.parametrize("seconds", ["0", "abc", "99999"])
 def test_reply_window_seconds_is_validated(monkeypatch: pytest.MonkeyPatch, seconds: str) -> None:
-    from lift_alerts.config import ConfigurationError, Settings
+    from lift_alerts.platform.config import ConfigurationError, Settings
 
     monkeypatch.setenv("REPLY_WINDOW_SECONDS", seconds)
     if seconds == "0":

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lift_alerts.config import AppSecrets, ConfigurationError
-from lift_alerts.observability import mask_phone
+from lift_alerts.platform.config import ConfigurationError
+from lift_alerts.platform.observability import mask_phone
+from lift_alerts.platform.secrets import AppSecrets
 from tests.support import secrets as secret_values
 from tests.support.harness import LOCAL_SECRET
 
@@ -134,7 +135,7 @@ def test_secret_model_keys_and_the_woosh_signature_key() -> None:
 
 def test_credential_check_is_pure_and_names_kinds() -> None:
     """authenticate() over header maps as API Gateway or any client may spell them."""
-    from lift_alerts.webhook import Credential, authenticate
+    from lift_alerts.domain.webhook_auth import Credential, authenticate
 
     raw = b'{"entry": []}'
     secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lift_alerts.stored import AlertItem, all_deliveries_failed, send_key, sends_in_round, state
-from lift_alerts.table import ConditionFailed, Written, conditional, written
+from lift_alerts.domain.alert_facts import all_deliveries_failed, send_key, sends_in_round, state
+from lift_alerts.domain.alert_item import AlertItem
+from lift_alerts.store.table import ConditionFailed, Written, conditional, written
 
 
 def _raise(code: str, item: dict[str, Any] | None = None) -> Any:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lift_alerts.config import ConfigurationError, Settings
-from lift_alerts.outbound import alert_text, template_body, template_param_text
-from lift_alerts.sending import AlertContent
+from lift_alerts.domain.contents import AlertContent
+from lift_alerts.domain.outbound import alert_text, template_body, template_param_text
+from lift_alerts.platform.config import ConfigurationError, Settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"
 TO = "27824537125"

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from lift_alerts.text import clean_foreign_text, has_control_characters
+from lift_alerts.domain.text_rules import clean_foreign_text, has_control_characters
 
 EVERY_CONTROL = "".join(chr(i) for i in range(sys.maxunicode + 1) if unicodedata.category(chr(i)) == "Cc")
 

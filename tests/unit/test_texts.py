@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from lift_alerts.stored import StoredAlert
-from lift_alerts.texts import display_time, entrapment_place, label, person, reply_ack_text
+from lift_alerts.domain.alert_facts import StoredAlert
+from lift_alerts.domain.wording import display_time, entrapment_place, label, person, reply_ack_text
 from tests.support.settings import alert_facts
 
 

@@ -1,18 +1,19 @@
-"""Who wrote, from what one write stored on an alert (SPEC §5; windows.py): the follow-up
+"""Who wrote, from what one write stored on an alert (SPEC §5; flows/windows.py): the follow-up
 function moves those people's 24-hour windows. Pure: a fake repository, no AWS."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from lift_alerts.channels import Sighting
-from lift_alerts.stored import AlertItem
-from lift_alerts.updates import record_yes
-from lift_alerts.whatsapp import Tap
-from lift_alerts.windows import record_stored_windows, stored_sightings
+from lift_alerts.domain.alert_item import AlertItem
+from lift_alerts.domain.inbound import Tap
+from lift_alerts.domain.sightings import Sighting, stored_sightings
+from lift_alerts.flows.record_taps import record_yes
+from lift_alerts.flows.windows import record_stored_windows
 from tests.support.settings import make_settings
 
 NOW = datetime(2025, 10, 1, 10, 40, tzinfo=UTC)
@@ -47,19 +48,24 @@ class Repo:
         self.seen.append(sighting)
 
     def record_confirmation(self, alert_id: str, yes: dict[str, Any], **_: Any) -> Any:
-        from lift_alerts.table import Written
+        from lift_alerts.store.table import Written
 
         self.yes.append(yes)
         return Written({})
 
 
+def repositories(repo: Repo) -> Any:
+    """The fake as the repositories a flow is given (contacts and answers)."""
+    return SimpleNamespace(contacts=repo, answers=repo)
+
+
 def context(repo: Repo) -> Any:
-    from lift_alerts.followup import FollowUpContext
+    from lift_alerts.flows.follow_up_sends import FollowUpContext
 
     def no_woosh() -> Any:
         raise AssertionError("recording a window sends nothing")
 
-    return FollowUpContext(repo, no_woosh, make_settings(), NOW)  # type: ignore[arg-type]
+    return FollowUpContext(repositories(repo), no_woosh, make_settings(), NOW)
 
 
 def test_only_what_this_write_added_counts_taps_yes_and_replies_alike() -> None:
@@ -86,7 +92,7 @@ def test_the_follow_up_records_the_latest_per_person() -> None:
 
 
 def test_a_window_not_recorded_is_counted_and_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lift_alerts import windows
+    from lift_alerts.flows import windows
 
     counted: list[str] = []
     monkeypatch.setattr(windows, "count", lambda name, value=1: counted.append(name))
@@ -108,6 +114,6 @@ def test_a_yes_keeps_the_user_id_so_the_follow_up_maps_it_to_the_phone() -> None
         name="John",
         responded_at=T1,
     )
-    assert record_yes(yes, repo) == "confirmation_matched_button"  # type: ignore[arg-type]
+    assert record_yes(yes, repositories(repo)) == "confirmation_matched_button"
     stored: AlertItem = {"confirmations": repo.yes}
     assert stored_sightings({}, stored) == [Sighting("27820000001", "ZA.1", epoch_of(T1))]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from lift_alerts.woosh import SendResult, _interpret, _Retry
+from lift_alerts.domain.deliveries import SendResult
+from lift_alerts.woosh.answers import Retry, interpret
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 TO = "27824537125"
@@ -39,13 +40,13 @@ def meta_refusal(code: int, text: str) -> dict[str, Any]:
     }
 
 
-def final(result: SendResult | _Retry) -> SendResult:
+def final(result: SendResult | Retry) -> SendResult:
     assert isinstance(result, SendResult), f"expected a final answer, got a retry: {result}"
     return result
 
 
-def retried(result: SendResult | _Retry) -> _Retry:
-    assert isinstance(result, _Retry), f"expected a retry, got a final answer: {result}"
+def retried(result: SendResult | Retry) -> Retry:
+    assert isinstance(result, Retry), f"expected a retry, got a final answer: {result}"
     return result
 
 
@@ -54,7 +55,7 @@ def retried(result: SendResult | _Retry) -> _Retry:
 
 def test_meta_refusal_sample_is_final_with_metas_code_and_its_text_as_title() -> None:
     sample = json.loads((SAMPLES / "woosh_send_error_meta.json").read_text())
-    result = final(_interpret(TO, answer(502, sample)))
+    result = final(interpret(TO, answer(502, sample)))
     assert result.message_id is None
     assert result.error() == {
         "code": "132000",
@@ -74,12 +75,12 @@ def test_meta_refusal_sample_is_final_with_metas_code_and_its_text_as_title() ->
 )
 def test_woosh_codes_are_recorded_as_is_and_final(code: str, status: int) -> None:
     body = {"ok": False, "error": code, "message": "Woosh says why"}
-    assert final(_interpret(TO, answer(status, body))).error() == {"code": code, "title": "Woosh says why"}
+    assert final(interpret(TO, answer(status, body))).error() == {"code": code, "title": "Woosh says why"}
 
 
 def test_a_short_token_wins_over_metas_numeric_code() -> None:
     body = {"ok": False, "error": "invalid_phone", "message": "not on WhatsApp", "code": 131026}
-    assert final(_interpret(TO, answer(400, body))).error_code == "invalid_phone"
+    assert final(interpret(TO, answer(400, body))).error_code == "invalid_phone"
 
 
 @pytest.mark.parametrize(
@@ -93,25 +94,25 @@ def test_a_short_token_wins_over_metas_numeric_code() -> None:
 )
 def test_error_text_that_is_not_a_short_token_falls_back_to_metas_code(error: str) -> None:
     body = {"ok": False, "error": error, "code": 131026}
-    result = final(_interpret(TO, answer(502, body)))
+    result = final(interpret(TO, answer(502, body)))
     assert result.error_code == "131026"
     assert result.error_title == error
 
 
 def test_digits_and_underscores_make_a_token() -> None:
     body = {"ok": False, "error": "err_42", "message": "odd"}
-    assert final(_interpret(TO, answer(400, body))).error_code == "err_42"
+    assert final(interpret(TO, answer(400, body))).error_code == "err_42"
 
 
 def test_metas_code_only_inside_detail_is_used() -> None:
     body = meta_refusal(131026, "Message undeliverable")
     del body["code"]
-    assert final(_interpret(TO, answer(502, body))).error_code == "131026"
+    assert final(interpret(TO, answer(502, body))).error_code == "131026"
 
 
 def test_meta_code_given_as_a_string_is_used() -> None:
     body = {"ok": False, "error": "(#131026) Message undeliverable", "code": "131026"}
-    assert final(_interpret(TO, answer(502, body))).error_code == "131026"
+    assert final(interpret(TO, answer(502, body))).error_code == "131026"
 
 
 @pytest.mark.parametrize(
@@ -125,44 +126,42 @@ def test_meta_code_given_as_a_string_is_used() -> None:
     ],
 )
 def test_neither_token_nor_numeric_code_is_bad_response(body: dict[str, Any]) -> None:
-    assert final(_interpret(TO, answer(400, body))).error_code == "bad_response"
+    assert final(interpret(TO, answer(400, body))).error_code == "bad_response"
 
 
 def test_title_is_message_then_long_error_text_then_detail() -> None:
     with_message = {"ok": False, "error": "(#131026) long text", "code": 131026, "message": "short words"}
-    assert final(_interpret(TO, answer(502, with_message))).error_title == "short words"
+    assert final(interpret(TO, answer(502, with_message))).error_title == "short words"
     without_message = {"ok": False, "error": "(#131026) long text", "code": 131026}
-    assert final(_interpret(TO, answer(502, without_message))).error_title == "(#131026) long text"
+    assert final(interpret(TO, answer(502, without_message))).error_title == "(#131026) long text"
     detail_only = {"ok": False, "error": "weird_failure", "detail": "the upstream said no"}
-    assert final(_interpret(TO, answer(400, detail_only))).error_title == "the upstream said no"
+    assert final(interpret(TO, answer(400, detail_only))).error_title == "the upstream said no"
     token_only = {"ok": False, "error": "weird_failure"}
-    assert final(_interpret(TO, answer(400, token_only))).error_title == "weird_failure"
+    assert final(interpret(TO, answer(400, token_only))).error_title == "weird_failure"
     nothing = {"ok": False}
-    assert final(_interpret(TO, answer(400, nothing))).error_title == "Woosh answered HTTP 400"
+    assert final(interpret(TO, answer(400, nothing))).error_title == "Woosh answered HTTP 400"
 
 
 def test_title_is_at_most_200_characters() -> None:
     long_text = "(#131026) " + "undeliverable " * 40
-    result = final(_interpret(TO, answer(502, {"ok": False, "error": long_text, "code": 131026})))
+    result = final(interpret(TO, answer(502, {"ok": False, "error": long_text, "code": 131026})))
     assert result.error_code == "131026"
     assert len(result.error_title or "") == 200
     assert result.error_title == " ".join(long_text.split())[:200]
-    message = final(
-        _interpret(TO, answer(400, {"ok": False, "error": "invalid_phone", "message": "m" * 999}))
-    )
+    message = final(interpret(TO, answer(400, {"ok": False, "error": "invalid_phone", "message": "m" * 999})))
     assert message.error_title == "m" * 200
 
 
 def test_success_is_the_message_id_and_success_without_one_is_bad_response() -> None:
     ok = {"ok": True, "wa_id": "wamid.SENT1", "to": TO, "accepted": True}
-    assert final(_interpret(TO, answer(200, ok))) == SendResult(TO, "wamid.SENT1")
-    no_id = final(_interpret(TO, answer(200, {"ok": True, "accepted": True})))
+    assert final(interpret(TO, answer(200, ok))) == SendResult(TO, "wamid.SENT1")
+    no_id = final(interpret(TO, answer(200, {"ok": True, "accepted": True})))
     assert no_id.error_code == "bad_response"
 
 
 def test_a_2xx_with_ok_false_is_a_failure() -> None:
     body = {"ok": False, "error": "invalid_phone", "message": "no"}
-    assert final(_interpret(TO, answer(200, body))).error_code == "invalid_phone"
+    assert final(interpret(TO, answer(200, body))).error_code == "invalid_phone"
 
 
 # -- what is tried again ------------------------------------------------------------------------
@@ -171,7 +170,7 @@ def test_a_2xx_with_ok_false_is_a_failure() -> None:
 @pytest.mark.parametrize("code", [130429, 131056])
 @pytest.mark.parametrize("status", [502, 400, 429])
 def test_metas_rate_limits_are_retried_with_their_code(code: int, status: int) -> None:
-    result = retried(_interpret(TO, answer(status, meta_refusal(code, "Rate limit hit"))))
+    result = retried(interpret(TO, answer(status, meta_refusal(code, "Rate limit hit"))))
     assert result.code == str(code)
     assert result.title == f"(#{code}) Rate limit hit"
 
@@ -188,48 +187,48 @@ def test_metas_rate_limits_are_retried_with_their_code(code: int, status: int) -
     ],
 )
 def test_other_meta_codes_are_final(code: int) -> None:
-    assert final(_interpret(TO, answer(502, meta_refusal(code, "refused")))).error_code == str(code)
+    assert final(interpret(TO, answer(502, meta_refusal(code, "refused")))).error_code == str(code)
 
 
 def test_send_failed_5xx_without_meta_code_is_retried() -> None:
     body = {"ok": False, "error": "send_failed", "detail": "upstream connection reset"}
-    result = retried(_interpret(TO, answer(500, body)))
+    result = retried(interpret(TO, answer(500, body)))
     assert (result.code, result.title) == ("send_failed", "upstream connection reset")
 
 
 def test_send_failed_with_a_meta_code_is_final() -> None:
     body = {"ok": False, "error": "send_failed", "code": 131026, "detail": {"error": {"code": 131026}}}
-    assert final(_interpret(TO, answer(502, body))).error_code == "send_failed"
+    assert final(interpret(TO, answer(502, body))).error_code == "send_failed"
 
 
 def test_send_failed_below_500_is_final() -> None:
     body = {"ok": False, "error": "send_failed", "message": "bad request"}
-    assert final(_interpret(TO, answer(400, body))).error_code == "send_failed"
+    assert final(interpret(TO, answer(400, body))).error_code == "send_failed"
 
 
 def test_rate_limited_429_is_retried_after_what_retry_after_says() -> None:
     body = {"ok": False, "error": "rate_limited", "message": "Rate limit exceeded"}
-    result = retried(_interpret(TO, answer(429, body, {"Retry-After": "2"})))
+    result = retried(interpret(TO, answer(429, body, {"Retry-After": "2"})))
     assert (result.code, result.retry_after) == ("rate_limited", 2.0)
 
 
 def test_any_429_is_retried_even_with_another_code() -> None:
     body = {"ok": False, "error": "(#4) Application request limit reached", "code": 4}
-    assert retried(_interpret(TO, answer(429, body))).code == "4"
+    assert retried(interpret(TO, answer(429, body))).code == "4"
 
 
 def test_server_error_is_retried() -> None:
     body = {"ok": False, "error": "server_error", "message": "Internal server error"}
-    assert retried(_interpret(TO, answer(500, body))).code == "server_error"
+    assert retried(interpret(TO, answer(500, body))).code == "server_error"
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_a_5xx_or_429_without_json_is_retried(status: int) -> None:
-    assert retried(_interpret(TO, answer(status, b"<html>Bad gateway</html>"))).code == "server_error"
+    assert retried(interpret(TO, answer(status, b"<html>Bad gateway</html>"))).code == "server_error"
 
 
 def test_a_4xx_without_json_is_a_final_bad_response() -> None:
-    assert final(_interpret(TO, answer(404, b"<html>no</html>"))).error_code == "bad_response"
+    assert final(interpret(TO, answer(404, b"<html>no</html>"))).error_code == "bad_response"
 
 
 @pytest.mark.parametrize(
@@ -242,4 +241,4 @@ def test_a_4xx_without_json_is_a_final_bad_response() -> None:
     ],
 )
 def test_everything_else_is_final(status: int, body: dict[str, Any]) -> None:
-    final(_interpret(TO, answer(status, body)))
+    final(interpret(TO, answer(status, body)))

@@ -1,0 +1,100 @@
+"""What a caller is shown of a stored alert (SPEC §4, §9, §10): `GET /alerts/{alert_id}`'s
+answer (and a close's), with each shown message's latest delivery status. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lift_alerts.domain.alert_facts import everyone, outcome, state
+from lift_alerts.domain.alert_item import AlertItem, MessageItem
+from lift_alerts.domain.timestamps import iso_from_epoch
+
+
+def alert_view(alert: AlertItem, messages: dict[str, MessageItem]) -> dict[str, Any]:
+    """GET /alerts/{alert_id}: the alert as SPEC §4 and §9 describe it."""
+    recipients = []
+    fallbacks = alert.get("fallbacks", {})
+    for to in everyone(alert):
+        entry = alert.get("recipients", {}).get(to)
+        if entry is None:
+            continue  # an escalation recipient not reminded yet
+        message_id = entry.get("message_id")
+        channel = entry.get("channel", "interactive")
+        replaced = bool(entry.get("fallback"))
+        fallback = fallbacks.get(message_id) if message_id else None
+        if fallback is not None:
+            # The first message failed with 131047 and its template fallback replaced it.
+            message_id, channel, replaced = fallback.get("message_id"), "template", True
+            entry = {
+                **entry,
+                "send_status": "accepted" if message_id else "failed",
+                "error": fallback.get("error"),
+            }
+        message = messages.get(message_id) if message_id else None
+        if message is not None:
+            delivery_status = message.get("delivery_status", "accepted")
+            error = message.get("delivery_error") or entry.get("error")
+        else:
+            delivery_status = entry.get("send_status", "pending")
+            error = entry.get("error")
+        line: dict[str, Any] = {
+            "to": to,
+            "message_id": message_id,
+            "delivery_status": delivery_status,
+            "channel": channel,
+            "fallback": replaced,
+            # Notices, acknowledgements or critical messages not sent: outside the window and
+            # no NOTICE_TEMPLATE_NAME (SPEC §10).
+            "notices_skipped": int(alert.get("notices_skipped", {}).get(to, 0)),
+        }
+        if error and delivery_status == "failed":
+            line["error"] = error
+        recipients.append(line)
+    responses = alert.get("responses", [])
+    escalation = alert.get("escalation", {})
+    due_at = alert.get("due_at")
+    return {
+        "alert_id": alert["alert_id"],
+        "ticket_id": alert["ticket_id"],
+        "lift_id": alert["lift_id"],
+        "site": alert.get("site", ""),
+        "floor": alert.get("floor", ""),
+        "note": alert.get("note", ""),
+        "created_at": alert["created_at"],
+        "state": state(alert),
+        "outcome": outcome(responses),
+        "recipients": recipients,
+        "first_response": alert.get("first_response"),
+        "responses": responses,
+        "escalation": {
+            "after_seconds": escalation.get("after_seconds"),
+            "max_rounds": escalation.get("max_rounds"),
+            "rounds_sent": alert.get("rounds_sent", 0),
+            "next_due_at": iso_from_epoch(due_at)
+            if isinstance(due_at, int) and state(alert) == "awaiting_response"
+            else None,
+        },
+        "closed_at": alert.get("closed_at"),
+        "close_reason": alert.get("close_reason"),
+        "messages_received": alert.get("messages_received", []),
+        "confirmation": confirmation_view(alert),
+    }
+
+
+def confirmation_view(alert: AlertItem) -> dict[str, Any] | None:
+    """GET's `confirmation`: null before an entrapment (SPEC §10)."""
+    confirmation = alert.get("confirmation")
+    if not confirmation:
+        return None
+    waiting = not (
+        confirmation.get("confirmed_at") or confirmation.get("missed_at") or alert.get("closed_at")
+    )
+    by = confirmation.get("confirmed_by")
+    return {
+        "requested_at": confirmation.get("requested_at"),
+        "rounds_sent": int(confirmation.get("rounds_sent", 0)),
+        "next_due_at": confirmation.get("next_due_at") if waiting else None,
+        "confirmed_at": confirmation.get("confirmed_at"),
+        "confirmed_by": {"wa_id": by.get("wa_id"), "name": by.get("name")} if by else None,
+        "missed_at": confirmation.get("missed_at"),
+    }

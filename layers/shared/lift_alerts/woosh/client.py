@@ -1,0 +1,209 @@
+"""Woosh Bridge client: one WhatsApp message per recipient, in parallel, within a deadline.
+
+Retries only what cannot have sent a message twice: rate limits (HTTP 429, Woosh's
+`rate_limited`, Meta's 130429 and 131056), Woosh's `server_error` and `send_failed` (a 5xx
+without a Meta code) and connection failures, with backoff within the send's deadline. A read
+timeout is ambiguous (the message may be on its way), so it is reported as `timeout` and
+never retried: its taps still match through the button ids. Everything else, Meta's refusals
+included, is final (SPEC §5).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from lift_alerts.domain.deliveries import SendResult, no_slot
+from lift_alerts.domain.send_slots import Reservation
+from lift_alerts.platform.observability import logger
+from lift_alerts.woosh.answers import Retry, interpret
+
+MAX_PARALLEL = 10
+
+
+class SlotSource(Protocol):
+    """The service-wide send budget (`store.send_budget.SendBudget`): every attempt waits for its slot."""
+
+    def reserve(
+        self, count: int, *, not_after: float, first_contact: bool = False, patient: bool = True
+    ) -> Reservation: ...
+
+
+# Time an attempt needs after its slot (Woosh answers within about a second).
+ATTEMPT_SECONDS = 1.0
+
+
+class WooshClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        budget: SlotSource | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock  # wall clock, as the budget's slots
+        self._sleep = sleep  # waits for a slot
+        self._url = f"{base_url.rstrip('/')}/api/messages/send"
+        self._api_key = api_key
+        # None: unpaced (only for tools talking to a bridge without limits).
+        self._budget = budget
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def send_all(
+        self,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        deadline: float,
+        first_contact: bool = False,
+        patient: bool = True,
+    ) -> list[SendResult]:
+        """Send every body in parallel; whatever has no answer by `deadline` is a `timeout`.
+
+        The first attempts' slots are reserved together, in the order of `bodies` (one write to
+        the budget); a body that gets no slot before the deadline is not sent (`NO_SLOT`).
+        `first_contact` and `patient` say how the reservation ranks (`SendBudget.reserve`).
+        """
+        if not bodies:
+            return []
+        slots: list[float | None] = [None] * len(bodies)
+        late_by = math.inf
+        if self._budget is not None:
+            reservation = self._budget.reserve(
+                len(bodies),
+                not_after=_wall(deadline) - ATTEMPT_SECONDS,
+                first_contact=first_contact,
+                patient=patient,
+            )
+            late_by = reservation.late_by
+            slots = [*reservation.slots, *([None] * (len(bodies) - len(reservation.slots)))]
+        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(bodies)), thread_name_prefix="woosh")
+        try:
+            futures = [
+                pool.submit(
+                    self.send,
+                    body,
+                    deadline=deadline,
+                    slot=slot,
+                    first_contact=first_contact,
+                    late_by=late_by,
+                )
+                if slot is not None or self._budget is None
+                else None
+                for body, slot in zip(bodies, slots, strict=True)
+            ]
+            wait([f for f in futures if f is not None], timeout=max(0.0, deadline - time.monotonic()))
+            results = []
+            for body, future in zip(bodies, futures, strict=True):
+                if future is None:
+                    results.append(no_slot(str(body["to"])))
+                elif future.done() and future.exception() is None:
+                    results.append(future.result())
+                else:
+                    future.cancel()
+                    results.append(
+                        SendResult(str(body["to"]), None, "timeout", "no answer from Woosh in time")
+                    )
+            return results
+        finally:
+            # Never wait for stragglers: the caller has promised an answer within its deadline.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def send(
+        self,
+        body: dict[str, Any],
+        *,
+        deadline: float,
+        slot: float | None = None,
+        first_contact: bool = False,
+        late_by: float = math.inf,
+    ) -> SendResult:
+        """One message, retried as the module says; every attempt waits for its own slot
+        (`slot`, reserved already for the first attempt, may be left `late_by` after it)."""
+        to = str(body["to"])
+        delay = 0.5
+        last: Retry | None = None
+        for attempt in range(1, 5):
+            if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact, late_by):
+                # A retry that finds no slot in time ends with the error it is retrying: the
+                # message was tried and failed, it did not merely wait (only a first attempt is
+                # left for the queue).
+                return no_slot(to) if last is None else last.result(to)
+            outcome = self._attempt(to, body, deadline)
+            if isinstance(outcome, SendResult):
+                return outcome
+            last = outcome
+            pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
+            if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
+                return outcome.result(to)
+            logger.warning(
+                "woosh send will be retried", extra={"attempt": attempt, "error_code": outcome.code}
+            )
+            time.sleep(pause)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_for_slot(
+        self, slot: float | None, deadline: float, first_contact: bool = False, late_by: float = math.inf
+    ) -> bool:
+        """Sleep until this attempt's slot (reserved now unless given); False when none is free
+        early enough to send before `deadline` (monotonic).
+
+        A thread that wakes more than the reservation's `late_by` after its slot (a busy host)
+        does not send then: its message would go inside the window of the slots after it and
+        earn a 429 (SPEC §11). It takes a new slot instead (its old one is lost capacity)."""
+        if self._budget is None:
+            return True
+        while True:
+            if slot is None:
+                not_after = _wall(deadline) - ATTEMPT_SECONDS
+                reservation = self._budget.reserve(1, not_after=not_after, first_contact=first_contact)
+                if not reservation.slots:
+                    return False
+                slot, late_by = reservation.slots[0], reservation.late_by
+            pause = slot - self._clock()
+            if pause > 0:
+                self._sleep(pause)
+            late = self._clock() - slot
+            if late <= late_by:
+                return True
+            logger.warning("woke too late for the send slot; taking another", extra={"late_seconds": late})
+            slot = None
+
+    def _attempt(self, to: str, body: dict[str, Any], deadline: float) -> SendResult | Retry:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.2:
+            return SendResult(to, None, "timeout", "no answer from Woosh in time")
+        try:
+            response = self._session.post(
+                self._url,
+                json=body,
+                headers={"X-Api-Key": self._api_key},
+                timeout=(min(3.0, remaining), remaining),
+            )
+        except requests.ConnectTimeout:
+            return Retry("connection_error", "could not connect to Woosh")
+        except requests.Timeout:
+            return SendResult(to, None, "timeout", "no answer from Woosh in time")
+        except requests.ConnectionError:
+            # Refused or reset before an answer; Woosh's API is behind a load balancer that
+            # rejects before accepting a message, so this is treated as not sent.
+            return Retry("connection_error", "could not connect to Woosh")
+        except requests.RequestException as exc:
+            return SendResult(to, None, "connection_error", type(exc).__name__)
+        return interpret(to, response)
+
+
+def _wall(deadline: float) -> float:
+    """A monotonic deadline as wall-clock time (the budget's slots are shared across hosts)."""
+    return time.time() + (deadline - time.monotonic())
