@@ -16,7 +16,7 @@ help:
 	@echo "make local  - run the Docker-free local stack in the foreground (Ctrl-C stops it)"
 	@echo "make test   - run the whole test suite (unit, component, robustness, end to end)"
 	@echo "make test-unit | test-component | test-e2e | test-robustness - one tier"
-	@echo "make lint   - ruff (lint + format check) and mypy --strict on the layer, functions/ and local/"
+	@echo "make lint   - ruff (lint + format check), mypy --strict and the import contracts (lint-imports)"
 	@echo "make validate - sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build  - sam build (no container needed)"
 	@echo "make bench  - benchmarks, writes bench/results.json and bench/RESULTS.md"
@@ -51,6 +51,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	PYTHONPATH=layers/shared:. $(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -135,7 +135,7 @@ def test_secret_model_keys_and_the_woosh_signature_key() -> None:
 
 def test_credential_check_is_pure_and_names_kinds() -> None:
     """authenticate() over header maps as API Gateway or any client may spell them."""
-    from lift_alerts.domain.webhook_auth import Credential, authenticate
+    from lift_alerts.flows.webhook_auth import Credential, authenticate
 
     raw = b'{"entry": []}'
     secrets = AppSecrets.from_json({**LOCAL_SECRET, "woosh_signing_secret": secret_values.WOOSH_OWN})

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from lift_alerts.domain.inbound_parsing import NotAWebhookPayload, extract_updates
-from lift_alerts.domain.webhook_auth import Credential, authenticate, subscription_challenge
 from lift_alerts.flows.apply_updates import process_updates
+from lift_alerts.flows.webhook_auth import Credential, authenticate, subscription_challenge
 from lift_alerts.platform.aws import client
 from lift_alerts.platform.clock import utc_now
 from lift_alerts.platform.config import Settings

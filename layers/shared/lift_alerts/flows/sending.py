@@ -12,6 +12,7 @@ import functools
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 from lift_alerts.domain.alert_facts import expiry
@@ -72,7 +73,7 @@ def send_messages(
 
     `first_contacts` are the recipients whose message is their alarm's first contact (SPEC §11:
     one recipient of every waiting alarm before the second of any): they are sent first and
-    every other message gives way to first contacts (`pacing`). With a queue, the others give
+    every other message gives way to first contacts (`domain.send_slots`). With a queue, the others give
     way for one grace at most and are queued when alarms keep arriving, so that the queue's
     order, not the order of arrival, decides who gets the slots left.
     """
@@ -82,57 +83,27 @@ def send_messages(
         channels: dict[str, Channel | None] = dict.fromkeys(pending, channel)
     else:
         channels = choose_channels(repos, content, pending, now) if pending else {}
-    skipped = {to for to in pending if channels[to] is None}
-    sendable = [to for to in pending if to not in skipped]
     chosen: dict[str, Channel] = {to: c for to, c in channels.items() if c is not None}
-    results: dict[str, SendResult] = {}
-    replaced: dict[str, SendResult] = {}
-    firsts = [to for to in sendable if to in first_contacts]
-    for group, first in ((firsts, True), ([to for to in sendable if to not in first_contacts], False)):
-        if not group:
-            continue
-        bodies = [content.body(to, chosen[to]) or {} for to in group]
-        sent = woosh.send_all(bodies, deadline=deadline, first_contact=first, patient=enqueue is None)
-        group_results = dict(zip(group, sent, strict=True))
-        replaced |= _resend_refused_as_template(woosh, content, group_results, chosen, deadline, first)
-        results |= group_results
-    no_slot = [to for to, result in results.items() if result.error_code == NO_SLOT]
-    if no_slot and enqueue is not None:
-        enqueue(no_slot)
-        for to in no_slot:
-            results[to] = SendResult(to, None, QUEUED, "waiting for a send slot within Woosh's rate limits")
-    expires_at = expiry(settings, now)
+    sendable = [to for to in pending if to in chosen]
+    results, replaced = _send_firsts_then_the_rest(
+        woosh, content, sendable, chosen, first_contacts, deadline, patient=enqueue is None
+    )
+    if enqueue is not None:
+        _queue_those_without_a_slot(results, enqueue)
+    mappings = _Mappings(repos, settings, alert_id, content, round_no, now, fallback_for)
+    made = {to: Delivery(to, result, chosen[to], replaced=replaced.get(to)) for to, result in results.items()}
 
     def store(to: str) -> Delivery:
         delivery = done.get(to)
-        if delivery is None and to in skipped:
-            return Delivery(to, SendResult(to, None, "outside_window", "no template for this message"), None)
         if delivery is None:
-            delivery = Delivery(to, results[to], chosen[to], replaced=replaced.get(to))
+            delivery = made.get(to)
+            if delivery is None:  # outside the window, and no template for this kind
+                return Delivery(
+                    to, SendResult(to, None, "outside_window", "no template for this message"), None
+                )
             if on_sent is not None:
                 on_sent(delivery)
-        message_id = delivery.result.message_id
-        if message_id is None or delivery.early_failure is not None:
-            return delivery
-        # Stored again for a delivery an earlier run recorded: it may have died before this.
-        message = repos.messages.store_message(
-            message_id,
-            alert_id=alert_id,
-            recipient=to,
-            round_no=round_no,
-            kind=content.kind,
-            expires_at=expires_at,
-            channel=delivery.channel or "interactive",
-            fallback_for=fallback_for,
-            sent_at=epoch(now),
-        )
-        if message.get("delivery_status") != "failed":
-            return delivery
-        early = message.get("delivery_error") or {"code": "failed", "title": "delivery failed"}
-        fallback = needs_template_fallback(
-            content.body(to, "template") is not None, delivery.channel, early.get("code")
-        )
-        return Delivery(to, delivery.result, delivery.channel, early, fallback, delivery.replaced)
+        return mappings.store(delivery)
 
     if len(recipients) <= 1:
         return [store(to) for to in recipients]
@@ -141,6 +112,80 @@ def send_messages(
         # a send Woosh accepted must be remembered, or a retry sends it again.
         futures = [pool.submit(store, to) for to in recipients]
     return [future.result() for future in futures]
+
+
+def _send_firsts_then_the_rest(
+    woosh: WooshClient,
+    content: Content,
+    sendable: list[str],
+    chosen: dict[str, Channel],
+    first_contacts: Collection[str],
+    deadline: float,
+    *,
+    patient: bool,
+) -> tuple[dict[str, SendResult], dict[str, SendResult]]:
+    """Send to alarms' first contacts first, then to everyone else (`send_messages`): Woosh's
+    answer per recipient, and the 131047 refusals the template replaced at once."""
+    results: dict[str, SendResult] = {}
+    replaced: dict[str, SendResult] = {}
+    firsts = [to for to in sendable if to in first_contacts]
+    for group, first in ((firsts, True), ([to for to in sendable if to not in first_contacts], False)):
+        if not group:
+            continue
+        bodies = [content.body(to, chosen[to]) or {} for to in group]
+        sent = woosh.send_all(bodies, deadline=deadline, first_contact=first, patient=patient)
+        group_results = dict(zip(group, sent, strict=True))
+        replaced |= _resend_refused_as_template(woosh, content, group_results, chosen, deadline, first)
+        results |= group_results
+    return results, replaced
+
+
+def _queue_those_without_a_slot(results: dict[str, SendResult], enqueue: Enqueue) -> None:
+    """Hand the messages that got no send slot to the send queue; they are `queued` from now."""
+    no_slot = [to for to, result in results.items() if result.error_code == NO_SLOT]
+    if not no_slot:
+        return
+    enqueue(no_slot)
+    for to in no_slot:
+        results[to] = SendResult(to, None, QUEUED, "waiting for a send slot within Woosh's rate limits")
+
+
+@dataclass(frozen=True)
+class _Mappings:
+    """Stores the message -> alert mapping of each delivery of one `send_messages` call."""
+
+    repos: Repositories
+    settings: Settings
+    alert_id: str
+    content: Content
+    round_no: int | None
+    now: datetime
+    fallback_for: str | None
+
+    def store(self, delivery: Delivery) -> Delivery:
+        """The delivery, with the failure of a `failed` status that came before its mapping."""
+        message_id, to = delivery.result.message_id, delivery.to
+        if message_id is None or delivery.early_failure is not None:
+            return delivery
+        # Stored again for a delivery an earlier run recorded: it may have died before this.
+        message = self.repos.messages.store_message(
+            message_id,
+            alert_id=self.alert_id,
+            recipient=to,
+            round_no=self.round_no,
+            kind=self.content.kind,
+            expires_at=expiry(self.settings, self.now),
+            channel=delivery.channel or "interactive",
+            fallback_for=self.fallback_for,
+            sent_at=epoch(self.now),
+        )
+        if message.get("delivery_status") != "failed":
+            return delivery
+        early = message.get("delivery_error") or {"code": "failed", "title": "delivery failed"}
+        fallback = needs_template_fallback(
+            self.content.body(to, "template") is not None, delivery.channel, early.get("code")
+        )
+        return Delivery(to, delivery.result, delivery.channel, early, fallback, delivery.replaced)
 
 
 def _resend_refused_as_template(

@@ -92,6 +92,22 @@ class _Series:
         return [at for at in [*self.before, *issued] if at > now - limits.long_window][-limits.per_minute :]
 
 
+@dataclass(frozen=True)
+class _Wish:
+    """One call of `SendBudget.reserve`: how many slots, by when, and how it ranks."""
+
+    count: int
+    not_after: float
+    first_contact: bool
+    patient: bool
+    started: float
+
+    def give_way_limit(self, limits: PacingLimits) -> float:
+        """How long a send that is not a first contact may wait for first contacts to stop:
+        until its deadline when patient, else one grace at most (then it is queued)."""
+        return self.not_after if self.patient else min(self.not_after, self.started + limits.first_grace)
+
+
 class SendBudget(Table):
     """Reserves send slots in the shared budget item (see the module docstring)."""
 
@@ -128,7 +144,7 @@ class SendBudget(Table):
         other send give way for the grace (module docstring). Any other reservation first waits
         while first contacts keep arriving: until `not_after` when `patient`, else for one grace
         at most, then it gets nothing (its caller queues it, and the queue's order decides)."""
-        started = self._clock()
+        wish = _Wish(count, not_after, first_contact, patient, started=self._clock())
         series: _Series | None = None
         lead = 0.0
         while True:
@@ -138,7 +154,7 @@ class SendBudget(Table):
                 lead = self._lead(self._clock() - asked)
             now = self._clock()
             if not first_contact and (until := give_way_until(series.firsts, now, self.limits)) is not None:
-                if until > (not_after if patient else min(not_after, started + self.limits.first_grace)):
+                if until > wish.give_way_limit(self.limits):
                     return Reservation((), until)
                 self._sleep(until - now + random.uniform(0.001, 0.01))  # jitter, not security
                 series = None
@@ -146,46 +162,63 @@ class SendBudget(Table):
             next_slot = series.next_slot(self.limits)
             asked = self._clock()
             if next_slot is None or next_slot < now + lead:
-                # Stale (or no series yet): start a new one twice `lead` from now, or the series
-                # head if longer (to the millisecond, as stored). Twice: the instances racing this
-                # write learn of the new series a round trip later and then judge it by their own
-                # `lead`; a series started only `lead` ahead looked stale to them in turn, and
-                # under load each restarted it again (a storm: 472 writes tried again for 100
-                # reservations, and every restart skips slots).
-                head = self.limits.series_head_seconds * self.limits.time_scale
-                start = math.ceil((now + max(2 * lead, head)) * 1000) / 1000
-                recent = series.recent(now, self.limits)
-                wanted = next_slots(recent, start, self.limits, count)
-                granted = [at for at in wanted if at <= not_after]
-                if not granted:
-                    return Reservation((), wanted[0])
-                firsts = self._firsts(series, now, first_contact)
-                written_, series = self._start_series(series, start, recent, len(granted), firsts)
-                if written_:
-                    _report_series_start(start, now, lead, next_slot)
-                    next_free = next_slots([*recent, *granted], start, self.limits, 1)[0]
-                    return Reservation(tuple(granted), next_free, self.late_by)
-                self.conflicts += 1
+                granted, series = self._in_a_new_series(series, wish, now, lead, next_slot)
+            elif next_slot > not_after:
+                return Reservation((), next_slot)
             else:
-                if next_slot > not_after:
-                    return Reservation((), next_slot)
-                read_issued = series.issued
-                taken, series = self._take(series, count, now if first_contact else None)
-                if taken is None or taken.issued - count != read_issued:
-                    self.conflicts += 1  # raced: served at once by the ADD unless a series began
-                if taken is not None:
-                    # The tickets' slots and the one after them, from one pass over the series.
-                    *slots, next_free = taken.slots(taken.issued - count, count + 1, self.limits)
-                    if slots[0] >= self._clock() - self.late_by:
-                        granted = [at for at in slots if at <= not_after]
-                        _report_unused(count - len(granted), "after the caller's deadline")
-                        return Reservation(tuple(granted), next_free if granted else slots[0], self.late_by)
-                    _report_unused(count, "past before the answer came")
-                    series = None  # the answer came after the tickets' time: they are lost
+                granted, series = self._in_this_series(series, wish, now)
+            if granted is not None:
+                return granted
             lead = self._lead(self._clock() - asked)
             self.retries += 1
             if self._clock() > not_after:
                 return Reservation((), not_after)
+
+    def _in_a_new_series(
+        self, series: _Series, wish: _Wish, now: float, lead: float, next_slot: float | None
+    ) -> tuple[Reservation | None, _Series | None]:
+        """The series read is stale (or there is none yet): start a new one with this wish's
+        tickets taken. The reservation, or None and the series as it is now (None: read it)."""
+        # Twice `lead` from now, or the series head if longer (to the millisecond, as stored).
+        # Twice: the instances racing this write learn of the new series a round trip later and
+        # then judge it by their own `lead`; a series started only `lead` ahead looked stale to
+        # them in turn, and under load each restarted it again (a storm: 472 writes tried again
+        # for 100 reservations, and every restart skips slots).
+        head = self.limits.series_head_seconds * self.limits.time_scale
+        start = math.ceil((now + max(2 * lead, head)) * 1000) / 1000
+        recent = series.recent(now, self.limits)
+        wanted = next_slots(recent, start, self.limits, wish.count)
+        granted = [at for at in wanted if at <= wish.not_after]
+        if not granted:
+            return Reservation((), wanted[0]), None
+        firsts = self._firsts(series, now, wish.first_contact)
+        written_, current = self._start_series(series, start, recent, len(granted), firsts)
+        if not written_:
+            self.conflicts += 1
+            return None, current
+        _report_series_start(start, now, lead, next_slot)
+        next_free = next_slots([*recent, *granted], start, self.limits, 1)[0]
+        return Reservation(tuple(granted), next_free, self.late_by), None
+
+    def _in_this_series(
+        self, series: _Series, wish: _Wish, now: float
+    ) -> tuple[Reservation | None, _Series | None]:
+        """Take this wish's tickets in the series read (one atomic ADD). The reservation, or None
+        and the series as it is now (None: read it; the tickets came too late to be used)."""
+        read_issued = series.issued
+        taken, current = self._take(series, wish.count, now if wish.first_contact else None)
+        if taken is None or taken.issued - wish.count != read_issued:
+            self.conflicts += 1  # raced: served at once by the ADD unless a series began
+        if taken is None:
+            return None, current
+        # The tickets' slots and the one after them, from one pass over the series.
+        *slots, next_free = taken.slots(taken.issued - wish.count, wish.count + 1, self.limits)
+        if slots[0] < self._clock() - self.late_by:
+            _report_unused(wish.count, "past before the answer came")
+            return None, None  # the answer came after the tickets' time: they are lost
+        granted = [at for at in slots if at <= wish.not_after]
+        _report_unused(wish.count - len(granted), "after the caller's deadline")
+        return Reservation(tuple(granted), next_free if granted else slots[0], self.late_by), None
 
     def _lead(self, round_trip: float) -> float:
         """How far ahead a slot must be when it is taken to still be ahead when the answer
