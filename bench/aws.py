@@ -1,7 +1,7 @@
 """The service in moto (in-process) with every AWS request counted by botocore event hooks.
 
 What is counted: requests made through the clients the code itself uses
-(`lift_alerts.aws.client(...)`, one cached client per service per container), hooked on
+(`lift_alerts.platform.aws.client(...)`, one cached client per service per container), hooked on
 `before-call.*.*`. The benchmark's own setup clients and the stream pump (which plays
 Lambda's DynamoDB-stream poller, free for Lambda triggers) are not counted.
 

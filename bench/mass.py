@@ -270,7 +270,7 @@ def run_mass(
     env = {
         "LOCAL_RATE_TIME_SCALE": f"{time_scale:g}",
         # The budget's margin on each window (WOOSH_RATE_GUARD_MS; 50 as deployed). A sender
-        # that wakes later than half of it plus 5 ms takes a new slot (`lift_alerts.woosh`); the
+        # that wakes later than half of it plus 5 ms takes a new slot (`lift_alerts.woosh.client`); the
         # rest covers the way from the sender's clock to the stand-in's, which here crosses one
         # loaded interpreter: at 50 ms one run of five earned a 429. 100 until session 5, when
         # the emulator's full garbage collections still stalled every thread for 100-140 ms.

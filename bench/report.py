@@ -154,7 +154,7 @@ def write_markdown(
         "separate processes timed from the parent, is kept as a cross-check. Handler / libraries:",
         *cold_rows,
         "- **AWS calls**: botocore `before-call.*.*` hooks on the clients the code uses "
-        "(`lift_alerts.aws.client(...)`: dynamodb, events, sqs, secretsmanager), moto in-process, "
+        "(`lift_alerts.platform.aws.client(...)`: dynamodb, events, sqs, secretsmanager), moto in-process, "
         "after a warm-up (the secret is read once and cached by Powertools, so it is not in the "
         "steady-state figures; warm-up: "
         f"{detail['warmup_calls']['by_operation']}).",

@@ -1,4 +1,4 @@
-"""The send budget's knobs as tests turn them (SPEC §11; `lift_alerts.pacing.PacingLimits`).
+"""The send budget's knobs as tests turn them (SPEC §11; `lift_alerts.domain.send_slots.PacingLimits`).
 
 The test environment shrinks Woosh's windows to a hundredth with no guard
 (`tests/support/environment.py`), so tests that send more than 100 messages stay fast.

@@ -1,5 +1,6 @@
-"""The stored items' facts and the conditional-write contract (stored.py, table.py). Pure: no
-sockets, no AWS (a conditional write is a callable that returns or raises as botocore would)."""
+"""The stored items' facts and the conditional-write contract (domain/alert_facts.py,
+store/table.py). Pure: no sockets, no AWS (a conditional write is a callable that returns or
+raises as botocore would)."""
 
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ class AlertItem(TypedDict, total=False):
     first_response: dict[str, Any]
     failures: dict[str, Failure]
     fallbacks: dict[str, Fallback]
-    # Follow-up ledgers (followup.send_once): entries keyed by tap id or "<what>:<phone>".
+    # Follow-up ledgers (flows.follow_up_sends.send_once): entries keyed by tap id or "<what>:<phone>".
     acks: dict[str, dict[str, Any]]
     notices: dict[str, dict[str, Any]]
     confirmation_notices: dict[str, dict[str, Any]]
@@ -237,7 +237,7 @@ def new_alert(
         "responses": [],
         "failures": {},
         "fallbacks": {},
-        # Follow-up ledgers (followup.send_once) and the people skipped outside their window.
+        # Follow-up ledgers (flows.follow_up_sends.send_once) and the people skipped outside their window.
         "acks": {},
         "notices_skipped": {},
         "notices": {},

@@ -1,6 +1,6 @@
 """Replies that are not taps, after they were kept (SPEC §10): acknowledge each one once.
 
-The webhook keeps a reply on its alert (`updates.record_reply`) and answers; the table's
+The webhook keeps a reply on its alert (`keep_replies.record_reply`) and answers; the table's
 stream brings the write here (FollowUpFunction), outside the webhook's answer path. Each
 reply the write added gets one text to its sender, recorded in the alert's `acks` ledger
 under the reply's id, so a re-delivered stream record or webhook sends nothing twice.
@@ -25,7 +25,7 @@ def added_replies(old: AlertItem, new: AlertItem) -> list[dict[str, Any]]:
 
 
 def acknowledge_replies(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
-    """Reaction (followup.REACTIONS): send each newly kept reply's sender one acknowledgement."""
+    """Reaction (follow_up.REACTIONS): send each newly kept reply's sender one acknowledgement."""
     done: list[str] = []
     for reply in added_replies(old, new):
         to = (reply.get("from") or {}).get("wa_id")

@@ -10,7 +10,7 @@ these) and, exactly like escalation (§9), claims each step with a conditional w
 anything is sent, records each send right after it, and lets a run that crashed half way be
 taken over once its lease ran out: the new run sends only to those not yet recorded.
 
-The first YES (recorded by the webhook, updates.record_yes) closes the alert and removes the
+The first YES (recorded by the webhook, record_taps.record_yes) closes the alert and removes the
 index key; what it and the missed mark mean for people is sent here, from the table's
 stream, once per person (follow-up ledgers).
 """
@@ -151,7 +151,7 @@ def _send_step(alert: AlertItem, step: int, max_rounds: int, run: TimerRun) -> N
 
 
 def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
-    """A follow-up reaction (followup.REACTIONS): what a write on an alert means for the
+    """A follow-up reaction (follow_up.REACTIONS): what a write on an alert means for the
     confirmation. Idempotent: a re-delivered stream record finds each step claimed or done
     and each notice in its ledger."""
     done: list[str] = []

@@ -1,4 +1,4 @@
-"""Create an alert and send its first round (POST /alerts, SPEC §4). GET is `alert_view`."""
+"""Create an alert and send its first round (POST /alerts, SPEC §4). GET and close are `read_alerts`."""
 
 from __future__ import annotations
 

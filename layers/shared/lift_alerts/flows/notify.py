@@ -1,9 +1,9 @@
 """Tell the people in the loop (SPEC §10): acknowledgements, outcome notices, critical messages.
 
-Reactions of the follow-up function (`followup.REACTIONS`) to what one write changed on an
+Reactions of the follow-up function (`follow_up.REACTIONS`) to what one write changed on an
 alert, so none of them sits in the webhook's answer path: the tap is recorded and published
 before any of this runs, and nothing here can undo or delay that. Each message goes once
-per ledger key (`followup.send_once`):
+per ledger key (`follow_up_sends.send_once`):
 - `acks.<tap event_id>`: the acknowledgement of a recorded tap, to the person who tapped;
 - `notices.<outcome>:<phone>`: who answered, to everyone else messaged for the alert, on the
   first answer and whenever the outcome rises;

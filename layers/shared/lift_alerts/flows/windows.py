@@ -56,7 +56,7 @@ def record_sightings(
 
 
 def record_stored_windows(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[str]:
-    """Reaction (followup.REACTIONS): move the window of everyone whose tap, YES or reply this
+    """Reaction (follow_up.REACTIONS): move the window of everyone whose tap, YES or reply this
     change stored. Idempotent: a re-delivered record writes nothing new (the window only
     moves forward)."""
     recorded = record_sightings(stored_sightings(old, new), ctx.repos.contacts, ctx.settings, ctx.now)

@@ -22,7 +22,7 @@ our own.
 Slots are wall-clock times (epoch seconds): every instance shares them. A sender sleeps until
 its slot, then sends; a slot that is not used (the send gave up, or a ticket came too late for
 its caller's deadline) is simply lost capacity. A sender that wakes later than `late_by` after
-its slot must not send (it could crowd the next window): it reserves again (`woosh`).
+its slot must not send (it could crowd the next window): it reserves again (`woosh.client`).
 
 First contacts first (SPEC §11: one recipient of every waiting alarm before the second of
 any). Slots are granted in the order reservations arrive, so with exactly 100 alarms at once
