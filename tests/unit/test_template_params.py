@@ -77,16 +77,7 @@ def test_default_is_heading_ticket_site_lift_floor(monkeypatch: pytest.MonkeyPat
         (" floor , lift_id ,site", ("floor", "lift_id", "site")),
         (
             "heading,ticket_id,site,lift_id,floor,note,location,text",
-            (
-                "heading",
-                "ticket_id",
-                "site",
-                "lift_id",
-                "floor",
-                "note",
-                "location",
-                "text",
-            ),
+            ("heading", "ticket_id", "site", "lift_id", "floor", "note", "location", "text"),
         ),
     ],
 )

@@ -138,8 +138,7 @@ class AlertRepository(AlertTable):
         return result if isinstance(result, Written) else ConditionFailed("exists")
 
     def get_alert(self, alert_id: str) -> AlertItem | None:
-        response = self._db.get_item(TableName=self.table_name, Key=alert_key(alert_id), ConsistentRead=True)
-        item = response.get("Item")
+        item = self._get(alert_key(alert_id))
         return alert_from_item(item) if item else None
 
     def record_round_results(

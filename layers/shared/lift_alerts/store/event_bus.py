@@ -8,30 +8,21 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lift_alerts.domain.events import (
-    CONFIRMATION_MISSED,
-    DELIVERY_FAILED,
-    ESCALATED,
-    MESSAGE_RECEIVED,
-    PROVIDER_CONFIRMED,
-    RESPONSE_RECEIVED,
-    SOURCE,
-    UNANSWERED,
-    Event,
-)
+from lift_alerts.domain import events as detail_types
+from lift_alerts.domain.events import Event
 from lift_alerts.platform.observability import count, logger
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
 _METRIC = {
-    RESPONSE_RECEIVED: "ResponsePublished",
-    DELIVERY_FAILED: "DeliveryFailedPublished",
-    ESCALATED: "AlertEscalated",
-    UNANSWERED: "AlertUnanswered",  # an operator alarm watches this one
-    MESSAGE_RECEIVED: "ReplyPublished",
-    PROVIDER_CONFIRMED: "ProviderConfirmed",
-    CONFIRMATION_MISSED: "ConfirmationMissed",  # an operator alarm watches this one
+    detail_types.RESPONSE_RECEIVED: "ResponsePublished",
+    detail_types.DELIVERY_FAILED: "DeliveryFailedPublished",
+    detail_types.ESCALATED: "AlertEscalated",
+    detail_types.UNANSWERED: "AlertUnanswered",  # an operator alarm watches this one
+    detail_types.MESSAGE_RECEIVED: "ReplyPublished",
+    detail_types.PROVIDER_CONFIRMED: "ProviderConfirmed",
+    detail_types.CONFIRMATION_MISSED: "ConfirmationMissed",  # an operator alarm watches this one
 }
 
 
@@ -48,7 +39,7 @@ class EventPublisher:
             chunk = events[start : start + 10]
             entries = [
                 {
-                    "Source": SOURCE,
+                    "Source": detail_types.SOURCE,
                     "DetailType": event.detail_type,
                     "Detail": json.dumps(event.detail, ensure_ascii=False),
                     "EventBusName": self._bus,

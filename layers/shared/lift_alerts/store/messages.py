@@ -39,10 +39,7 @@ class MessageRepository(Table):
         return found
 
     def find_message(self, message_id: str) -> MessageItem | None:
-        response = self._db.get_item(
-            TableName=self.table_name, Key=message_key(message_id), ConsistentRead=True
-        )
-        item = response.get("Item")
+        item = self._get(message_key(message_id))
         return message_from_item(item) if item else None
 
     def store_message(

@@ -232,8 +232,7 @@ class SendBudget(Table):
         return (*series.firsts, now)[-self.limits.burst_firsts :]
 
     def _read(self) -> _Series:
-        item = self._db.get_item(TableName=self.table_name, Key=BUDGET_KEY, ConsistentRead=True).get("Item")
-        return _series(item or {})
+        return _series(self._get(BUDGET_KEY) or {})
 
     def _start_series(
         self, series: _Series, now: float, recent: list[float], count: int, firsts: tuple[float, ...]

@@ -88,6 +88,13 @@ class Table:
             self._client = client("dynamodb")
         return self._client
 
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        """One item as it is now (a consistent read), or None."""
+        item: dict[str, Any] | None = self._db.get_item(
+            TableName=self.table_name, Key=key, ConsistentRead=True
+        ).get("Item")
+        return item
+
     def _update_if(self, key: dict[str, Any], **update: Any) -> Written[None] | NotWritten:
         """One conditional update whose caller needs only whether it applied."""
         return written(lambda: self._db.update_item(TableName=self.table_name, Key=key, **update))
