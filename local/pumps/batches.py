@@ -50,3 +50,12 @@ class DrainResult:
     given_up: int = 0
     last_sequence_number: str | None = None
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DrainResult) -> None:
+        """Count a later pass in: its sums added, its last sequence number if it has one."""
+        self.invocations += other.invocations
+        self.records += other.records
+        self.retries += other.retries
+        self.given_up += other.given_up
+        self.errors += other.errors
+        self.last_sequence_number = other.last_sequence_number or self.last_sequence_number

@@ -119,10 +119,7 @@ class SqsPump:
         total = DrainResult()
         for _poll in range(max_polls):
             result = self.poll()
-            total.invocations += result.invocations
-            total.records += result.records
-            total.retries += result.retries
-            total.errors += result.errors
+            total.add(result)
             if result.invocations == 0:
                 break
         return total

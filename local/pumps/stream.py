@@ -219,12 +219,7 @@ class StreamPump:
         total = DrainResult()
         for _pass in range(max_passes):
             result = self.poll(sleep=sleep)
-            total.invocations += result.invocations
-            total.records += result.records
-            total.retries += result.retries
-            total.given_up += result.given_up
-            total.errors += result.errors
-            total.last_sequence_number = result.last_sequence_number or total.last_sequence_number
+            total.add(result)
             if result.invocations == 0:
                 break
         return total
