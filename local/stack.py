@@ -33,21 +33,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.apigw import HttpApiApp, Route, template_routes
-from local.lambda_runtime import DEFAULT_INSTANCES, FunctionRuntime, add_layers_to_path, apply_environment
-from local.moto_process import MotoProcess
-from local.provision import (
+from local.account import (
     ACCOUNT_ID,
     LOCAL_SECRET_VALUES,
     STACK_NAME,
     AwsClients,
-    LocalStackResources,
-    Provisioner,
-    function_environment,
     local_aws_environment,
-    local_function_runtime,
     region,
 )
+from local.apigw import HttpApiApp, Route, template_routes
+from local.function_environment import function_environment, local_function_runtime
+from local.lambda_runtime import DEFAULT_INSTANCES, FunctionRuntime, add_layers_to_path, apply_environment
+from local.moto_process import MotoProcess
+from local.provision import LocalStackResources, Provisioner
 from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
 from local.serving import LOOPBACK, BackgroundServer, PortInUseError
 from local.template import Resolver, Template, TemplateError
