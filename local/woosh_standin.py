@@ -61,6 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from local.woosh.cli import run
 from local.woosh.errors import ERROR_MESSAGE, ERROR_STATUS
 from local.woosh.inbound import DEFAULT_WINDOW_FAILURE_DELAY
 from local.woosh.limits import RateLimits
@@ -102,8 +103,6 @@ __all__ = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stand-in alone: `python -m local.woosh_standin --port 8081 --webhook-url ...` (`--help`)."""
-    from local.woosh.cli import run
-
     return run(argv)
 
 

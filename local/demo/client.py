@@ -19,6 +19,8 @@ from local.demo.settings import EVENT_WAIT_SECONDS
 
 
 class Demo:
+    """The story's view of a running local stack, from the `info` it reported when ready."""
+
     def __init__(self, info: dict[str, Any]) -> None:
         self.api = info["api_url"]
         self.woosh = info["woosh_url"]
