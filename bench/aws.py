@@ -286,9 +286,9 @@ class Bench:
     def __init__(self) -> None:
         import os
 
+        from local.account import LOCAL_SECRET_VALUES
         from local.apigw import template_routes
         from local.invoke import in_process_invoker
-        from local.provision import LOCAL_SECRET_VALUES
         from local.pumps import StreamPump
         from local.woosh_standin import WooshStandIn
 
@@ -342,8 +342,8 @@ class Bench:
         """The API Gateway event for a request, as the local API builds it (local/apigw.py)."""
         from werkzeug.test import EnvironBuilder
 
+        from local.account import ACCOUNT_ID
         from local.apigw import build_event, select_route
-        from local.provision import ACCOUNT_ID
 
         request = EnvironBuilder(
             method=method,
@@ -368,7 +368,7 @@ class Bench:
     def webhook_headers(self, raw: bytes, credential: str = "bearer") -> dict[str, str]:
         """What the Bridge sends with a forwarded payload (SPEC 6): its callback token as
         `Authorization: Bearer`, or (credential="hub_signature") a Meta-style HMAC signature."""
-        from local.provision import LOCAL_SECRET_VALUES
+        from local.account import LOCAL_SECRET_VALUES
         from local.woosh_standin import signature_header
 
         headers = {"Content-Type": "application/json"}

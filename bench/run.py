@@ -115,7 +115,7 @@ def single_tap_overhead(bench: Any, runs: int) -> dict[str, Any]:
                 hmac.compare_digest(token, token)
 
         else:
-            from local.provision import LOCAL_SECRET_VALUES
+            from local.account import LOCAL_SECRET_VALUES
 
             secret = LOCAL_SECRET_VALUES["webhook_secret"].encode()
             given = headers["X-Hub-Signature-256"].removeprefix("sha256=").encode()

@@ -119,16 +119,7 @@ def build_event(
     """The API Gateway HTTP API payload 2.0 event for a request (`now`/`request_id` fix them for files)."""
     raw_path = request.path
     raw_query = request.query_string.decode("latin-1")
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in request.headers.items():
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
-    headers.setdefault("x-forwarded-for", request.remote_addr or "127.0.0.1")
-    headers.setdefault("x-forwarded-proto", "http")
+    headers, cookies = _headers_and_cookies(request)
     query: dict[str, str] = {}
     for key, value in parse_qsl(raw_query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
@@ -178,19 +169,41 @@ def build_event(
     event["requestContext"] = request_context
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
-    body = request.get_data(cache=False)
-    if body:
-        text: str | None = None
-        if _is_text(request.headers.get("Content-Type", "")):
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        event["body"] = text if text is not None else base64.b64encode(body).decode()
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
+    event.update(_body_fields(request))
     return event
+
+
+def _headers_and_cookies(request: Request) -> tuple[dict[str, str], list[str]]:
+    """Headers as API Gateway passes them (lower-case names, a repeated header's values joined
+    by commas, the forwarding headers it adds) and the cookies, which it passes apart."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers.items():
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    headers.setdefault("x-forwarded-for", request.remote_addr or "127.0.0.1")
+    headers.setdefault("x-forwarded-proto", "http")
+    return headers, cookies
+
+
+def _body_fields(request: Request) -> dict[str, Any]:
+    """`body` and `isBase64Encoded`: a text type's UTF-8 body as is, anything else in base64."""
+    body = request.get_data(cache=False)
+    if not body:
+        return {"isBase64Encoded": False}
+    text: str | None = None
+    if _is_text(request.headers.get("Content-Type", "")):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    return {
+        "body": text if text is not None else base64.b64encode(body).decode(),
+        "isBase64Encoded": text is None,
+    }
 
 
 def request_event(

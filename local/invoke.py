@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from local import provision
+from local.account import LOCAL_SECRET_VALUES, AwsClients, local_aws_environment
+from local.function_environment import function_environment, local_function_runtime
 from local.lambda_runtime import FunctionRuntime, add_layers_to_path, apply_environment, error_payload
+from local.provision import LocalStackResources, Provisioner
 from local.template import Template, TemplateError
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
@@ -85,7 +87,7 @@ class Invoker:
     def __init__(
         self,
         template: Template,
-        resources: provision.LocalStackResources,
+        resources: LocalStackResources,
         *,
         endpoint_url: str | None,
         woosh_base_url: str | None,
@@ -98,7 +100,7 @@ class Invoker:
         add_layers_to_path(template)
 
     def environment(self, logical_id: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
-        return provision.function_environment(
+        return function_environment(
             self.template,
             self.resources,
             logical_id,
@@ -113,7 +115,7 @@ class Invoker:
             known = ", ".join(sorted(functions))
             raise InvokeError(f"{logical_id} is not a function of the template (functions: {known})")
         if logical_id not in self._runtimes:
-            self._runtimes[logical_id] = provision.local_function_runtime(functions[logical_id])
+            self._runtimes[logical_id] = local_function_runtime(functions[logical_id])
         return self._runtimes[logical_id]
 
     def invoke(self, logical_id: str, event: dict[str, Any], overrides: dict[str, str] | None = None) -> Any:
@@ -151,17 +153,17 @@ def in_process_invoker(template: Template | None = None) -> Iterator[Invoker]:
     template = template or Template.load()
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    apply_environment(provision.local_aws_environment(None))
+    apply_environment(local_aws_environment(None))
     prepare_moto()
     woosh: WooshStandIn | None = None
     try:
         with mock_aws():
-            resources = provision.Provisioner(template, provision.AwsClients(None)).provision()
+            resources = Provisioner(template, AwsClients(None)).provision()
             woosh_url = os.environ.get("WOOSH_BASE_URL", "").strip() or None
             if woosh_url is None:
                 woosh = WooshStandIn(
-                    api_key=provision.LOCAL_SECRET_VALUES["woosh_api_key"],
-                    webhook_secret=provision.LOCAL_SECRET_VALUES["webhook_secret"],
+                    api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
+                    webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
                 ).start()
                 woosh_url = woosh.base_url
             yield Invoker(template, resources, endpoint_url=None, woosh_base_url=woosh_url)
@@ -195,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                 invoker = stack.enter_context(in_process_invoker(template))
             else:
                 info = _running_stack()
-                apply_environment(provision.local_aws_environment(info["aws_endpoint"]))
+                apply_environment(local_aws_environment(info["aws_endpoint"]))
                 invoker = Invoker(
                     template,
-                    provision.LocalStackResources.from_json(info["resources"]),
+                    LocalStackResources.from_json(info["resources"]),
                     endpoint_url=info["aws_endpoint"],
                     woosh_base_url=info["woosh_url"],
                 )

@@ -19,8 +19,8 @@ from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
+from local.account import ACCOUNT_ID, LOCAL_SECRET_VALUES, STACK_NAME, region
 from local.apigw import Route, build_event, select_route, template_routes
-from local.provision import ACCOUNT_ID, LOCAL_SECRET_VALUES, STACK_NAME, region
 from local.pumps import scheduled_event
 from local.template import REPO_ROOT, Template
 from local.woosh_standin import BUSINESS_NUMBER, signature_header, webhook_envelope

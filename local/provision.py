@@ -1,39 +1,26 @@
-"""Create the template's AWS resources in moto (server or in-process) and resolve function environments.
+"""Create the template's AWS resources in moto (server or in-process): `Provisioner`, `LocalStackResources`.
 
 Tables (GSIs, TTL, streams), queues (redrive, policies), the secret (seeded with the local
 values), event buses, connections, API destinations, archives and rules come from
 template.yaml. Physical names are deterministic: the template's own name property resolved
 with the stack name `lift-alerts-local`, else `lift-alerts-local-<LogicalId>`. Resources
 moto cannot emulate (IAM, logs, alarms, the API, functions, layers) get placeholder values
-so references to them still resolve.
+so references to them still resolve. The functions' environments over these resources are
+`local.function_environment`; the stack name, region, account and secret are `local.account`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
+from local.account import ACCOUNT_ID, DEFAULT_REGION, LOCAL_SECRET_VALUES, STACK_NAME, AwsClients, region
+from local.template import Resolver, Resource, Template, TemplateError, Unresolved
 
-from local.lambda_runtime import FunctionRuntime
-from local.template import FunctionSpec, Resolver, Resource, Template, TemplateError, Unresolved
-
-STACK_NAME = "lift-alerts-local"
-DEFAULT_REGION = "af-south-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
 EVENTS_QUEUE_NAME = f"{STACK_NAME}-events"
 EVENTS_RULE_NAME = f"{STACK_NAME}-copy-all-events"
-
-# The documented local secret (README): never used outside the local stack and tests.
-LOCAL_SECRET_VALUES: dict[str, str] = {
-    "woosh_api_key": "local-woosh-key",
-    "callback_token": "local-callback-token",
-    "webhook_secret": "local-webhook-secret",
-    "verify_token": "local-verify-token",
-}
 
 # Values for template parameters without a default (the local stack never calls these).
 LOCAL_PARAMETER_VALUES: dict[str, str] = {
@@ -41,26 +28,6 @@ LOCAL_PARAMETER_VALUES: dict[str, str] = {
     "TicketingApiKeyValue": "local-ticketing-key",
     "AlarmTopicArn": f"arn:aws:sns:{DEFAULT_REGION}:{ACCOUNT_ID}:{STACK_NAME}-alarms",
 }
-
-# Function environment variables that may be overridden from the shell that starts the stack
-# (short escalation timings for demos, template mode, log level...).
-ENV_OVERRIDABLE = (
-    "ESCALATION_AFTER_SECONDS",
-    "ESCALATION_MAX_ROUNDS",
-    "CONFIRM_AFTER_SECONDS",
-    "CONFIRM_MAX_ROUNDS",
-    "CONFIRM_TEMPLATE_NAME",
-    "ALERT_TEMPLATE_NAME",
-    "ALERT_TEMPLATE_LANGUAGE",
-    "ALERT_TEMPLATE_PARAMS",
-    "NOTICE_TEMPLATE_NAME",
-    "DISPLAY_TIMEZONE",
-    "RETENTION_DAYS",
-    "LOG_LEVEL",
-    "SEND_DEADLINE_MS",
-    "SECRET_MAX_AGE_SECONDS",
-    "POWERTOOLS_METRICS_DISABLED",
-)
 
 _PLACEHOLDER_SERVICES = {
     "AWS::IAM::Role": ("iam", "role"),
@@ -71,47 +38,6 @@ _PLACEHOLDER_SERVICES = {
     "AWS::Serverless::LayerVersion": ("lambda", "layer"),
     "AWS::SNS::Topic": ("sns", ""),
 }
-
-
-def region() -> str:
-    return os.environ.get("LOCAL_AWS_REGION", DEFAULT_REGION)
-
-
-def local_aws_environment(endpoint_url: str | None) -> dict[str, str]:
-    """What every process talking to the local moto needs (dummy credentials, no real AWS)."""
-    env = {
-        "AWS_DEFAULT_REGION": region(),
-        "AWS_REGION": region(),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        # Every function instance of the local stack shares one process and so one client per
-        # service (`lift_alerts.aws`): room for all their threads' connections.
-        "AWS_CLIENT_POOL_CONNECTIONS": "256",
-    }
-    if endpoint_url:
-        env["AWS_ENDPOINT_URL"] = endpoint_url
-    return env
-
-
-@dataclass
-class AwsClients:
-    """boto3 clients for moto: `endpoint_url` for moto server, None for in-process `mock_aws`."""
-
-    endpoint_url: str | None
-    region_name: str = field(default_factory=region)
-
-    def client(self, service: str) -> Any:
-        kwargs: dict[str, Any] = {"region_name": self.region_name}
-        if self.endpoint_url:
-            kwargs.update(
-                endpoint_url=self.endpoint_url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
-            )
-        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
 
 
 @dataclass
@@ -404,20 +330,6 @@ def create_table(ddb: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     return dict(description)
 
 
-def local_function_runtime(
-    spec: FunctionSpec, *, instances: int = 1, freeze_heap: bool = False
-) -> FunctionRuntime:
-    """A template function as the local stack runs it: `<stack>-<LogicalId>` in the local account."""
-    return FunctionRuntime(
-        spec,
-        function_name=f"{STACK_NAME}-{spec.logical_id}",
-        region=region(),
-        account_id=ACCOUNT_ID,
-        instances=instances,
-        freeze_heap=freeze_heap,
-    )
-
-
 def _present(props: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The optional properties the template sets (an empty one is left out, as CloudFormation does)."""
     return {key: props[key] for key in keys if props.get(key)}
@@ -441,40 +353,3 @@ def _target(target: dict[str, Any]) -> dict[str, Any]:
         "HttpParameters",
     )
     return {key: target[key] for key in allowed if key in target}
-
-
-def function_environment(
-    template: Template,
-    resources: LocalStackResources,
-    logical_id: str,
-    *,
-    endpoint_url: str | None,
-    woosh_base_url: str | None,
-    overrides: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """The environment Lambda would give the function, pointed at the local services."""
-    spec = template.functions()[logical_id]
-    resolver = Resolver(template, dict(resources.refs), dict(resources.attributes))
-    env = {name: _env_value(resolver.resolve(value)) for name, value in spec.environment.items()}
-    env.update(local_aws_environment(endpoint_url))
-    env.update(
-        {
-            "AWS_LAMBDA_FUNCTION_NAME": f"{STACK_NAME}-{logical_id}",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        }
-    )
-    if woosh_base_url:
-        env["WOOSH_BASE_URL"] = woosh_base_url
-    for name in ENV_OVERRIDABLE:
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    env.update(overrides or {})
-    return env
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)

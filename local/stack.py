@@ -14,7 +14,8 @@ and, in this process,
   queue → ParkedFunction, the escalation schedule every $LOCAL_TIMER_SECONDS (5) seconds.
 
 A port of 0 picks a free one; `--ready-file PATH` (or $LOCAL_READY_FILE) receives the URLs
-as JSON once everything is up, for scripts that start the stack in the background.
+as JSON once everything is up, for scripts that start the stack in the background. What the
+environment sets is `local.stack_config`; the pumps and timers are `local.event_sources`.
 """
 
 from __future__ import annotations
@@ -29,113 +30,25 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.account import ACCOUNT_ID, LOCAL_SECRET_VALUES, AwsClients, local_aws_environment, region
 from local.apigw import HttpApiApp, Route, template_routes
-from local.lambda_runtime import DEFAULT_INSTANCES, FunctionRuntime, add_layers_to_path, apply_environment
+from local.event_sources import EventSources
+from local.function_environment import function_environment, local_function_runtime
+from local.lambda_runtime import FunctionRuntime, add_layers_to_path, apply_environment
 from local.moto_process import MotoProcess
-from local.provision import (
-    ACCOUNT_ID,
-    LOCAL_SECRET_VALUES,
-    STACK_NAME,
-    AwsClients,
-    LocalStackResources,
-    Provisioner,
-    function_environment,
-    local_aws_environment,
-    local_function_runtime,
-    region,
-)
-from local.pumps import BackgroundLoop, SqsPump, StreamPump, scheduled_event
+from local.provision import LocalStackResources, Provisioner
 from local.serving import LOOPBACK, BackgroundServer, PortInUseError
-from local.template import Resolver, Template, TemplateError
+from local.stack_config import LOCAL_TEMPLATE_PARAMS, StackConfig
+from local.template import Template, TemplateError
 from local.woosh.limits import RateLimits
 from local.woosh.templates import TemplateShape
 from local.woosh_standin import WooshStandIn
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
-STREAM_POLL_SECONDS = 0.2
 SWITCH_INTERVAL_SECONDS = 0.001
-QUEUE_POLL_SECONDS = 0.2
-MAX_LOCAL_STREAM_ATTEMPTS = 10
-
-
-def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"error: {name} must be a port number, got {raw!r}") from None
-    if not 0 <= value <= 65535:
-        raise SystemExit(f"error: {name} must be between 0 and 65535, got {value}")
-    return value
-
-
-# The local stack runs as a real deployment should (template-first, SPEC §5) with a template
-# shaped like the customer's approved one: one body variable, here the whole alert text on one
-# line (`text`), so a reminder still says REMINDER n/N. Set
-# ALERT_TEMPLATE_NAME (empty: interactive-only) or ALERT_TEMPLATE_PARAMS to run otherwise.
-LOCAL_TEMPLATE_NAME = "lift_alarm"
-LOCAL_TEMPLATE_PARAMS = "text"
-# Notices (acknowledgements, outcome, critical) to people outside their window (SPEC §10).
-LOCAL_NOTICE_TEMPLATE_NAME = "lift_notice"
-# The entrapment confirmation's YES question to people outside their window (SPEC §10).
-LOCAL_CONFIRM_TEMPLATE_NAME = "lift_confirm"
-
-
-def _template_parameters() -> dict[str, str]:
-    name = os.environ.get("ALERT_TEMPLATE_NAME", LOCAL_TEMPLATE_NAME).strip()
-    params = os.environ.get("ALERT_TEMPLATE_PARAMS", "").strip() or LOCAL_TEMPLATE_PARAMS
-    notice = os.environ.get("NOTICE_TEMPLATE_NAME", LOCAL_NOTICE_TEMPLATE_NAME).strip()
-    confirm = os.environ.get("CONFIRM_TEMPLATE_NAME", LOCAL_CONFIRM_TEMPLATE_NAME).strip()
-    return {
-        "AlertTemplateName": name,
-        "AlertTemplateParams": params,
-        "NoticeTemplateName": notice,
-        "ConfirmTemplateName": confirm,
-    }
-
-
-@dataclass
-class StackConfig:
-    aws_port: int = 5000
-    api_port: int = 3000
-    woosh_port: int = 3001
-    woosh_base_url: str | None = None
-    timer_seconds: float = 5.0
-    instances: int = DEFAULT_INSTANCES
-    template_path: Path | None = None
-    parameters: dict[str, str] = field(default_factory=_template_parameters)
-    # The stand-in Woosh enforces what the real Bridge and Meta do (SPEC §8): off only for
-    # scripts that study something else.
-    woosh_like_real: bool = True
-    # Woosh's rate windows scaled in time (0.5: 0.5 s and 30 s), for the stand-in and the
-    # functions' send budget together, so the two always agree (the mass-alarm benchmark).
-    rate_time_scale: float = 1.0
-    # The functions' margin on each window (WOOSH_RATE_GUARD_MS), None: the template's.
-    rate_guard_ms: float | None = None
-
-    @classmethod
-    def from_env(cls) -> StackConfig:
-        timer = os.environ.get("LOCAL_TIMER_SECONDS", "").strip()
-        scale = os.environ.get("LOCAL_RATE_TIME_SCALE", "").strip()
-        guard = os.environ.get("LOCAL_RATE_GUARD_MS", "").strip()
-        # Lambda runs one instance per concurrent request; a load test needs as many.
-        instances = os.environ.get("LOCAL_FUNCTION_INSTANCES", "").strip()
-        return cls(
-            aws_port=_port("AWS_PORT", 5000),
-            api_port=_port("API_PORT", 3000),
-            woosh_port=_port("WOOSH_PORT", 3001),
-            woosh_base_url=os.environ.get("WOOSH_BASE_URL", "").strip() or None,
-            timer_seconds=float(timer) if timer else 5.0,
-            instances=int(instances) if instances else DEFAULT_INSTANCES,
-            rate_time_scale=float(scale) if scale else 1.0,
-            rate_guard_ms=float(guard) if guard else None,
-        )
 
 
 def _log(message: str) -> None:
@@ -153,7 +66,7 @@ class LocalStack:
         self.woosh: WooshStandIn | None = None
         self.resources: LocalStackResources | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
-        self._loops: list[BackgroundLoop] = []
+        self.event_sources: EventSources | None = None
         self._stopped = False
 
     # -- URLs ----------------------------------------------------------------------------
@@ -293,81 +206,23 @@ class LocalStack:
         runtime = self.runtimes[function]
         return runtime.invoke
 
-    def _queue_url(self, arn: str) -> str:
-        assert self.resources is not None
-        for logical_id in self.resources.of_type("AWS::SQS::Queue"):
-            if self.resources.attributes.get((logical_id, "Arn")) == arn:
-                return self.resources.refs[logical_id]
-        raise TemplateError(f"no queue of the template has ARN {arn}")
-
     def _start_event_sources(self) -> None:
         assert self.resources is not None
-        resolver = Resolver(self.template, dict(self.resources.refs), dict(self.resources.attributes))
-        for logical_id, spec in self.template.functions().items():
-            handler = self.handler(logical_id)
-            for event in spec.events:
-                props = resolver.resolve(event.properties)
-                if event.type == "DynamoDB":
-                    self._stream_source(logical_id, props, handler)
-                elif event.type == "SQS":
-                    pump = SqsPump(
-                        self._queue_url(props["Queue"]),
-                        handler,
-                        batch_size=int(props.get("BatchSize", 10)),
-                        endpoint_url=self.aws_endpoint,
-                        region=region(),
-                        log=_log,
-                    )
-                    self._loop(f"sqs:{logical_id}", pump.poll, QUEUE_POLL_SECONDS)
-                elif event.type == "Schedule":
-                    rule_arn = (
-                        f"arn:aws:events:{region()}:{ACCOUNT_ID}:rule/{STACK_NAME}-{logical_id}{event.name}"
-                    )
-
-                    def tick(
-                        handler: Callable[[dict[str, Any]], Any] = handler, rule_arn: str = rule_arn
-                    ) -> None:
-                        handler(scheduled_event(rule_arn, region=region(), account_id=ACCOUNT_ID))
-
-                    self._loop(f"schedule:{logical_id}", tick, self.config.timer_seconds)
-                elif event.type != "HttpApi":
-                    _log(f"warning: {logical_id} event {event.name} of type {event.type} is not emulated")
-
-    def _stream_source(
-        self, logical_id: str, props: dict[str, Any], handler: Callable[[dict[str, Any]], Any]
-    ) -> None:
-        assert self.resources is not None
-        table = self.resources.table_for_stream_arn(str(props["Stream"]))
-        if table is None:
-            raise TemplateError(f"{logical_id}: no table of the template has stream {props['Stream']}")
-        retries = int(props.get("MaximumRetryAttempts", -1))
-        attempts = MAX_LOCAL_STREAM_ATTEMPTS if retries < 0 else min(retries + 1, MAX_LOCAL_STREAM_ATTEMPTS)
-        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        pump = StreamPump(
-            table,
-            handler,
-            batch_size=int(props.get("BatchSize", 100)),
-            starting_position=str(props.get("StartingPosition", "LATEST")),
-            max_attempts=attempts,
-            on_failure_queue_url=self._queue_url(on_failure) if on_failure else None,
+        self.event_sources = EventSources(
+            self.template,
+            self.resources,
             endpoint_url=self.aws_endpoint,
-            region=region(),
+            timer_seconds=self.config.timer_seconds,
             log=_log,
         )
-        pump.poll()  # opens the stream now, so LATEST means "from start-up"
-        self._loop(f"stream:{logical_id}", pump.poll, STREAM_POLL_SECONDS)
-
-    def _loop(self, name: str, step: Callable[[], Any], interval: float) -> None:
-        loop = BackgroundLoop(name, step, interval, log=_log)
-        loop.start()
-        self._loops.append(loop)
+        self.event_sources.start(self.handler)
 
     def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
-        for loop in self._loops:
-            loop.stop()
+        if self.event_sources is not None:
+            self.event_sources.stop()
         for server in (self.api, self.woosh, self.moto):
             if server is not None:
                 with contextlib.suppress(Exception):

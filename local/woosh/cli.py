@@ -9,10 +9,11 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from local.woosh.inbound import DEFAULT_WINDOW_FAILURE_DELAY
 from local.woosh.limits import RateLimits
 from local.woosh.payloads import DEFAULT_TENANT_ID, STATUS_FORMS
+from local.woosh.standin import WooshStandIn
 from local.woosh.templates import TemplateShape, TemplateSpec
-from local.woosh_standin import DEFAULT_WINDOW_FAILURE_DELAY, WooshStandIn
 
 DESCRIPTION = (
     "A stand-in Woosh Bridge on loopback: records sends, answers like the real one, simulates webhooks."

@@ -19,7 +19,7 @@ from local.woosh.payloads import STATUS_FORMS, StatusForm
 from local.woosh.send_api import json_response
 
 if TYPE_CHECKING:
-    from local.woosh_standin import WooshStandIn
+    from local.woosh.standin import WooshStandIn
 
 MAX_CONTROL_DELAY = 120.0
 DEFAULT_NAME = "Test User"

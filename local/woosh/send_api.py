@@ -144,6 +144,18 @@ def _validate_interactive(body: dict[str, Any]) -> list[tuple[str, str]]:
     interactive = body.get("interactive")
     if not isinstance(interactive, dict) or interactive.get("type") != "button":
         raise Rejected("unsupported_payload", "only interactive messages of type 'button' are supported")
+    _validate_interactive_texts(interactive)
+    buttons = dig(interactive, "action", "buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_BUTTONS:
+        raise Rejected("unsupported_payload", f"an interactive message needs 1 to {MAX_BUTTONS} buttons")
+    result = [_reply_button(button) for button in buttons]
+    if len({button_id for button_id, _ in result}) != len(result):
+        raise Rejected("unsupported_payload", "button ids must be unique within a message")
+    return result
+
+
+def _validate_interactive_texts(interactive: dict[str, Any]) -> None:
+    """The body text is required; it, the header and the footer must fit WhatsApp's lengths."""
     text = dig(interactive, "body", "text")
     if not isinstance(text, str) or not text:
         raise Rejected("unsupported_payload", "interactive.body.text is required")
@@ -153,23 +165,19 @@ def _validate_interactive(body: dict[str, Any]) -> list[tuple[str, str]]:
         part_text = dig(interactive, part, "text")
         if part_text is not None and (not isinstance(part_text, str) or len(part_text) > MAX_HEADER_FOOTER):
             raise Rejected("message_too_long", f"interactive {part} is over {MAX_HEADER_FOOTER} characters")
-    buttons = dig(interactive, "action", "buttons")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_BUTTONS:
-        raise Rejected("unsupported_payload", f"an interactive message needs 1 to {MAX_BUTTONS} buttons")
-    result: list[tuple[str, str]] = []
-    for button in buttons:
-        reply = dig(button, "reply")
-        button_id, title = dig(reply, "id"), dig(reply, "title")
-        if not isinstance(button, dict) or button.get("type") != "reply":
-            raise Rejected("unsupported_payload", "buttons must be of type 'reply'")
-        if not isinstance(button_id, str) or not 1 <= len(button_id) <= MAX_PAYLOAD:
-            raise Rejected("unsupported_payload", f"button id must have 1 to {MAX_PAYLOAD} characters")
-        if not isinstance(title, str) or not 1 <= len(title) <= MAX_TITLE:
-            raise Rejected("unsupported_payload", f"button title must have 1 to {MAX_TITLE} characters")
-        result.append((button_id, title))
-    if len({button_id for button_id, _ in result}) != len(result):
-        raise Rejected("unsupported_payload", "button ids must be unique within a message")
-    return result
+
+
+def _reply_button(button: Any) -> tuple[str, str]:
+    """A reply button's `(id, title)`, each within WhatsApp's lengths, else Rejected."""
+    reply = dig(button, "reply")
+    button_id, title = dig(reply, "id"), dig(reply, "title")
+    if not isinstance(button, dict) or button.get("type") != "reply":
+        raise Rejected("unsupported_payload", "buttons must be of type 'reply'")
+    if not isinstance(button_id, str) or not 1 <= len(button_id) <= MAX_PAYLOAD:
+        raise Rejected("unsupported_payload", f"button id must have 1 to {MAX_PAYLOAD} characters")
+    if not isinstance(title, str) or not 1 <= len(title) <= MAX_TITLE:
+        raise Rejected("unsupported_payload", f"button title must have 1 to {MAX_TITLE} characters")
+    return button_id, title
 
 
 def _validate_text(body: dict[str, Any]) -> list[tuple[str, str]]:

@@ -16,10 +16,11 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from local.account import ACCOUNT_ID
 from local.apigw import Route, map_result, request_event, template_routes
 from local.lambda_runtime import LambdaContext as _LambdaContext
 from local.lambda_runtime import function_context, load_function_module
-from local.provision import ACCOUNT_ID, create_table
+from local.provision import create_table
 from local.pumps import StreamPump as _LocalStreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, FunctionSpec, Template, load_template
 

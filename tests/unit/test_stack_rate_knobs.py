@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from local.lambda_runtime import DEFAULT_INSTANCES
-from local.stack import LocalStack, StackConfig
+from local.stack import LocalStack
+from local.stack_config import StackConfig
 
 
 def test_by_default_the_stack_runs_woosh_s_real_windows(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,73 +1,18 @@
-"""Event-source pumps: what Lambda's event source mappings and EventBridge schedules would run.
-
-- `StreamPump`: polls a DynamoDB table's stream and hands batches to a handler as Lambda's
-  DynamoDB stream event; honours `batchItemFailures` (re-delivers from the first failed
-  record) and handler errors (re-delivers the batch) with bounded retries and backoff;
-  a batch that exhausts its retries is reported to the on-failure queue, as Lambda does.
-- `SqsPump`: receives from a queue, hands Lambda's SQS event to a handler, deletes what
-  succeeded (all, or all but the `batchItemFailures`), lets the rest become visible again.
-- `ScheduleRunner`: invokes a handler with a scheduled event every few seconds.
-
-All of them work against moto server or in-process `mock_aws` (unit tests). The one-shot
-helpers `drain_stream` and `drain_queue` run synchronously until there is nothing left.
-"""
+"""A DynamoDB stream → handler event source mapping, as Lambda runs it (one table)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+from local.pumps.batches import DrainResult, Handler, Logger, aws_client, failed_identifiers
 
-Handler = Callable[[dict[str, Any]], Any]
 _PAGE = 1000  # GetRecords' largest page
-Logger = Callable[[str], None]
-
-
-def _client(service: str, client: Any | None, endpoint_url: str | None, region: str | None) -> Any:
-    if client is not None:
-        return client
-    kwargs: dict[str, Any] = {}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
-    if region:
-        kwargs["region_name"] = region
-    return boto3.client(service, **kwargs)  # type: ignore[call-overload]
-
-
-def _failed_identifiers(result: Any) -> list[str] | None:
-    """The batchItemFailures identifiers, [] when all succeeded, None when the answer is unusable."""
-    if not isinstance(result, dict) or "batchItemFailures" not in result:
-        return []
-    failures = result.get("batchItemFailures")
-    if failures is None:
-        return []
-    if not isinstance(failures, list):
-        return None
-    identifiers = []
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or not identifier:
-            return None  # Lambda treats a malformed failure as a failure of the whole batch
-        identifiers.append(identifier)
-    return identifiers
-
-
-@dataclass
-class DrainResult:
-    invocations: int = 0
-    records: int = 0
-    retries: int = 0
-    given_up: int = 0
-    last_sequence_number: str | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 class StreamPump:
@@ -99,12 +44,12 @@ class StreamPump:
         self.on_failure_queue_url = on_failure_queue_url
         self._starting_position = starting_position
         self._after = after_sequence_number
-        self._ddb = _client("dynamodb", dynamodb, endpoint_url, region)
-        self._streams = _client("dynamodbstreams", streams, endpoint_url, region)
+        self._ddb = aws_client("dynamodb", dynamodb, endpoint_url, region)
+        self._streams = aws_client("dynamodbstreams", streams, endpoint_url, region)
         self._sqs = (
             sqs
             if sqs is not None
-            else (_client("sqs", None, endpoint_url, region) if on_failure_queue_url else None)
+            else (aws_client("sqs", None, endpoint_url, region) if on_failure_queue_url else None)
         )
         self._log = log or (lambda message: None)
         self._region = self._ddb.meta.region_name
@@ -207,7 +152,7 @@ class StreamPump:
         result.invocations += 1
         try:
             answer = self.handler({"Records": batch})
-            failed = _failed_identifiers(answer)
+            failed = failed_identifiers(answer)
         except Exception as exc:  # the function failed: Lambda retries the whole batch
             result.errors.append(f"{type(exc).__name__}: {exc}")
             self._log(f"stream handler for {self.table_name} raised {type(exc).__name__}: {exc}")
@@ -274,12 +219,7 @@ class StreamPump:
         total = DrainResult()
         for _pass in range(max_passes):
             result = self.poll(sleep=sleep)
-            total.invocations += result.invocations
-            total.records += result.records
-            total.retries += result.retries
-            total.given_up += result.given_up
-            total.errors += result.errors
-            total.last_sequence_number = result.last_sequence_number or total.last_sequence_number
+            total.add(result)
             if result.invocations == 0:
                 break
         return total
@@ -313,179 +253,3 @@ def drain_stream(
         region=region,
     )
     return pump.drain()
-
-
-class SqsPump:
-    """An SQS queue → handler event source mapping."""
-
-    def __init__(
-        self,
-        queue_url: str,
-        handler: Handler,
-        *,
-        batch_size: int = 10,
-        retry_visibility_seconds: int = 2,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        sqs: Any | None = None,
-        log: Logger | None = None,
-    ) -> None:
-        self.queue_url = queue_url
-        self.handler = handler
-        self.batch_size = max(1, min(batch_size, 10))
-        self.retry_visibility_seconds = retry_visibility_seconds
-        self._sqs = _client("sqs", sqs, endpoint_url, region)
-        self._region = self._sqs.meta.region_name
-        self._log = log or (lambda message: None)
-        self._arn: str | None = None
-
-    @property
-    def queue_arn(self) -> str:
-        if self._arn is None:
-            attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
-            self._arn = str(attributes["Attributes"]["QueueArn"])
-        return self._arn
-
-    def poll(self) -> DrainResult:
-        result = DrainResult()
-        answer = self._sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = answer.get("Messages", [])
-        if not messages:
-            return result
-        records = [self._lambda_record(message) for message in messages]
-        result.invocations = 1
-        try:
-            failed = _failed_identifiers(self.handler({"Records": records}))
-        except Exception as exc:
-            result.errors.append(f"{type(exc).__name__}: {exc}")
-            self._log(f"queue handler for {self.queue_url} raised {type(exc).__name__}: {exc}")
-            failed = None
-        ids = [record["messageId"] for record in records]
-        if failed is not None and not all(identifier in ids for identifier in failed):
-            failed = None
-        retry = set(ids) if failed is None else set(failed)
-        for message in messages:
-            if message["MessageId"] in retry:
-                result.retries += 1
-                self._sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_visibility_seconds,
-                )
-            else:
-                result.records += 1
-                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return result
-
-    def _lambda_record(self, message: dict[str, Any]) -> dict[str, Any]:
-        attributes = {
-            key: value
-            for key, value in message.get("Attributes", {}).items()
-            if key
-            in {
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "SenderId",
-                "ApproximateFirstReceiveTimestamp",
-                "MessageGroupId",
-                "MessageDeduplicationId",
-                "SequenceNumber",
-                "AWSTraceHeader",
-            }
-        }
-        message_attributes = {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": value.get("StringListValues", []),
-                "binaryListValues": value.get("BinaryListValues", []),
-                "dataType": value.get("DataType"),
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        }
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": attributes,
-            "messageAttributes": message_attributes,
-            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": self._region,
-        }
-
-    def drain(self, *, max_polls: int = 100) -> DrainResult:
-        """Poll until the queue has nothing visible (failed messages come back later, not now)."""
-        total = DrainResult()
-        for _poll in range(max_polls):
-            result = self.poll()
-            total.invocations += result.invocations
-            total.records += result.records
-            total.retries += result.retries
-            total.errors += result.errors
-            if result.invocations == 0:
-                break
-        return total
-
-
-def drain_queue(
-    queue_url: str,
-    handler: Handler,
-    *,
-    batch_size: int = 10,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-) -> DrainResult:
-    return SqsPump(
-        queue_url, handler, batch_size=batch_size, endpoint_url=endpoint_url, region=region
-    ).drain()
-
-
-def scheduled_event(rule_arn: str, *, region: str, account_id: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account_id,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [rule_arn],
-        "detail": {},
-    }
-
-
-class BackgroundLoop:
-    """Runs `step()` every `interval` seconds in a daemon thread until `stop()`."""
-
-    def __init__(
-        self, name: str, step: Callable[[], Any], interval: float, *, log: Logger | None = None
-    ) -> None:
-        self.name = name
-        self._step = step
-        self._interval = interval
-        self._log = log or (lambda message: None)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._step()
-            except Exception as exc:  # keep pumping: a local stack must survive a moto hiccup
-                self._log(f"{self.name}: {type(exc).__name__}: {exc}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=timeout)
