@@ -37,7 +37,7 @@ def local_aws_environment(endpoint_url: str | None) -> dict[str, str]:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_TRACE_DISABLED": "true",
         # Every function instance of the local stack shares one process and so one client per
-        # service (`lift_alerts.aws`): room for all their threads' connections.
+        # service (`lift_alerts.platform.aws`): room for all their threads' connections.
         "AWS_CLIENT_POOL_CONNECTIONS": "256",
     }
     if endpoint_url:

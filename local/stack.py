@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every function instance runs in this one interpreter, where Lambda would give each its
     # own CPU: a thread waking for its send slot should get the interpreter within a
     # millisecond, not after the default 5 ms turns of a hundred busy handlers (a sender
-    # that wakes too late gives its slot up, `lift_alerts.woosh`).
+    # that wakes too late gives its slot up, `lift_alerts.woosh.client`).
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
