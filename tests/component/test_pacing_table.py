@@ -28,21 +28,25 @@ def test_reservation_past_the_deadline_is_refused_and_takes_nothing(table: str) 
     assert budget.reserve(1, not_after=1060.0).slots == (1060.0,)
 
 
-def test_tickets_taken_past_the_deadline_are_reported_as_unused(
+def test_tickets_taken_past_the_deadline_are_given_back_and_taken_again(
     table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The ADD takes every ticket asked for; those whose slot falls after the caller's deadline
-    are never sent, capacity lost for everyone: the log says how many."""
-    caplog.set_level(logging.WARNING, logger="lift-alerts")
+    are never sent: they are given back (SPEC §12), so the next reservation takes their place
+    instead of the slots after them, and nothing is logged as lost."""
+    caplog.set_level(logging.INFO, logger="lift-alerts")
     now = [1000.0]
     limits = PacingLimits(spacing_seconds=0.1, guard_seconds=0.0)
     budget = SendBudget(table, limits, boto3.client("dynamodb", region_name=REGION), clock=lambda: now[0])
     assert budget.reserve(1, not_after=1100.0).slots == (1000.0,)
-    assert caplog.records == []
     partly = budget.reserve(3, not_after=1000.15)
     assert partly.slots == (1000.1,)
-    unused = [(r.getMessage(), r.__dict__.get("tickets")) for r in caplog.records]
-    assert unused == [("send slots taken but not used", 2)]
+    given = [
+        (r.getMessage(), r.__dict__.get("slots")) for r in caplog.records if "given back" in r.getMessage()
+    ]
+    assert given == [("send slots given back", 2)]
+    assert budget.reserve(2, not_after=1100.0).slots == (1000.2, 1000.3)
+    assert not [r for r in caplog.records if r.getMessage() == "send slots lost"]
 
 
 def test_a_new_series_starts_far_enough_ahead_that_racers_take_it_and_a_replaced_one_is_reported(

@@ -1,9 +1,11 @@
-"""A sender that wakes too late for its send slot (a busy host) takes another slot instead of
-sending inside the next window (SPEC §11: the service's own bursts never earn a 429)."""
+"""A sender that wakes too late for its send slot (a busy host) gives it back and takes another
+slot instead of sending inside the next window (SPEC §11: the service's own bursts never earn a
+429; §12: no send capacity is lost)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from lift_alerts.domain.send_slots import Reservation
@@ -35,12 +37,16 @@ class SlotsAhead:
     def __init__(self, clock: FakeTime) -> None:
         self.clock = clock
         self.granted: list[float] = []
+        self.given_back: list[float] = []
 
     def reserve(self, count: int, *, not_after: float, first_contact: bool = False, **_: Any) -> Reservation:
         start = max([self.clock.now + 1.0, *(at + 0.1 for at in self.granted)])
         slots = tuple(round(start + 0.1 * i, 3) for i in range(count))
         self.granted += slots
         return Reservation(slots, slots[-1] + 0.1, LATE_BY)
+
+    def give_back(self, slots: Sequence[float], why: str) -> None:
+        self.given_back += slots
 
 
 def body(to: str) -> dict[str, Any]:
@@ -59,6 +65,8 @@ def test_a_sender_that_wakes_too_late_takes_a_new_slot(woosh: WooshStandIn) -> N
     # Not at 1001.3 in the first slot's window: in a second slot, on time.
     assert budget.granted == [1001.0, 1001.3 + 1.0]
     assert clock.now - budget.granted[-1] <= LATE_BY
+    # The slot it woke too late for was not used: given back, not lost (SPEC §12).
+    assert budget.given_back == [1001.0]
 
 
 def test_a_sender_on_time_sends_in_its_slot(woosh: WooshStandIn) -> None:
@@ -70,3 +78,4 @@ def test_a_sender_on_time_sends_in_its_slot(woosh: WooshStandIn) -> None:
     [result] = client.send_all([body("27831234568")], deadline=time.monotonic() + 20)
     assert result.accepted
     assert budget.granted == [1001.0]
+    assert budget.given_back == []

@@ -216,3 +216,19 @@ def test_an_unknown_template_param_fails_the_cold_start_naming_it(
     finally:
         monkeypatch.undo()
         reset_caches()
+
+
+@pytest.mark.parametrize("function", ["send", "escalation", "followup", "dispatcher"])
+def test_a_pacing_setting_out_of_range_fails_the_cold_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    """Before, WOOSH_RATE_PER_MINUTE=100000 passed the cold start and every POST /alerts was then
+    answered 503 "please retry": a retry can never cure a setting."""
+    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "100000")
+    reset_caches()
+    try:
+        with pytest.raises(ConfigurationError, match=r"WOOSH_RATE_PER_MINUTE must be between 1 and 10000"):
+            container_module(function, "cold")
+    finally:
+        monkeypatch.undo()
+        reset_caches()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lift_alerts.domain.send_slots import PacingLimits, give_way_until
+from lift_alerts.platform.config import ConfigurationError
 
 WOOSH = PacingLimits(guard_seconds=0.0)
 
@@ -43,5 +44,5 @@ def test_the_grace_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("WOOSH_FIRST_GRACE_MS", "400")
     assert PacingLimits.from_env().first_grace == pytest.approx(0.4)
     monkeypatch.setenv("WOOSH_FIRST_GRACE_MS", "-1")
-    with pytest.raises(ValueError, match="WOOSH_FIRST_GRACE_MS"):
+    with pytest.raises(ConfigurationError, match="WOOSH_FIRST_GRACE_MS"):
         PacingLimits.from_env()

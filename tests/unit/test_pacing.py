@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from lift_alerts.domain.send_slots import PacingLimits, next_slots
+from lift_alerts.platform.config import ConfigurationError
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(per_second=10, per_minute=100, time_scale=1.0, guard_seconds=0.0)
@@ -64,5 +65,5 @@ def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         30.0,
     )
     monkeypatch.setenv("WOOSH_RATE_PER_SECOND", "0")
-    with pytest.raises(ValueError, match="WOOSH_RATE_PER_SECOND"):
+    with pytest.raises(ConfigurationError, match="WOOSH_RATE_PER_SECOND"):
         PacingLimits.from_env()

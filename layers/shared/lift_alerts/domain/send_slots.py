@@ -78,8 +78,9 @@ class PacingLimits:
 
 
 def _env(name: str, default: float, low: float, high: float) -> float:
-    """Any number (a fraction of a millisecond or a scale too); a bad one is a ValueError."""
-    return number_env(name, float(default), float(low), float(high), error=ValueError)
+    """Any number (a fraction of a millisecond or a scale too); a bad one is a configuration
+    error naming the variable (read at cold start: a retry could never help a request)."""
+    return number_env(name, float(default), float(low), float(high))
 
 
 def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: int) -> list[float]:
@@ -98,19 +99,29 @@ def next_slots(slots: Sequence[float], now: float, limits: PacingLimits, count: 
             at = max(at, taken[-limits.per_second] + limits.short_window)
         if len(taken) >= limits.per_minute:
             at = max(at, taken[-limits.per_minute] + limits.long_window)
-        at = math.ceil(at * 1000) / 1000  # stored to the millisecond, never earlier
+        # Stored to the millisecond, never earlier (rounded first: 1000.2 + 0.1 is 1000.3000000000001).
+        at = math.ceil(round(at * 1000, 6)) / 1000
         taken.append(at)
         fresh.append(at)
     return fresh
 
 
-def give_way_until(firsts: Sequence[float], now: float, limits: PacingLimits) -> float | None:
+def give_way_until(
+    firsts: Sequence[float], now: float, limits: PacingLimits, last_first_slot: float | None = None
+) -> float | None:
     """Until when a send that is not an alarm's first contact must wait before reserving, or
-    None. `firsts`: when the latest first contacts were reserved, oldest first (the module
-    docstring has the rule)."""
+    None. `firsts`: when the latest first contacts were reserved, oldest first;
+    `last_first_slot`: the latest first contact's send slot (`store.send_budget` has the rule).
+
+    Every other send gives way for one grace after the last first contact was reserved; during
+    a burst (`burst_firsts` of them), until the burst ends and one grace after the last first
+    contact's slot: a first contact that woke late and gave its slot back takes one again
+    before anyone else, in the same minute."""
     ends = [at + limits.first_grace for at in firsts[-1:]]
     if len(firsts) >= limits.burst_firsts:
         ends.append(firsts[-limits.burst_firsts] + limits.burst_window)
+        if last_first_slot is not None:
+            ends.append(last_first_slot + limits.first_grace)
     until = max(ends, default=now)
     return until if until > now else None
 

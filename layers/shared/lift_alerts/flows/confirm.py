@@ -25,6 +25,7 @@ from lift_alerts.domain.alert_item import AlertItem
 from lift_alerts.domain.confirmation_rules import became_entrapment, step_due_at, step_kind
 from lift_alerts.domain.contents import ConfirmContent, notice
 from lift_alerts.domain.deliveries import Delivery, deliveries_recorded, step_records
+from lift_alerts.domain.step_timing import StepKind, StepSeries
 from lift_alerts.domain.timestamps import epoch, iso, iso_from_epoch
 from lift_alerts.domain.wording import (
     confirmation_missed_notice,
@@ -35,7 +36,8 @@ from lift_alerts.domain.wording import (
 from lift_alerts.flows.follow_up_sends import FollowUpContext, send_once
 from lift_alerts.flows.queueing import enqueuer
 from lift_alerts.flows.sending import send_messages
-from lift_alerts.flows.timer import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerReport, TimerRun
+from lift_alerts.flows.timer import LEASE_SECONDS, ROUND_SEND_SECONDS, StepClock, Timer, TimerReport, TimerRun
+from lift_alerts.flows.wake_up_schedule import schedule_wake_up
 from lift_alerts.platform.observability import count, logger
 from lift_alerts.store.table import Written
 
@@ -62,15 +64,26 @@ def confirmation_step(alert_id: str, run: TimerRun) -> None:
     if not isinstance(claimed, Written):
         report.skipped += 1
         return
+    due_at = step_due_at(int(confirmation["requested_epoch"]), step, int(confirmation["after_seconds"]))
+    clock = run.step_clock(alert_id, _STEP_KINDS[step_kind(step, max_rounds)], due_at)
     if step_kind(step, max_rounds) == "missed":
         if isinstance(repos.confirmation.mark_confirmation_missed(alert_id, at=iso(now), step=step), Written):
+            clock.ran()
             logger.warning(
                 "entrapment confirmation missed", extra={"alert_id": alert_id, "rounds": max_rounds}
             )
             report.confirmations_missed.append(alert_id)
         return
-    _send_step(alert, step, max_rounds, run)
+    _send_step(alert, step, max_rounds, run, clock)
+    clock.ran()  # when no question reached Woosh (all queued or skipped), the step's end
     report.confirmation_rounds.append(f"{alert_id}:confirm:{step}")
+
+
+_STEP_KINDS = {
+    "request": StepKind.CONFIRMATION_REQUEST,
+    "reminder": StepKind.CONFIRMATION_REMINDER,
+    "missed": StepKind.CONFIRMATION_MISSED,
+}
 
 
 def _confirmation_over(alert: AlertItem) -> bool:
@@ -91,12 +104,14 @@ CONFIRMATIONS = Timer(
 run_confirmations = CONFIRMATIONS.run
 
 
-def _send_step(alert: AlertItem, step: int, max_rounds: int, run: TimerRun) -> None:
+def _send_step(alert: AlertItem, step: int, max_rounds: int, run: TimerRun, clock: StepClock) -> None:
     repos, woosh, settings, now = run.repos, run.woosh, run.settings, run.now
     alert_id = str(alert["alert_id"])
     confirmation = alert["confirmation"]
 
     def remember(delivery: Delivery) -> None:
+        if not delivery.queued:
+            clock.ran()  # the step's first question reached Woosh
         repos.ledgers.record_sent(alert_id, SENDS, step, delivery.to, delivery.record())
 
     content = ConfirmContent(settings, StoredAlert.of(alert), alert_id, (step, max_rounds) if step else None)
@@ -138,6 +153,7 @@ def _send_step(alert: AlertItem, step: int, max_rounds: int, run: TimerRun) -> N
         next_due_at=next_due,
         next_due_iso=iso_from_epoch(next_due),
     )
+    schedule_wake_up(settings, StepSeries.CONFIRMATION, alert_id, next_due)
     if skipped:
         count("NoticeSkipped", len(skipped))
     count("ConfirmationRoundSent")
@@ -226,10 +242,15 @@ def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:
         },
         due_at=requested,
     )
+    # Its wake-up (SPEC §12): should this run die before it claims the request, the wake-up
+    # sends it within seconds.
+    schedule_wake_up(ctx.settings, StepSeries.CONFIRMATION, alert_id, requested)
     report = TimerReport()
     try:
         confirmation_step(alert_id, TimerRun(ctx.repos, ctx.woosh, ctx.settings, ctx.now, report))
     except Exception:
         count("ConfirmationStepError")
         logger.exception("confirmation request failed; the timer retries it", extra={"alert_id": alert_id})
+        # Its claim may be held by this run: a wake-up once the claim's lease has run out.
+        schedule_wake_up(ctx.settings, StepSeries.CONFIRMATION, alert_id, epoch(ctx.now) + LEASE_SECONDS + 1)
     return "confirmation_requested" if report.confirmation_rounds else "confirmation_request_pending"

@@ -15,9 +15,11 @@ from lift_alerts.domain.alert_item import Escalation, new_alert
 from lift_alerts.domain.alert_request import AlertRequest as AlertRequest  # noqa: PLC0414 - re-exported
 from lift_alerts.domain.contents import AlertContent
 from lift_alerts.domain.deliveries import Delivery, deliveries_recorded, round_records
+from lift_alerts.domain.step_timing import StepSeries
 from lift_alerts.domain.timestamps import epoch, iso
 from lift_alerts.flows.queueing import enqueuer
 from lift_alerts.flows.sending import send_messages, woosh_client
+from lift_alerts.flows.wake_up_schedule import bring_step_forward, schedule_wake_up
 from lift_alerts.platform.clock import utc_now
 from lift_alerts.platform.config import Settings
 from lift_alerts.platform.observability import count, logger
@@ -131,8 +133,10 @@ def create_and_send(
         failures=records.failures,
         completed_at=iso(now),
     )
+    # The first step (round 1, or the unanswered mark) is due one wait after creation (SPEC §12).
+    schedule_wake_up(settings, StepSeries.ESCALATION, alert_id, epoch(now) + escalation["after_seconds"])
     if all_deliveries_failed(stored, 0):
-        repos.escalation.bring_forward(alert_id, round_no=0, now=epoch(now))
+        bring_step_forward(repos, settings, alert_id, round_no=0, now=now)
     logger.info("alert sent", extra={"recipients": len(deliveries), "accepted": accepted, "queued": queued})
     body = {
         "alert_id": alert_id,

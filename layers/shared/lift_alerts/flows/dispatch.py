@@ -162,7 +162,7 @@ def dispatch_one(
         return "alert_gone"
     kind = KINDS.get(entry.kind, TEXT_KIND if entry.ledger is not None else KINDS["alert"])
     now = utc_now()
-    turn = Turn(entry, alert, repos, now)
+    turn = Turn(entry, alert, repos, settings, now)
     earlier = kind.earlier(entry, alert)
     done: dict[str, Delivery] = {}
     if earlier is not None:

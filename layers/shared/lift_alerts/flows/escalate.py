@@ -16,10 +16,12 @@ from lift_alerts.domain.alert_facts import StoredAlert, all_deliveries_failed, e
 from lift_alerts.domain.alert_item import AlertItem
 from lift_alerts.domain.contents import AlertContent
 from lift_alerts.domain.deliveries import Delivery, deliveries_recorded, round_records
+from lift_alerts.domain.step_timing import StepKind, StepSeries
 from lift_alerts.domain.timestamps import epoch, iso
 from lift_alerts.flows.queueing import enqueuer
 from lift_alerts.flows.sending import send_messages
-from lift_alerts.flows.timer import LEASE_SECONDS, ROUND_SEND_SECONDS, Timer, TimerRun
+from lift_alerts.flows.timer import LEASE_SECONDS, ROUND_SEND_SECONDS, StepClock, Timer, TimerRun
+from lift_alerts.flows.wake_up_schedule import bring_step_forward, schedule_wake_up
 from lift_alerts.platform.observability import count, logger
 from lift_alerts.store.table import Written
 
@@ -55,16 +57,29 @@ def escalate(alert_id: str, run: TimerRun) -> None:
         report.skipped += 1
         return
     logger.append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
+    clock = run.step_clock(
+        alert_id, _step_kind(step, max_rounds, reason), float(alert.get("due_at", epoch(now)))
+    )
     if step > max_rounds:
         if isinstance(repos.escalation.mark_unanswered(alert_id, at=iso(now)), Written):
+            clock.ran()
             logger.warning("alert unanswered", extra={"rounds": rounds_sent})
             report.unanswered.append(alert_id)
         return
-    _send_reminders(alert, step, max_rounds, reason, run)
+    _send_reminders(alert, step, max_rounds, reason, run, clock)
+    clock.ran()  # when no reminder reached Woosh (all queued), the round's end
     report.rounds_sent.append(f"{alert_id}:{step}")
 
 
-def _send_reminders(alert: AlertItem, round_no: int, max_rounds: int, reason: str, run: TimerRun) -> None:
+def _step_kind(step: int, max_rounds: int, reason: str) -> StepKind:
+    if step > max_rounds:
+        return StepKind.UNANSWERED
+    return StepKind.DUE_AT_ONCE if reason == "all_deliveries_failed" else StepKind.REMINDER
+
+
+def _send_reminders(
+    alert: AlertItem, round_no: int, max_rounds: int, reason: str, run: TimerRun, clock: StepClock
+) -> None:
     repos, woosh, settings, now = run.repos, run.woosh, run.settings, run.now
     alert_id = str(alert["alert_id"])
     recipients = everyone(alert)
@@ -72,6 +87,8 @@ def _send_reminders(alert: AlertItem, round_no: int, max_rounds: int, reason: st
     done = deliveries_recorded(alert.get("reminders", {}), round_no)
 
     def remember(delivery: Delivery) -> None:
+        if not delivery.queued:
+            clock.ran()  # the round's first send reached Woosh
         repos.ledgers.record_reminder(alert_id, round_no, delivery.to, delivery.record())
 
     deliveries = send_messages(
@@ -110,8 +127,9 @@ def _send_reminders(alert: AlertItem, round_no: int, max_rounds: int, reason: st
         escalation_round={"round": round_no, "recipients": recipients, "reason": reason, "sent_at": iso(now)},
         next_due_at=created + (round_no + 1) * after,
     )
+    schedule_wake_up(settings, StepSeries.ESCALATION, alert_id, created + (round_no + 1) * after)
     if all_deliveries_failed(stored, round_no):
-        repos.escalation.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+        bring_step_forward(repos, settings, alert_id, round_no=round_no, now=now)
     count("ReminderRoundSent")
     logger.info(
         "reminder round sent", extra={"round": round_no, "recipients": len(recipients), "reason": reason}

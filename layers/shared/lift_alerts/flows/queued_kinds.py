@@ -21,7 +21,8 @@ from lift_alerts.domain.alert_facts import StoredAlert, all_deliveries_failed, s
 from lift_alerts.domain.alert_item import QUEUED, AlertItem, SendRecord
 from lift_alerts.domain.contents import AlertContent, ConfirmContent, Content, StoredContent
 from lift_alerts.domain.deliveries import Delivery, round_records, step_records
-from lift_alerts.domain.timestamps import epoch, iso
+from lift_alerts.domain.timestamps import iso
+from lift_alerts.flows.wake_up_schedule import bring_step_forward
 from lift_alerts.platform.config import Settings
 from lift_alerts.platform.observability import count
 from lift_alerts.store.repositories import Repositories
@@ -39,6 +40,7 @@ class Turn:
     entry: QueuedSend
     alert: AlertItem
     repos: Repositories
+    settings: Settings
     now: datetime
 
     def ledger_record(self) -> SendRecord | None:
@@ -143,7 +145,9 @@ def _round_finish(turn: Turn, delivery: Delivery) -> str:
     if not delivery.result.accepted:
         latest = int(stored.get("rounds_sent", 0)) == entry.round_no
         if latest and all_deliveries_failed(stored, entry.round_no):
-            turn.repos.escalation.bring_forward(entry.alert_id, round_no=entry.round_no, now=epoch(turn.now))
+            bring_step_forward(
+                turn.repos, turn.settings, entry.alert_id, round_no=entry.round_no, now=turn.now
+            )
         return "failed"
     return "sent"
 

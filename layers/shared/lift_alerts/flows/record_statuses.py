@@ -13,7 +13,7 @@ from lift_alerts.domain.alert_item import MessageItem
 from lift_alerts.domain.channels import needs_template_fallback
 from lift_alerts.domain.inbound import StatusUpdate
 from lift_alerts.domain.ledgers import find_ledger_entry, follow_up_template, is_follow_up_message
-from lift_alerts.domain.timestamps import epoch
+from lift_alerts.flows.wake_up_schedule import bring_step_forward
 from lift_alerts.platform.config import Settings
 from lift_alerts.platform.observability import count, logger
 from lift_alerts.store.repositories import Repositories
@@ -87,7 +87,7 @@ def _record_delivery_failure(
     count("DeliveryFailed")
     logger.warning("delivery failed", extra={"alert_id": alert_id, "message_id": update.message_id})
     if all_deliveries_failed(alert, round_no) and int(alert.get("rounds_sent", 0)) == round_no:
-        repos.escalation.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+        bring_step_forward(repos, settings, alert_id, round_no=round_no, now=now)
 
 
 def _record_follow_up_failure(

@@ -226,12 +226,19 @@ def remaining_deadline(settings: Settings, remaining_ms: int | None) -> float:
     return time.monotonic() + max(budget, 1.0)
 
 
+def pacing_limits() -> PacingLimits:
+    """Woosh's limits as configured (WOOSH_RATE_*). A function that sends reads them at cold
+    start: a setting out of range stops it there, naming the variable, instead of failing every
+    send with an error no retry can cure. (Read again per client: a few environment lookups.)"""
+    return PacingLimits.from_env()
+
+
 def woosh_client() -> WooshClient:
     """The Bridge client for this container's settings and secret, kept across invocations so
     its connections to Woosh are reused (a rotated key or another Bridge gets a new client)."""
     settings = get_settings()
     return _woosh_client(
-        settings.woosh_base_url, get_secrets().woosh_api_key, settings.alerts_table, PacingLimits.from_env()
+        settings.woosh_base_url, get_secrets().woosh_api_key, settings.alerts_table, pacing_limits()
     )
 
 

@@ -17,7 +17,7 @@ from lift_alerts.domain.alert_item import AlertItem, Fallback
 from lift_alerts.domain.contents import AlertContent, Content, notice_fallback_content
 from lift_alerts.domain.deliveries import Delivery
 from lift_alerts.domain.ledgers import fallbacks_due, ledger_of
-from lift_alerts.domain.timestamps import epoch, iso
+from lift_alerts.domain.timestamps import iso
 from lift_alerts.flows.follow_up_sends import (
     FALLBACK_SEND_SECONDS,
     TRANSIENT_SEND_ERRORS,
@@ -25,6 +25,7 @@ from lift_alerts.flows.follow_up_sends import (
     FollowUpRetry,
 )
 from lift_alerts.flows.sending import send_messages
+from lift_alerts.flows.wake_up_schedule import bring_step_forward
 from lift_alerts.platform.config import Settings
 from lift_alerts.platform.observability import count, logger
 from lift_alerts.store.repositories import Repositories
@@ -85,7 +86,7 @@ def send_template_fallback(
         return "fallback_already_sent"
     latest = int(stored.item.get("rounds_sent", 0)) == round_no
     if failure_entry is not None and latest and all_deliveries_failed(stored.item, round_no):
-        repos.escalation.bring_forward(alert_id, round_no=round_no, now=epoch(now))
+        bring_step_forward(repos, settings, alert_id, round_no=round_no, now=now)
     return _fallback_outcome(delivery, log)
 
 

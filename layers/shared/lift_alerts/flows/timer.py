@@ -1,18 +1,24 @@
 """What every timed step shares (SPEC §9, §10): one run of the timer over the alerts whose step
 is due, each step claimed with a conditional write before anything is sent (`store.timed_steps`),
 so two runs never send a step twice and a run that crashed half way is taken over once its
-lease ran out. Escalation rounds (`escalate`) and confirmation steps (`confirm`) are both."""
+lease ran out. Escalation rounds (`escalate`) and confirmation steps (`confirm`) are both.
+
+Every step logs and counts how late it ran (SPEC §12): seconds from its due time to its first
+send reaching Woosh, or to its mark (`StepClock`); an alarm watches `StepLateness`."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lift_alerts.domain.alert_item import AlertItem
-from lift_alerts.domain.timestamps import epoch
+from lift_alerts.domain.step_timing import StepKind, lateness
+from lift_alerts.domain.timestamps import epoch, iso_from_epoch
 from lift_alerts.platform.config import Settings
-from lift_alerts.platform.observability import count, logger
+from lift_alerts.platform.observability import count, logger, seconds
 from lift_alerts.store.repositories import Repositories
 from lift_alerts.woosh.client import WooshClient
 
@@ -26,10 +32,12 @@ class TimerReport:
     unanswered: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: int = 0
-    # Entrapment confirmation steps (confirmation.py): "<alert_id>:confirm:<step>" sent, and
+    # Entrapment confirmation steps (confirm.py): "<alert_id>:confirm:<step>" sent, and
     # alerts whose confirmation was missed after the last reminder.
     confirmation_rounds: list[str] = field(default_factory=list)
     confirmations_missed: list[str] = field(default_factory=list)
+    # How late each step of the run ran: (kind, seconds), in the order they ran.
+    lateness: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,43 @@ class TimerRun:
             self.report.skipped += 1
         return alert
 
+    def step_clock(self, alert_id: str, kind: StepKind, due_at: float) -> StepClock:
+        return StepClock(alert_id, kind, due_at, self.report)
 
-# One timer step of one alert: claim it and do it (escalation.escalate, confirmation.confirmation_step).
+
+@dataclass
+class StepClock:
+    """Reports once how late one claimed step ran: at its first send that reached Woosh (a send
+    callback, from any of the round's threads), or at its mark, or when the step ended."""
+
+    alert_id: str
+    kind: StepKind
+    due_at: float
+    report: TimerReport
+    _reported: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ran(self) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        late = lateness(self.due_at, time.time())
+        self.report.lateness.append((self.kind.value, late))
+        seconds("StepLateness", late)  # the StepLateAlarm watches its maximum
+        seconds(f"StepLateness_{self.kind.value}", late)
+        logger.info(
+            "timed step ran",
+            extra={
+                "alert_id": self.alert_id,
+                "step": self.kind.value,
+                "due_at": iso_from_epoch(int(self.due_at)),
+                "lateness_seconds": late,
+            },
+        )
+
+
+# One timer step of one alert: claim it and do it (escalate.escalate, confirm.confirmation_step).
 TimerStep = Callable[[str, TimerRun], None]
 
 

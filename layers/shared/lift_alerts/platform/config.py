@@ -123,6 +123,8 @@ class Settings:
     confirm_after_seconds: int = 300
     confirm_max_rounds: int = 3
     confirm_template_name: str | None = None
+    # The wake-up queue of timed steps (SPEC §12); None: only the one-minute sweep runs them.
+    timer_queue_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -152,6 +154,7 @@ class Settings:
             confirm_after_seconds=number_env("CONFIRM_AFTER_SECONDS", 300, 1, 3600),
             confirm_max_rounds=number_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
             confirm_template_name=os.environ.get("CONFIRM_TEMPLATE_NAME", "").strip() or None,
+            timer_queue_url=os.environ.get("TIMER_QUEUE_URL", "").strip() or None,
         )
 
 

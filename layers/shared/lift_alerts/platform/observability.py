@@ -47,3 +47,8 @@ tracer = Tracer()
 
 def count(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def seconds(name: str, value: float) -> None:
+    """A duration as a metric (e.g. how late a timed step ran), for alarms on its maximum."""
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)

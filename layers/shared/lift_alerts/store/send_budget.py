@@ -20,9 +20,13 @@ DynamoDB's per-item atomic updates make this correct at any concurrency, with no
 our own.
 
 Slots are wall-clock times (epoch seconds): every instance shares them. A sender sleeps until
-its slot, then sends; a slot that is not used (the send gave up, or a ticket came too late for
-its caller's deadline) is simply lost capacity. A sender that wakes later than `late_by` after
-its slot must not send (it could crowd the next window): it reserves again (`woosh.client`).
+its slot, then sends. A sender that wakes later than `late_by` after its slot must not send (it
+could crowd the next window): it gives the slot back and reserves again (`woosh.client`).
+No send capacity is lost (SPEC §11, §12): a slot taken and not used (a late wake-up, a ticket
+that came too late for its caller, a send refused before it reached the Bridge) is given back
+(`give_back`): a new series starts whose history (`before`) leaves it out, so the windows count
+it for no later ticket; tickets already handed out keep their times. What cannot be given back
+(a crash keeps its slot: the safe side) is logged and counted as lost.
 
 First contacts first (SPEC §11: one recipient of every waiting alarm before the second of
 any). Slots are granted in the order reservations arrive, so with exactly 100 alarms at once
@@ -31,8 +35,9 @@ minute. So the item also keeps `firsts`, when the last alarms' first contacts we
 (`FIRSTS_KEPT` at most), and every other send gives way for `first_grace` (1 s at Woosh's
 scale) after the last one, and while `burst_firsts` (3) of them fall within `burst_seconds`
 (5 s): a lone alarm's other recipients go one grace after its first (two alarms at one site
-too), while during a burst they wait until the alarms stop arriving and then take the slots
-left (`give_way_until`).
+too), while during a burst they wait until the alarms stop arriving and the last first
+contact's slot has passed, and then take the slots left (`give_way_until`): a first contact
+that woke late and gave its slot back takes it again before anyone else (`budget_item`).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,45 +56,15 @@ from lift_alerts.domain.send_slots import (
     give_way_until,
     next_slots,
 )
-from lift_alerts.platform.observability import logger
+from lift_alerts.platform.observability import count, logger
+from lift_alerts.store.budget_item import BUDGET_KEY, FIRSTS_KEPT, BudgetSeries, number, series_of
 from lift_alerts.store.table import Table, Written, conditional
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BUDGET_KEY = {"pk": {"S": "budget#woosh"}}
-# At most this many first-contact times stay on the budget item (`give_way_until` reads the
-# last `burst_firsts`): every reservation reads the whole item, and while a series lasts (as
-# long as sends keep coming) the list would otherwise grow by one per alarm, towards
-# DynamoDB's 400 KB item limit, past which no reservation could be written at all.
-FIRSTS_KEPT = 32
-
-
-@dataclass(frozen=True)
-class _Series:
-    """The budget item as read: the current series of slots (module docstring)."""
-
-    base: float | None  # None: no series yet (no item, or an item of the older format)
-    # Counts the series: a condition on it never mistakes a later series for the one read
-    # (ABA). A new series starts after the next slot of the one it replaces, so start and
-    # tickets would do as well, but only as long as that rule holds.
-    number: int
-    before: tuple[float, ...]
-    issued: int
-    firsts: tuple[float, ...]
-
-    def slots(self, first: int, count: int, limits: PacingLimits) -> list[float]:
-        """The slots of tickets first .. first + count - 1."""
-        assert self.base is not None
-        return next_slots(self.before, self.base, limits, first + count)[first:]
-
-    def next_slot(self, limits: PacingLimits) -> float | None:
-        return self.slots(self.issued, 1, limits)[0] if self.base is not None else None
-
-    def recent(self, now: float, limits: PacingLimits) -> list[float]:
-        """The slots, of this series and the one before, still inside a long window of `now`."""
-        issued = self.slots(0, self.issued, limits) if self.base is not None else []
-        return [at for at in [*self.before, *issued] if at > now - limits.long_window][-limits.per_minute :]
+# Tries of a give-back against reservations racing it; one that loses them all is lost capacity.
+GIVE_BACK_TRIES = 10
 
 
 @dataclass(frozen=True)
@@ -145,7 +120,7 @@ class SendBudget(Table):
         while first contacts keep arriving: until `not_after` when `patient`, else for one grace
         at most, then it gets nothing (its caller queues it, and the queue's order decides)."""
         wish = _Wish(count, not_after, first_contact, patient, started=self._clock())
-        series: _Series | None = None
+        series: BudgetSeries | None = None
         lead = 0.0
         while True:
             if series is None:
@@ -153,7 +128,8 @@ class SendBudget(Table):
                 series = self._read()
                 lead = self._lead(self._clock() - asked)
             now = self._clock()
-            if not first_contact and (until := give_way_until(series.firsts, now, self.limits)) is not None:
+            last_first = series.last_first_slot(self.limits)
+            if not first_contact and (until := give_way_until(series.firsts, now, self.limits, last_first)):
                 if until > wish.give_way_limit(self.limits):
                     return Reservation((), until)
                 self._sleep(until - now + random.uniform(0.001, 0.01))  # jitter, not security
@@ -175,8 +151,8 @@ class SendBudget(Table):
                 return Reservation((), not_after)
 
     def _in_a_new_series(
-        self, series: _Series, wish: _Wish, now: float, lead: float, next_slot: float | None
-    ) -> tuple[Reservation | None, _Series | None]:
+        self, series: BudgetSeries, wish: _Wish, now: float, lead: float, next_slot: float | None
+    ) -> tuple[Reservation | None, BudgetSeries | None]:
         """The series read is stale (or there is none yet): start a new one with this wish's
         tickets taken. The reservation, or None and the series as it is now (None: read it)."""
         # Twice `lead` from now, or the series head if longer (to the millisecond, as stored).
@@ -192,7 +168,8 @@ class SendBudget(Table):
         if not granted:
             return Reservation((), wanted[0]), None
         firsts = self._firsts(series, now, wish.first_contact)
-        written_, current = self._start_series(series, start, recent, len(granted), firsts)
+        first_end = len(granted) if wish.first_contact else 0
+        written_, current = self._start_series(series, start, recent, len(granted), firsts, first_end)
         if not written_:
             self.conflicts += 1
             return None, current
@@ -201,8 +178,8 @@ class SendBudget(Table):
         return Reservation(tuple(granted), next_free, self.late_by), None
 
     def _in_this_series(
-        self, series: _Series, wish: _Wish, now: float
-    ) -> tuple[Reservation | None, _Series | None]:
+        self, series: BudgetSeries, wish: _Wish, now: float
+    ) -> tuple[Reservation | None, BudgetSeries | None]:
         """Take this wish's tickets in the series read (one atomic ADD). The reservation, or None
         and the series as it is now (None: read it; the tickets came too late to be used)."""
         read_issued = series.issued
@@ -214,11 +191,36 @@ class SendBudget(Table):
         # The tickets' slots and the one after them, from one pass over the series.
         *slots, next_free = taken.slots(taken.issued - wish.count, wish.count + 1, self.limits)
         if slots[0] < self._clock() - self.late_by:
-            _report_unused(wish.count, "past before the answer came")
-            return None, None  # the answer came after the tickets' time: they are lost
+            self.give_back(slots, "past before the answer came")
+            return None, None
         granted = [at for at in slots if at <= wish.not_after]
-        _report_unused(wish.count - len(granted), "after the caller's deadline")
+        if len(granted) < len(slots):
+            self.give_back(slots[len(granted) :], "after the caller's deadline")
         return Reservation(tuple(granted), next_free if granted else slots[0], self.late_by), None
+
+    def give_back(self, slots: Sequence[float], why: str) -> None:
+        """Slots taken and not used (module docstring): start a new series whose history leaves
+        them out, so no later ticket's windows count them. Tried against the reservations that
+        race it; what cannot be given back is lost capacity, logged and counted."""
+        for _attempt in range(GIVE_BACK_TRIES):
+            asked = self._clock()
+            series = self._read()
+            lead = self._lead(self._clock() - asked)
+            now = self._clock()
+            recent = series.recent(now, self.limits)
+            kept = [at for at in recent if not any(abs(at - given) < 0.0005 for given in slots)]
+            if series.base is None or len(kept) == len(recent):
+                return  # no window counts them any more: nothing to give back
+            head = self.limits.series_head_seconds * self.limits.time_scale
+            start = math.ceil((now + max(2 * lead, head)) * 1000) / 1000
+            written_, _current = self._start_series(series, start, kept, 0, series.firsts, 0)
+            if written_:
+                count("SendSlotsGivenBack", len(recent) - len(kept))
+                logger.info("send slots given back", extra={"slots": len(recent) - len(kept), "why": why})
+                return
+            self.conflicts += 1
+            self._sleep(random.uniform(0.001, 0.01))  # jitter, not security
+        _report_lost(len(slots), why)
 
     def _lead(self, round_trip: float) -> float:
         """How far ahead a slot must be when it is taken to still be ahead when the answer
@@ -226,27 +228,38 @@ class SendBudget(Table):
         much more against a loaded emulator), at most two short windows."""
         return min(max(0.0, 2 * round_trip), 2 * self.limits.short_window)
 
-    def _firsts(self, series: _Series, now: float, first_contact: bool) -> tuple[float, ...]:
+    def _firsts(self, series: BudgetSeries, now: float, first_contact: bool) -> tuple[float, ...]:
         if not first_contact:
             return series.firsts
         return (*series.firsts, now)[-self.limits.burst_firsts :]
 
-    def _read(self) -> _Series:
-        return _series(self._get(BUDGET_KEY) or {})
+    def _read(self) -> BudgetSeries:
+        return series_of(self._get(BUDGET_KEY) or {})
 
     def _start_series(
-        self, series: _Series, now: float, recent: list[float], count: int, firsts: tuple[float, ...]
-    ) -> tuple[bool, _Series | None]:
-        """Replace the series read by a new one from `now` with `count` tickets taken; False and
-        the item as it is now (when DynamoDB returned it) when the series changed meanwhile."""
+        self,
+        series: BudgetSeries,
+        now: float,
+        recent: list[float],
+        count: int,
+        firsts: tuple[float, ...],
+        first_end: int,
+    ) -> tuple[bool, BudgetSeries | None]:
+        """Replace the series read by a new one from `now` with `count` tickets taken (the first
+        `first_end` of them for first contacts); False and the item as it is now (when DynamoDB
+        returned it) when the series changed meanwhile."""
         item: dict[str, Any] = {
             **BUDGET_KEY,
-            "series_start": _number(now),
+            "series_start": number(now),
             "series_no": {"N": str(series.number + 1)},
-            "before": {"L": [_number(at) for at in recent]},
+            "before": {"L": [number(at) for at in recent]},
             "issued": {"N": str(count)},
-            "firsts": {"L": [_number(at) for at in firsts]},
+            "firsts": {"L": [number(at) for at in firsts]},
+            "first_end": {"N": str(first_end)},
         }
+        last_first = series.last_first_slot(self.limits)
+        if last_first is not None:
+            item["first_until"] = number(last_first)
         if series.base is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(series_no)"}
         else:
@@ -267,29 +280,33 @@ class SendBudget(Table):
         )
         if isinstance(result, Written):
             return True, None
-        return False, _series(result.before) if result.before else None
+        return False, series_of(result.before) if result.before else None
 
     def _take(
-        self, series: _Series, count: int, first_at: float | None
-    ) -> tuple[_Series | None, _Series | None]:
+        self, series: BudgetSeries, count: int, first_at: float | None
+    ) -> tuple[BudgetSeries | None, BudgetSeries | None]:
         """Take `count` tickets of the series read (one atomic ADD): the item after the ADD, or
         None and the item as it is now when another series has started meanwhile (or, when
         the first contacts were trimmed, another was added)."""
         assert series.base is not None
-        update = "ADD issued :count"
+        sets: list[str] = []
         values: dict[str, Any] = {":count": {"N": str(count)}, ":series": {"N": str(series.number)}}
         condition = "series_no = :series"
+        if first_at is not None:
+            # The end of this series' first-contact tickets: `issued` is read before the ADD.
+            sets.append("first_end = issued + :count")
         if first_at is not None and len(series.firsts) < FIRSTS_KEPT:
             # Remember this first contact (a new series keeps only the last `burst_firsts`).
-            update = "SET firsts = list_append(if_not_exists(firsts, :none), :first) " + update
-            values |= {":none": {"L": []}, ":first": {"L": [_number(first_at)]}}
+            sets.append("firsts = list_append(if_not_exists(firsts, :none), :first)")
+            values |= {":none": {"L": []}, ":first": {"L": [number(first_at)]}}
         elif first_at is not None:
             # The list is long: replace it by its last few and this one, only if no other first
             # contact was added since it was read (otherwise it is read again, like a new series).
             kept = self._firsts(series, first_at, first_contact=True)
-            update = "SET firsts = :kept " + update
+            sets.append("firsts = :kept")
             condition += " AND size(firsts) = :known"
-            values |= {":kept": {"L": [_number(at) for at in kept]}, ":known": {"N": str(len(series.firsts))}}
+            values |= {":kept": {"L": [number(at) for at in kept]}, ":known": {"N": str(len(series.firsts))}}
+        update = ("SET " + ", ".join(sets) + " " if sets else "") + "ADD issued :count"
         # The ticket count after the ADD comes back with the item; a failed condition returns
         # the item as it is now (the series that replaced the one read), so the caller needs no
         # second read.
@@ -304,15 +321,16 @@ class SendBudget(Table):
         }
         result = conditional(lambda: self._db.update_item(**request))
         if not isinstance(result, Written):
-            return None, _series(result.before) if result.before else None
-        return _series(result.item.get("Attributes", {})), None
+            return None, series_of(result.before) if result.before else None
+        return series_of(result.item.get("Attributes", {})), None
 
 
-def _report_unused(tickets: int, why: str) -> None:
-    """Slots taken and never used are capacity lost for everyone: under a mass alarm one of
-    them can push an alarm's first contact into the next minute, so each is logged."""
-    if tickets > 0:
-        logger.warning("send slots taken but not used", extra={"tickets": tickets, "why": why})
+def _report_lost(slots: int, why: str) -> None:
+    """Slots taken, never used and not given back are capacity lost for everyone: under a mass
+    alarm one of them can push an alarm's first contact into the next minute, so each is
+    logged and counted (SPEC §12)."""
+    count("SendSlotsLost", slots)
+    logger.warning("send slots lost", extra={"slots": slots, "why": why})
 
 
 def _report_series_start(start: float, now: float, lead: float, replaced_next: float | None) -> None:
@@ -329,20 +347,3 @@ def _report_series_start(start: float, now: float, lead: float, replaced_next: f
             "skipped_ms": round(skipped * 1000, 1),
         },
     )
-
-
-def _series(item: Mapping[str, Any]) -> _Series:
-    base = item.get("series_start", {}).get("N")
-    return _Series(
-        base=float(base) if base is not None else None,
-        number=int(item.get("series_no", {}).get("N", "0")),
-        # `slots`: the reserved slots of the item's earlier format, the history a first series
-        # must respect.
-        before=tuple(float(value["N"]) for value in item.get("before", item.get("slots", {})).get("L", [])),
-        issued=int(item.get("issued", {}).get("N", "0")),
-        firsts=tuple(float(value["N"]) for value in item.get("firsts", {}).get("L", [])),
-    )
-
-
-def _number(at: float) -> dict[str, str]:
-    return {"N": f"{at:.3f}"}

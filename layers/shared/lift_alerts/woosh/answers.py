@@ -43,6 +43,8 @@ class Retry:
     code: str
     title: str
     retry_after: float | None = None
+    # The connection was never made: the attempt did not reach the Bridge (its slot is unused).
+    never_connected: bool = False
 
     def result(self, to: str) -> SendResult:
         """What this retry ends with when it is not tried again: its failure, or, for a refusal

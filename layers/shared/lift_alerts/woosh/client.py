@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from lift_alerts.domain.deliveries import SendResult, no_slot
 from lift_alerts.domain.send_slots import Reservation
@@ -28,11 +29,14 @@ MAX_PARALLEL = 10
 
 
 class SlotSource(Protocol):
-    """The service-wide send budget (`store.send_budget.SendBudget`): every attempt waits for its slot."""
+    """The service-wide send budget (`store.send_budget.SendBudget`): every attempt waits for
+    its slot, and a slot it did not use is given back."""
 
     def reserve(
         self, count: int, *, not_after: float, first_contact: bool = False, patient: bool = True
     ) -> Reservation: ...
+
+    def give_back(self, slots: Sequence[float], why: str) -> None: ...
 
 
 # Time an attempt needs after its slot (Woosh answers within about a second).
@@ -134,7 +138,8 @@ class WooshClient:
         delay = 0.5
         last: Retry | None = None
         for attempt in range(1, 5):
-            if not self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact, late_by):
+            used = self._wait_for_slot(slot if attempt == 1 else None, deadline, first_contact, late_by)
+            if used is None:
                 # A retry that finds no slot in time ends with the error it is retrying: the
                 # message was tried and failed, it did not merely wait (only a first attempt is
                 # left for the queue).
@@ -142,6 +147,9 @@ class WooshClient:
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
+            if outcome.never_connected and self._budget is not None:
+                # The Bridge never saw this attempt, so its limits did not count it.
+                self._budget.give_back([used], "the send never reached the Bridge")
             last = outcome
             pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
             if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
@@ -155,29 +163,30 @@ class WooshClient:
 
     def _wait_for_slot(
         self, slot: float | None, deadline: float, first_contact: bool = False, late_by: float = math.inf
-    ) -> bool:
-        """Sleep until this attempt's slot (reserved now unless given); False when none is free
-        early enough to send before `deadline` (monotonic).
+    ) -> float | None:
+        """Sleep until this attempt's slot (reserved now unless given) and return it (unpaced:
+        now); None when none is free early enough to send before `deadline` (monotonic).
 
         A thread that wakes more than the reservation's `late_by` after its slot (a busy host)
         does not send then: its message would go inside the window of the slots after it and
-        earn a 429 (SPEC §11). It takes a new slot instead (its old one is lost capacity)."""
+        earn a 429 (SPEC §11). It gives the slot back and takes a new one (SPEC §12)."""
         if self._budget is None:
-            return True
+            return self._clock()
         while True:
             if slot is None:
                 not_after = _wall(deadline) - ATTEMPT_SECONDS
                 reservation = self._budget.reserve(1, not_after=not_after, first_contact=first_contact)
                 if not reservation.slots:
-                    return False
+                    return None
                 slot, late_by = reservation.slots[0], reservation.late_by
             pause = slot - self._clock()
             if pause > 0:
                 self._sleep(pause)
             late = self._clock() - slot
             if late <= late_by:
-                return True
+                return slot
             logger.warning("woke too late for the send slot; taking another", extra={"late_seconds": late})
+            self._budget.give_back([slot], "woke too late")
             slot = None
 
     def _attempt(self, to: str, body: dict[str, Any], deadline: float) -> SendResult | Retry:
@@ -192,13 +201,13 @@ class WooshClient:
                 timeout=(min(3.0, remaining), remaining),
             )
         except requests.ConnectTimeout:
-            return Retry("connection_error", "could not connect to Woosh")
+            return Retry("connection_error", "could not connect to Woosh", never_connected=True)
         except requests.Timeout:
             return SendResult(to, None, "timeout", "no answer from Woosh in time")
-        except requests.ConnectionError:
+        except requests.ConnectionError as exc:
             # Refused or reset before an answer; Woosh's API is behind a load balancer that
             # rejects before accepting a message, so this is treated as not sent.
-            return Retry("connection_error", "could not connect to Woosh")
+            return Retry("connection_error", "could not connect to Woosh", never_connected=_refused(exc))
         except requests.RequestException as exc:
             return SendResult(to, None, "connection_error", type(exc).__name__)
         return interpret(to, response)
@@ -207,3 +216,10 @@ class WooshClient:
 def _wall(deadline: float) -> float:
     """A monotonic deadline as wall-clock time (the budget's slots are shared across hosts)."""
     return time.time() + (deadline - time.monotonic())
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    """The connection itself was refused or could not be made (nothing was sent, so the Bridge
+    counted nothing), rather than dropped after the request went out (which it may have)."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(getattr(error, "reason", error), NewConnectionError)
