@@ -380,6 +380,7 @@ def test_the_status_strip_shows_each_part_and_a_part_that_could_not_be_read(
     expect(status_item(page, "Queued")).to_have_text(re.compile(r"Queued\s+0"))
     expect(status_item(page, "Sweep")).to_contain_text("ran 12 min ago")
     expect(status_item(page, "Sweep")).to_have_class(re.compile(r"\btone-bad\b"))
+    expect(page.locator("#problems")).to_be_visible()
     problems = page.locator("#problems li")
     expect(problems).to_have_count(4)
     expect(problems.nth(0)).to_contain_text("parked-payload table could not be read (AccessDenied)")
