@@ -272,6 +272,10 @@
     /** True when the API may be called now; false while the page signs in or sign-in failed. */
     async function start() {
       if (!cfg) return true;
+      if (!(window.crypto && crypto.subtle)) {
+        showAccount(null, 'Sign-in needs a secure page (https): crypto.subtle is missing.');
+        return false;
+      }
       const params = new URLSearchParams(location.search);
       if (params.has('code') || params.has('error')) {
         try {
@@ -592,6 +596,8 @@
   const storyTitle = $('#story-title');
   const storyBody = $('#story-body');
   let storyRequest = 0;
+  let storyMissing = null; // an id the service does not know: asked once, not every poll
+  let storyLoading = null; // {id, promise} of the request in flight: a poll joins it
 
   const WHAT = {
     alert: 'Alert', reminder: 'Reminder', acknowledgement: 'Acknowledgement', notice: 'Notice',
@@ -612,6 +618,7 @@
     storyTitle.textContent = 'Alert';
     setHtml(storyBody, '<p class="loading">Loading the alert’s story…</p>');
     storyEl._key = null;
+    storyMissing = null;
     markRows();
     if (focus) storyTitle.focus();
     refreshStory().catch(reportBug);
@@ -621,22 +628,30 @@
     const id = selectedId;
     selectedId = null;
     storyRequest += 1;
+    storyLoading = null;
     storyEl.hidden = true;
     $('#layout').classList.remove('has-story');
     history.replaceState(null, '', location.pathname + location.search);
     markRows();
+    if (rowOf(document.activeElement)) return; // focus stays on the row the keyboard is on
     const tr = id && rows.get(id);
-    if (tr) {
-      rovingId = id;
-      markRows();
-      tr.focus();
-    } else $('#board-title').focus();
+    if (tr) focusRow(tr);
+    else $('#board-title').focus();
   }
 
   /** Fetch and show the chosen alert; false when the service could not be reached. */
-  async function refreshStory() {
-    if (!selectedId) return true;
-    const id = selectedId;
+  function refreshStory() {
+    if (!selectedId || storyMissing === selectedId) return Promise.resolve(true);
+    if (storyLoading && storyLoading.id === selectedId) return storyLoading.promise;
+    const loading = { id: selectedId, promise: loadStory(selectedId) };
+    storyLoading = loading;
+    loading.promise.finally(() => {
+      if (storyLoading === loading) storyLoading = null;
+    }).catch(() => {});
+    return loading.promise;
+  }
+
+  async function loadStory(id) {
     const request = ++storyRequest;
     let alert;
     try {
@@ -649,6 +664,7 @@
           <p>The service answered ${problem.status === 404 ? '404 (not found)' : problem.status}: ${esc(problem.message)}</p>
           <p>Check the link, or choose an alert on the board.</p></div>`);
         storyEl._key = null;
+        storyMissing = id;
         return true;
       }
       if (problem instanceof ConnectionProblem) {
