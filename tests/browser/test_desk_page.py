@@ -695,15 +695,17 @@ def test_a_401_from_the_api_signs_in_again(page: Page, desk: FakeDeskApi, consol
     os.environ.get("DESK_SCREENSHOTS") != "1", reason="set DESK_SCREENSHOTS=1 to write docs/desk/*.png"
 )
 def test_screenshots_for_the_docs(page: Page, desk: FakeDeskApi) -> None:
+    """docs/desk/: the board and a story at a desk's width and a phone's (the phone's whole page)."""
     board = sample_board(now())
     desk.put(*board)
     out = ROOT / "docs" / "desk"
     out.mkdir(parents=True, exist_ok=True)
-    for width, height, name in ((1440, 900, "desktop"), (360, 740, "360")):
+    for width, height, story_height, name in ((1440, 900, 1500, "desktop"), (360, 740, 740, "360")):
         page.set_viewport_size({"width": width, "height": height})
         open_desk(page, desk)
         expect(page.locator("#rows tr.row")).to_have_count(len(board))
         page.screenshot(path=out / f"board-{name}.png", full_page=name == "360")
+        page.set_viewport_size({"width": width, "height": story_height})
         page.evaluate(f"location.hash = '#alert={board[1]['alert_id']}'")
         expect(page.locator(".lanes > .lane")).to_have_count(4)
         page.locator("#story-title").evaluate("el => el.blur()")
