@@ -7,41 +7,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lift_alerts.domain.send_slots import PacingLimits
 from lift_alerts.store.send_budget import SendBudget
 from tests.support.budget import budget_frees_up, real_windows
-from tests.support.harness import LambdaContext, create_alerts_table, handler_module
+from tests.support.fake_time import FakeTime
+from tests.support.harness import LambdaContext, handler_module
 from tests.support.service import Service
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(guard_seconds=0.0)
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-first")
-        yield "budget-first"
-
-
-class FakeTime:
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def budget(table: str, fake: FakeTime) -> SendBudget:

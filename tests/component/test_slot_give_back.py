@@ -10,44 +10,21 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lift_alerts.domain.send_slots import PacingLimits
 from lift_alerts.store import send_budget
 from lift_alerts.store.send_budget import BUDGET_KEY, SendBudget
 from lift_alerts.woosh.client import WooshClient
 from local.woosh_standin import WooshStandIn
-from tests.support.harness import LOCAL_SECRET, create_alerts_table
+from tests.support.fake_time import FakeTime
+from tests.support.harness import LOCAL_SECRET
 from tests.unit.test_pacing import REGION
 
 TWO_A_MINUTE = PacingLimits(per_second=10, per_minute=2, guard_seconds=0.05, spacing_seconds=0.1)
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "give-back-test")
-        yield "give-back-test"
-
-
-class FakeTime:
-    """The sender's wall clock; its next sleep overruns by `overrun` seconds (a busy host)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.overrun = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds) + self.overrun
-        self.overrun = 0.0
 
 
 def budget_at(table: str, clock: FakeTime) -> SendBudget:
