@@ -29,8 +29,8 @@ register_http_errors(app, ROUTES, validation_is_bad_input=True, fault_message="r
 @app.post("/alerts")
 def post_alert() -> Response[str]:
     payload = parse_json(raw_body(app.current_event), limit=MAX_BODY)
-    request = create_alert.AlertRequest.model_validate(payload)
     settings = get_settings()
+    request = create_alert.parse_request(payload, settings)
     outcome = create_alert.post_alert(
         request,
         payload,
