@@ -193,6 +193,8 @@ class AlertItem(TypedDict, total=False):
     confirm_shard: str
     confirm_due_at: int
     confirmations: list[dict[str, Any]]
+    # The list index's partition: "open" from creation, "closed" from the close (SPEC §13).
+    list_state: str
 
 
 class MessageItem(TypedDict, total=False):

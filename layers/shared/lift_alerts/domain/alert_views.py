@@ -121,3 +121,44 @@ def confirmation_view(alert: AlertItem) -> dict[str, Any] | None:
         "missed_at": confirmation.get("missed_at"),
     }
 
+
+# What `deliveries` counts (SPEC §13): each person under the delivery status GET shows for them.
+DELIVERY_COUNTS = ("queued", "accepted", "sent", "delivered", "read", "failed")
+
+
+def alert_summary(alert: AlertItem, messages: dict[str, MessageItem]) -> dict[str, Any]:
+    """One alert in `GET /alerts` (SPEC §13); `messages`: the items of `message_ids(alert)`.
+
+    `deliveries.recipients` is the number of people the alert was sent to; each is counted
+    once under their first message's `delivery_status` as GET shows it, a message still being
+    sent (`pending`) under `queued`; a first alert dropped because the alert was closed first
+    (`not_sent`) is counted under none.
+    """
+    lines = recipient_lines(alert, messages)
+    deliveries = {"recipients": len(lines), **dict.fromkeys(DELIVERY_COUNTS, 0)}
+    for line in lines:
+        status = "queued" if line["delivery_status"] == "pending" else line["delivery_status"]
+        if status in deliveries:
+            deliveries[status] += 1
+    confirmation = alert.get("confirmation")
+    return {
+        "alert_id": alert["alert_id"],
+        "ticket_id": alert["ticket_id"],
+        "lift_id": alert["lift_id"],
+        "site": alert.get("site", ""),
+        "floor": alert.get("floor", ""),
+        "state": state(alert),
+        "outcome": outcome(alert.get("responses", [])),
+        "created_at": alert["created_at"],
+        "first_response": alert.get("first_response"),
+        "rounds_sent": alert.get("rounds_sent", 0),
+        "next_due_at": next_due_at(alert),
+        "confirmation": {
+            "requested_at": confirmation.get("requested_at"),
+            "confirmed_at": confirmation.get("confirmed_at"),
+            "missed_at": confirmation.get("missed_at"),
+        }
+        if confirmation
+        else None,
+        "deliveries": deliveries,
+    }
