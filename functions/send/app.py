@@ -20,7 +20,8 @@ get_settings()
 pacing_limits()  # WOOSH_RATE_*: this function sends (SPEC §11)
 
 MAX_BODY = 64 * 1024
-ROUTES = {"/alerts": {"POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
+# GET /alerts is the desk function's (SPEC §13): listed here so a 405 names every method /alerts takes.
+ROUTES = {"/alerts": {"GET", "POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
 
 app = APIGatewayHttpResolver()
 register_http_errors(app, ROUTES, validation_is_bad_input=True, fault_message="request failed")
