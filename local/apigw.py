@@ -31,6 +31,15 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
 # How a handler that raised is logged (`[local api] SendFunction raised:` and the traceback):
 # tests/support/stack_log.py finds these in a stack's log.
 CRASH_PREFIX, CRASH_SUFFIX = "[local api] ", " raised:"
+# The claims API Gateway hands on from a Cognito access token, for a local desk user.
+LOCAL_DESK_USER = {
+    "sub": "00000000-0000-4000-8000-00000000d35c",
+    "iss": "https://cognito-idp.af-south-1.amazonaws.com/af-south-1_local",
+    "client_id": "localdeskclient",
+    "token_use": "access",
+    "scope": "openid email",
+    "username": "local-desk-user",
+}
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded|graphql)|)$"
 )
@@ -43,6 +52,9 @@ class Route:
     function: str
     payload_format: str = "2.0"
     iam_auth: bool = False
+    # A JWT authorizer (the desk's Cognito users): the event carries a local user's claims. The
+    # local stack checks no token (SPEC §13: the desk without sign-in on 127.0.0.1).
+    jwt_auth: bool = False
 
     @property
     def route_key(self) -> str:
@@ -88,7 +100,8 @@ def template_routes(template: Template) -> list[Route]:
     for method, path, function, event in iter_http_routes(template.functions()):
         auth = (event.properties.get("Auth") or {}).get("Authorizer")
         version = str(event.properties.get("PayloadFormatVersion", "2.0"))
-        routes.append(Route(method, path, function, version, iam_auth=auth == "AWS_IAM"))
+        jwt = auth not in (None, "AWS_IAM", "NONE")
+        routes.append(Route(method, path, function, version, iam_auth=auth == "AWS_IAM", jwt_auth=jwt))
     return routes
 
 
@@ -166,6 +179,8 @@ def build_event(
                 "userId": "LOCALCALLER",
             }
         }
+    if route.jwt_auth:
+        request_context["authorizer"] = {"jwt": {"claims": LOCAL_DESK_USER, "scopes": ["openid", "email"]}}
     event["requestContext"] = request_context
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)

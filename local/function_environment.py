@@ -24,12 +24,18 @@ ENV_OVERRIDABLE = (
     "ALERT_TEMPLATE_PARAMS",
     "NOTICE_TEMPLATE_NAME",
     "DISPLAY_TIMEZONE",
+    "DEFAULT_PHONE_REGION",
     "RETENTION_DAYS",
     "LOG_LEVEL",
     "SEND_DEADLINE_MS",
     "SECRET_MAX_AGE_SECONDS",
     "POWERTOOLS_METRICS_DISABLED",
 )
+
+
+# The desk's sign-in (Cognito) has no local emulation: the local stack serves the desk without
+# sign-in (SPEC §13), as the page does when these are empty.
+LOCAL_WITHOUT = ("DESK_AUTH_DOMAIN", "DESK_CLIENT_ID", "DESK_REDIRECT_URI", "DESK_LOGOUT_URI")
 
 
 def local_function_runtime(
@@ -70,6 +76,8 @@ def function_environment(
     )
     if woosh_base_url:
         env["WOOSH_BASE_URL"] = woosh_base_url
+    for name in LOCAL_WITHOUT:
+        env.pop(name, None)
     for name in ENV_OVERRIDABLE:
         if os.environ.get(name):
             env[name] = os.environ[name]

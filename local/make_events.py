@@ -229,6 +229,13 @@ def cases() -> list[Case]:
             _bearer(),
         ),
         Case("webhook_bad_bearer.json", "POST", "/webhook", 401, t, _bearer("not-the-callback-token")),
+        # The desk (SPEC 13): the ticketing system's IAM routes and the page's JWT routes.
+        Case("list_alerts.json", "GET", "/alerts", 200, query="state=open&limit=50"),
+        Case("list_alerts_bad_limit.json", "GET", "/alerts", 400, query="limit=0"),
+        Case("status.json", "GET", "/status", 200),
+        Case("desk_list_alerts.json", "GET", "/desk/api/alerts", 200, query="state=all&limit=20"),
+        Case("desk_get_alert_unknown.json", "GET", f"/desk/api/alerts/{ALERT_ID}", 404),
+        Case("desk_status.json", "GET", "/desk/api/status", 200),
     ]
 
 

@@ -27,6 +27,10 @@ LOCAL_PARAMETER_VALUES: dict[str, str] = {
     "TicketingEndpoint": "https://ticketing.example.invalid/lift-alerts",
     "TicketingApiKeyValue": "local-ticketing-key",
     "AlarmTopicArn": f"arn:aws:sns:{DEFAULT_REGION}:{ACCOUNT_ID}:{STACK_NAME}-alarms",
+    # The desk's sign-in (not emulated: the local stack serves the desk without it).
+    "DeskDomainPrefix": "lift-alerts-local",
+    "DeskCallbackUrl": "https://desk.example.invalid/desk",
+    "DeskLogoutUrl": "https://desk.example.invalid/desk",
 }
 
 _PLACEHOLDER_SERVICES = {
@@ -112,6 +116,7 @@ class Provisioner:
             "AWS::Events::Connection": self._connection,
             "AWS::Events::ApiDestination": self._api_destination,
             "AWS::Events::Rule": self._rule,
+            "AWS::CloudWatch::Alarm": self._alarm,
         }
 
     def provision(self, *, events_queue: bool = True) -> LocalStackResources:
@@ -273,6 +278,23 @@ class Provisioner:
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         self._set(resource.logical_id, name, Arn=arn)
+
+    def _alarm(self, resource: Resource, props: dict[str, Any]) -> None:
+        """A metric alarm as CloudFormation names one without AlarmName (`<stack>-<LogicalId>`,
+        without the random suffix), so `GET /status` finds the stack's alarms by that prefix."""
+        name = self._name(resource, props, "AlarmName")
+        keys = (
+            "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+            "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData",
+        )  # fmt: skip
+        alarm = {key: props[key] for key in keys if key in props}
+        for key in ("Period", "EvaluationPeriods"):
+            if key in alarm:
+                alarm[key] = int(alarm[key])
+        if "Threshold" in alarm:
+            alarm["Threshold"] = float(alarm["Threshold"])
+        self.clients.client("cloudwatch").put_metric_alarm(AlarmName=name, ActionsEnabled=False, **alarm)
+        self._set(resource.logical_id, name, Arn=self._arn("cloudwatch", f"alarm:{name}"))
 
     def _events_queue(self) -> str:
         """A local queue receiving a copy of every event on every bus of the template."""

@@ -261,6 +261,7 @@ def _banner(stack: LocalStack) -> str:
     return (
         f"lift-alerts local stack is up (pid {os.getpid()})\n"
         f"  API         {stack.api_url}\n{routes}\n"
+        f"  Desk        {stack.api_url}/desk  (no sign-in on the local stack)\n"
         f"  AWS (moto)  {stack.aws_endpoint}  region {region()}\n"
         f"  Woosh       {woosh}\n"
         f"  Events      {stack.resources.events_queue_url}\n"

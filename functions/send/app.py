@@ -19,7 +19,8 @@ from lift_alerts.platform.observability import logger, metrics, tracer
 sending_function_configuration()
 
 MAX_BODY = 64 * 1024
-ROUTES = {"/alerts": {"POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
+# GET /alerts is the desk function's (SPEC §13): listed here so a 405 names every method /alerts takes.
+ROUTES = {"/alerts": {"GET", "POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}
 
 app = APIGatewayHttpResolver()
 register_http_errors(app, ROUTES, validation_is_bad_input=True, fault_message="request failed")
@@ -28,8 +29,8 @@ register_http_errors(app, ROUTES, validation_is_bad_input=True, fault_message="r
 @app.post("/alerts")
 def post_alert() -> Response[str]:
     payload = parse_json(raw_body(app.current_event), limit=MAX_BODY)
-    request = create_alert.AlertRequest.model_validate(payload)
     settings = get_settings()
+    request = create_alert.parse_request(payload, settings)
     outcome = create_alert.post_alert(
         request,
         payload,

@@ -199,7 +199,7 @@ def test_unknown_alert_is_404_and_wrong_method_405(service: Service) -> None:
     assert service.close_alert("0" * 32).status == 404
     wrong = service.call("send", http_event("DELETE", "/alerts"))
     assert wrong.status == 405
-    assert wrong.headers.get("Allow") == "POST"
+    assert wrong.headers.get("Allow") == "GET, POST"  # GET /alerts is the desk's list (SPEC §13)
     assert service.call("send", http_event("GET", "/nowhere")).status == 404
 
 

@@ -21,6 +21,8 @@ os.environ.update(
         "ALERTS_TABLE": "lift-alerts-test",
         "EVENT_BUS_NAME": "lift-alerts-test-bus",
         "APP_SECRET_ID": "lift-alerts-test-secret",
+        # The key of the desk list's cursors (SPEC 13): a secret of its own.
+        "CURSOR_SECRET_ID": "lift-alerts-test-cursor",
         # The service-wide send budget (SPEC 11) at a hundredth of Woosh's windows: tests that
         # send more than 100 messages stay fast. Local stacks take the template's value (1).
         "WOOSH_RATE_TIME_SCALE": "0.01",

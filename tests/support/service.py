@@ -57,9 +57,9 @@ class Service:
         )
         self.parked_url = self.sqs.create_queue(QueueName="parked")["QueueUrl"]
         os.environ["PARKED_QUEUE_URL"] = self.parked_url
-        boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name=os.environ["APP_SECRET_ID"], SecretString=json.dumps(LOCAL_SECRET)
-        )
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name=os.environ["APP_SECRET_ID"], SecretString=json.dumps(LOCAL_SECRET))
+        secrets.create_secret(Name=os.environ["CURSOR_SECRET_ID"], SecretString="test-cursor-key")
         self.pump = StreamPump(self.table, REGION)
         self.followup_pump = StreamPump(self.table, REGION)
         self._events: list[dict[str, Any]] = []
@@ -77,6 +77,14 @@ class Service:
 
     def close_alert(self, alert_id: str, body: Any = None) -> HttpResult:
         return self.call("send", http_event("POST", f"/alerts/{alert_id}/close", body=body))
+
+    # -- the desk (SPEC 13) ----------------------------------------------------------------------
+
+    def list_alerts(self, path: str = "/alerts", **query: str) -> HttpResult:
+        return self.call("desk", http_event("GET", path, query=query))
+
+    def desk(self, method: str, path: str, **query: str) -> HttpResult:
+        return self.call("desk", http_event(method, path, query=query))
 
     # -- the webhook -----------------------------------------------------------------------------
 

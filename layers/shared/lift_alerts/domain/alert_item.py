@@ -23,6 +23,13 @@ from lift_alerts.domain.timestamps import epoch, iso
 # as soon as the budget allows.
 QUEUED = "queued"
 STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
+# The statuses WhatsApp reports, in the order a message moves through them.
+REPORTED_STATUSES = ("sent", "delivered", "read", "failed")
+
+
+def status_time_attribute(status: str) -> str:
+    """The message item's attribute that keeps when `status` was first reported (SPEC §13)."""
+    return f"status_{status}_at"
 
 
 class Person(TypedDict, total=False):
@@ -186,6 +193,8 @@ class AlertItem(TypedDict, total=False):
     confirm_shard: str
     confirm_due_at: int
     confirmations: list[dict[str, Any]]
+    # The list index's partition: "open" from creation, "closed" from the close (SPEC §13).
+    list_state: str
 
 
 class MessageItem(TypedDict, total=False):
@@ -205,6 +214,13 @@ class MessageItem(TypedDict, total=False):
     status_rank: int
     status_at: str
     delivery_error: dict[str, Any]
+    # When it was sent (ISO 8601, every kind; `sent_at` is ReplyIndex's key, alerts and
+    # reminders only), and when each status was first reported (`status_time_attribute`).
+    sent_time: str
+    status_sent_at: str
+    status_delivered_at: str
+    status_read_at: str
+    status_failed_at: str
 
 
 def new_alert(

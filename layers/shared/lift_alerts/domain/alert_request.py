@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from lift_alerts.domain.phones import phone_digits
+from lift_alerts.domain.phones import DEFAULT_REGION, phone_digits
 from lift_alerts.domain.text_rules import BODY_MAX, has_control_characters, is_valid_unicode
 
 
@@ -36,13 +44,24 @@ Floor = Annotated[str, BeforeValidator(_line), Field(max_length=16)]
 Note = Annotated[str, BeforeValidator(_multiline), Field(max_length=500)]
 
 
-def _digits(values: list[str]) -> list[str]:
+# The validation context key that names the region national numbers are read in
+# (DEFAULT_PHONE_REGION: `create_alert.parse_request` passes it; absent: ZA).
+PHONE_REGION = "phone_region"
+
+
+def _digits(values: list[str], info: ValidationInfo) -> list[str]:
     """Validate each number and deduplicate by digits, keeping the caller's order."""
+    region = str((info.context or {}).get(PHONE_REGION) or DEFAULT_REGION)
     seen: dict[str, None] = {}
-    for value in values:
+    for position, value in enumerate(values):
         if not isinstance(value, str):
             raise ValueError("each recipient must be a string")  # noqa: TRY004 - pydantic wants ValueError
-        seen.setdefault(phone_digits(value), None)
+        try:
+            digits = phone_digits(value, region)
+        except ValueError as exc:
+            # The position, never the number itself (answers and logs carry no phone numbers).
+            raise ValueError(f"item {position}: {exc}") from None
+        seen.setdefault(digits, None)
     return list(seen)
 
 
@@ -55,8 +74,8 @@ class EscalationRequest(BaseModel):
 
     @field_validator("recipients")
     @classmethod
-    def _unique_digits(cls, value: list[str]) -> list[str]:
-        return _digits(value)
+    def _unique_digits(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _digits(value, info)
 
 
 class AlertRequest(BaseModel):
@@ -72,8 +91,8 @@ class AlertRequest(BaseModel):
 
     @field_validator("recipients")
     @classmethod
-    def _unique_digits(cls, value: list[str]) -> list[str]:
-        return _digits(value)
+    def _unique_digits(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _digits(value, info)
 
     @model_validator(mode="after")
     def _fits_whatsapp(self) -> AlertRequest:

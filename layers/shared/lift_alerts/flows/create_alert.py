@@ -11,7 +11,8 @@ from typing import Any
 from lift_alerts.domain.alert_facts import all_deliveries_failed, expiry
 from lift_alerts.domain.alert_item import Escalation, new_alert
 
-# The request this flow takes (the handler parses the body with it).
+# The request this flow takes (`parse_request` reads a body with it).
+from lift_alerts.domain.alert_request import PHONE_REGION
 from lift_alerts.domain.alert_request import AlertRequest as AlertRequest  # noqa: PLC0414 - re-exported
 from lift_alerts.domain.contents import AlertContent
 from lift_alerts.domain.deliveries import Delivery, deliveries_recorded, round_records
@@ -33,6 +34,12 @@ from lift_alerts.woosh.client import WooshClient
 class SendOutcome:
     status_code: int
     body: dict[str, Any]
+
+
+def parse_request(payload: Any, settings: Settings) -> AlertRequest:
+    """The body as an alert request; a bad field raises pydantic's ValidationError (a 400 naming
+    it). National phone numbers are read in DEFAULT_PHONE_REGION (SPEC §4)."""
+    return AlertRequest.model_validate(payload, context={PHONE_REGION: settings.default_phone_region})
 
 
 def post_alert(

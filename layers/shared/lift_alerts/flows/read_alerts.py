@@ -1,5 +1,5 @@
-"""Reading alerts (SPEC §4, §9): one alert as `GET /alerts/{alert_id}` shows it, with the
-delivery status of each message it shows, and closing one (`POST /alerts/{alert_id}/close`:
+"""Reading alerts (SPEC §4, §9, §13): one alert as `GET /alerts/{alert_id}` shows it, with the
+delivery status of each message it shows and its timeline, and closing one (`POST /alerts/{alert_id}/close`:
 idempotent, the first close keeps its time and reason)."""
 
 from __future__ import annotations
@@ -7,12 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lift_alerts.domain.alert_facts import message_ids
 from lift_alerts.domain.alert_item import AlertItem
 
 # The close request this flow takes (the handler parses the body with it).
 from lift_alerts.domain.alert_request import CloseRequest as CloseRequest  # noqa: PLC0414 - re-exported
-from lift_alerts.domain.alert_views import alert_view
+from lift_alerts.domain.alert_views import alert_view, view_message_ids
 from lift_alerts.domain.timestamps import iso
 from lift_alerts.platform.clock import utc_now
 from lift_alerts.platform.config import Settings
@@ -27,7 +26,7 @@ _ALERT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def view_of(alert: AlertItem, repos: Repositories) -> dict[str, Any]:
     """The view of a stored alert, with the statuses of the messages it shows."""
-    return alert_view(alert, repos.messages.get_messages(message_ids(alert)))
+    return alert_view(alert, repos.messages.get_messages(view_message_ids(alert)))
 
 
 def find_alert(alert_id: str, settings: Settings) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from lift_alerts.platform.config import number_env, on_reset
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,6 +28,8 @@ def client(service: Literal["events"]) -> EventBridgeClient: ...
 def client(service: Literal["sqs"]) -> SQSClient: ...
 @overload
 def client(service: Literal["secretsmanager"]) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["cloudwatch"]) -> CloudWatchClient: ...
 def client(service: str) -> Any:
     return _client(service)
 

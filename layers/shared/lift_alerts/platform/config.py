@@ -7,6 +7,7 @@ keep per container registers itself with `on_reset`, so this module imports none
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -92,6 +93,64 @@ def _timezone_env(name: str, default: str) -> str:
     return raw
 
 
+def _phone_region_env() -> str:
+    """DEFAULT_PHONE_REGION: the region national numbers are read in (SPEC §4), two capital
+    letters (ISO 3166). Whether libphonenumber knows it is checked when a number is read:
+    importing it here would cost every function's cold start 30-50 ms."""
+    raw = os.environ.get("DEFAULT_PHONE_REGION", "").strip() or "ZA"
+    if not re.fullmatch(r"[A-Z]{2}", raw):
+        raise ConfigurationError(
+            f"DEFAULT_PHONE_REGION must be two capital letters such as 'ZA', got {raw!r}"
+        )
+    return raw
+
+
+def _named_urls_env(name: str) -> tuple[tuple[str, str], ...]:
+    """`Name=url,Name=url` (DEAD_LETTER_QUEUE_URLS): each queue by the name operators know."""
+    raw = os.environ.get(name, "").strip()
+    pairs: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        label, sep, url = part.partition("=")
+        if not sep or not label.strip() or not url.strip():
+            raise ConfigurationError(f"{name}: expected Name=url pairs separated by commas, got {part!r}")
+        pairs.append((label.strip(), url.strip()))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class DeskSignIn:
+    """The desk page's sign-in (SPEC §13): the Cognito user pool's hosted domain (https URL),
+    its app client (public: authorization code with PKCE, no secret), where it sends the
+    browser back, and the scopes asked for."""
+
+    domain: str
+    client_id: str
+    redirect_uri: str
+    logout_uri: str
+    scopes: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> DeskSignIn | None:
+        """DESK_AUTH_DOMAIN, DESK_CLIENT_ID, DESK_REDIRECT_URI (DESK_LOGOUT_URI, DESK_SCOPES);
+        none set: no sign-in (the local stack); some but not all: a configuration error."""
+        names = ("DESK_AUTH_DOMAIN", "DESK_CLIENT_ID", "DESK_REDIRECT_URI")
+        values = {n: os.environ.get(n, "").strip() for n in names}
+        if not any(values.values()):
+            return None
+        missing = [n for n, v in values.items() if not v]
+        if missing:
+            raise ConfigurationError(f"desk sign-in needs {', '.join(missing)} as well")
+        domain = values["DESK_AUTH_DOMAIN"]
+        scopes = os.environ.get("DESK_SCOPES", "").replace(",", " ").split() or ["openid", "email"]
+        return cls(
+            domain=domain if domain.startswith("https://") else f"https://{domain}",
+            client_id=values["DESK_CLIENT_ID"],
+            redirect_uri=values["DESK_REDIRECT_URI"],
+            logout_uri=os.environ.get("DESK_LOGOUT_URI", "").strip() or values["DESK_REDIRECT_URI"],
+            scopes=tuple(scopes),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     alerts_table: str
@@ -125,6 +184,14 @@ class Settings:
     confirm_template_name: str | None = None
     # The wake-up queue of timed steps (SPEC §12); None: only the one-minute sweep runs them.
     timer_queue_url: str | None = None
+    # The region national phone numbers are read in (SPEC §4).
+    default_phone_region: str = "ZA"
+    # The desk (SPEC §13): the secret whose value keys the list's `next` cursors, the
+    # dead-letter queues and the alarm name prefix `GET /status` reads, and the page's sign-in.
+    cursor_secret_id: str | None = None
+    dead_letter_queues: tuple[tuple[str, str], ...] = ()
+    alarm_name_prefix: str | None = None
+    desk_sign_in: DeskSignIn | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -155,6 +222,11 @@ class Settings:
             confirm_max_rounds=number_env("CONFIRM_MAX_ROUNDS", 3, 0, 10),
             confirm_template_name=os.environ.get("CONFIRM_TEMPLATE_NAME", "").strip() or None,
             timer_queue_url=os.environ.get("TIMER_QUEUE_URL", "").strip() or None,
+            default_phone_region=_phone_region_env(),
+            cursor_secret_id=os.environ.get("CURSOR_SECRET_ID", "").strip() or None,
+            dead_letter_queues=_named_urls_env("DEAD_LETTER_QUEUE_URLS"),
+            alarm_name_prefix=os.environ.get("ALARM_NAME_PREFIX", "").strip() or None,
+            desk_sign_in=DeskSignIn.from_env(),
         )
 
 

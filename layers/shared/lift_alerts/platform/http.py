@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from typing import Any
@@ -136,3 +137,46 @@ def register_http_errors(
     if validation_is_bad_input:
         app.exception_handler(ValidationError)(invalid)
     app.exception_handler(Exception)(unexpected)
+
+
+# Inline <script> and <style> elements (the desk page inlines its script, style and settings).
+_INLINE = re.compile(r"<(script|style)\b([^>]*)>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def html_response(html: str, *, connect_to: list[str]) -> Response[str]:
+    """A page with a Content-Security-Policy that allows exactly its own inline scripts and
+    styles (by their SHA-256), fetches to its own origin and `connect_to`, and nothing else:
+    no other script, no framing, no form posts. The page holds no data; this keeps anything
+    injected into it from running or sending the desk's token elsewhere."""
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for tag, attributes, body in _INLINE.findall(html):
+        if "src=" not in attributes.lower():
+            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+            hashes[tag.lower()].append(f"'sha256-{digest}'")
+    none = "'none'"
+    scripts = " ".join(hashes["script"]) or none
+    styles = " ".join(hashes["style"]) or none
+    connect = " ".join(["'self'", *connect_to])
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {scripts}",
+            f"style-src {styles}",
+            f"connect-src {connect}",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=html,
+        headers={
+            "Content-Security-Policy": policy,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-cache",
+        },
+    )

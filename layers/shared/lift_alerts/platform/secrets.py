@@ -4,6 +4,7 @@ its `…_valid_until`, never after."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,6 +151,18 @@ def _report_missing_webhook_credentials() -> None:
         MISSING_WEBHOOK_CREDENTIALS,
         extra={"missing_keys": list(WEBHOOK_CREDENTIAL_KEYS), "secret_first_read": True},
     )
+
+
+def cursor_key() -> bytes:
+    """The key that signs the desk list's `next` cursors (SPEC §13): derived from the secret
+    named by CURSOR_SECRET_ID (random, made by CloudFormation with the stack), which only the
+    desk function may read: the desk never holds the Woosh key or the webhook's secrets."""
+    settings = get_settings()
+    if not settings.cursor_secret_id:
+        raise ConfigurationError("CURSOR_SECRET_ID is not set: the alert list cannot sign its cursors")
+    raw = _secrets_provider().get(settings.cursor_secret_id, max_age=settings.secret_max_age_seconds)
+    value = raw.encode() if isinstance(raw, str) else bytes(raw)
+    return hashlib.sha256(b"lift-alerts list cursor key\0" + value).digest()
 
 
 @cache

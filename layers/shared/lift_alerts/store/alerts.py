@@ -38,6 +38,8 @@ from lift_alerts.store.table import (
 
 DUE_SHARD = "due"
 CONFIRM_SHARD = "confirm"
+# An alert's partition of the list index (`list_state`, store.alert_listing).
+LIST_OPEN, LIST_CLOSED = "open", "closed"
 
 
 def alert_key(alert_id: str) -> dict[str, Any]:
@@ -129,6 +131,8 @@ class AlertRepository(AlertTable):
             "pk": f"alert#{alert['alert_id']}",
             "due_shard": DUE_SHARD,
             "due_at": due_at,
+            # The list index's partition (store.alert_listing): "closed" from the close on.
+            "list_state": LIST_OPEN,
         }
         result = written(
             lambda: self._db.put_item(
@@ -140,6 +144,11 @@ class AlertRepository(AlertTable):
     def get_alert(self, alert_id: str) -> AlertItem | None:
         item = self._get(alert_key(alert_id))
         return alert_from_item(item) if item else None
+
+    def get_alerts(self, alert_ids: list[str]) -> dict[str, AlertItem]:
+        """Alerts by id, eventually consistent (the desk's list); those gone are left out."""
+        items = self._batch_get([alert_key(alert_id) for alert_id in alert_ids], consistent=False)
+        return {str(alert["alert_id"]): alert for alert in map(alert_from_item, items)}
 
     def record_round_results(
         self,
@@ -212,12 +221,12 @@ class AlertRepository(AlertTable):
             alert_id,
             UpdateExpression=(
                 "SET closed_at = if_not_exists(closed_at, :at), "
-                "close_reason = if_not_exists(close_reason, :r) "
+                "close_reason = if_not_exists(close_reason, :r), list_state = :closed "
                 # Closed is final: no more reminders of either kind.
                 "REMOVE due_shard, due_at, confirm_shard, confirm_due_at"
             ),
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=expression_values(at=closed_at, r=reason),
+            ExpressionAttributeValues=expression_values(at=closed_at, r=reason, closed=LIST_CLOSED),
         )
 
     def record_failure(self, alert_id: str, key: str, failure: Failure) -> Written[AlertItem] | NotWritten:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from lift_alerts.store.alerts import AlertTable, alert_from_item, alert_key
+from lift_alerts.store.alerts import LIST_CLOSED, AlertTable, alert_from_item, alert_key
 from lift_alerts.store.codec import expression_values, numbers_as_decimals, shared_value
 from lift_alerts.store.table import ConditionFailed, Written, conditional
 
@@ -76,7 +76,7 @@ class AnswerRepository(AlertTable):
                 "confirmation.confirmed_at = if_not_exists(confirmation.confirmed_at, :at), "
                 "confirmation.confirmed_by = if_not_exists(confirmation.confirmed_by, :by), "
                 "closed_at = if_not_exists(closed_at, :closed), "
-                "close_reason = if_not_exists(close_reason, :reason) "
+                "close_reason = if_not_exists(close_reason, :reason), list_state = :listed "
                 "REMOVE confirm_shard, confirm_due_at, confirm_claim"
             ),
             values=expression_values(
@@ -87,6 +87,7 @@ class AnswerRepository(AlertTable):
                 by=yes["responder"],
                 closed=closed_at,
                 reason="provider_confirmed",
+                listed=LIST_CLOSED,
             ),
             require_message=require_message,
             requires_confirmation=True,

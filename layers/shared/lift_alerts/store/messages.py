@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
-from lift_alerts.domain.alert_item import STATUS_RANK, MessageItem
+from lift_alerts.domain.alert_item import STATUS_RANK, MessageItem, status_time_attribute
+from lift_alerts.domain.timestamps import iso_from_epoch
 from lift_alerts.store.codec import expression_values, from_item
 from lift_alerts.store.table import ConditionFailed, Table, Written, conditional
 
@@ -31,9 +32,10 @@ def message_from_item(item: dict[str, Any]) -> MessageItem:
 class MessageRepository(Table):
     """Message mappings and their delivery statuses."""
 
-    def get_messages(self, message_ids: list[str]) -> dict[str, MessageItem]:
+    def get_messages(self, message_ids: list[str], *, consistent: bool = True) -> dict[str, MessageItem]:
         found: dict[str, MessageItem] = {}
-        for item in self._batch_get([message_key(mid) for mid in dict.fromkeys(message_ids)]):
+        keys = [message_key(mid) for mid in dict.fromkeys(message_ids)]
+        for item in self._batch_get(keys, consistent=consistent):
             message = message_from_item(item)
             found[str(message["pk"]).removeprefix("msg#")] = message
         return found
@@ -60,7 +62,8 @@ class MessageRepository(Table):
         `kind` says what the message was (alert, reminder, notice, …); `round_no` is set for
         an alert's rounds; `channel` lets a later 131047 failure decide whether a template
         fallback is due; `fallback_for` names the message a template fallback replaced.
-        `sent_at` (Unix seconds) puts an alert or reminder in ReplyIndex (PAGING_KINDS).
+        `sent_at` (Unix seconds) is kept as `sent_time` (ISO 8601, for the desk's timeline) and
+        puts an alert or reminder in ReplyIndex (PAGING_KINDS).
         """
         expression = (
             "SET alert_id = :a, recipient = :r, kind = :k, expires_at = :exp, channel = :c, "
@@ -76,8 +79,11 @@ class MessageRepository(Table):
         if fallback_for is not None:
             expression += ", fallback_for = :f"
             values.update(expression_values(f=fallback_for))
-        if sent_at is not None and kind in PAGING_KINDS:
+        if sent_at is not None:
             # Kept from the first store: a resumed send must not make an old alert look new.
+            expression += ", sent_time = if_not_exists(sent_time, :sent_time)"
+            values.update(expression_values(sent_time=iso_from_epoch(sent_at)))
+        if sent_at is not None and kind in PAGING_KINDS:
             expression += ", sent_at = if_not_exists(sent_at, :sent)"
             values.update(expression_values(sent=sent_at))
         response = self._db.update_item(
@@ -97,10 +103,16 @@ class MessageRepository(Table):
         Upserts: a status that arrives before the send stored the mapping creates the item,
         and the mapping write keeps it (SPEC §6). `stale`: the message already has this
         status or a later one (`before` is the message as it is).
+
+        Each status's time is kept too (`status_<status>_at`, the first time wins), in the same
+        write, for the desk's timeline (SPEC §13); a status that arrives after a later one
+        (out of order: `stale`) still gets its time, with one more write, once.
         """
         rank = STATUS_RANK[status]
+        history = status_time_attribute(status)
         expression = (
             "SET delivery_status = :s, status_rank = :rank, status_at = :at, "
+            f"{history} = if_not_exists({history}, :at), "
             "expires_at = if_not_exists(expires_at, :exp)"
         )
         values = expression_values(s=status, rank=rank, at=at, exp=expires_at)
@@ -120,7 +132,22 @@ class MessageRepository(Table):
         )
         if isinstance(result, Written):
             return Written(message_from_item(result.item["Attributes"]))
-        return ConditionFailed("stale", message_from_item(dict(result.before)) if result.before else None)
+        before = message_from_item(dict(result.before)) if result.before else None
+        if before is not None and history not in before:
+            self._keep_late_status_time(message_id, history, at)
+        return ConditionFailed("stale", before)
+
+    def _keep_late_status_time(self, message_id: str, history: str, at: str) -> None:
+        """The time of a status that came after a later one (`delivered` after `read`), once."""
+        conditional(
+            lambda: self._db.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_id),
+                UpdateExpression=f"SET {history} = :at",
+                ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists({history})",
+                ExpressionAttributeValues=expression_values(at=at),
+            )
+        )
 
     def recently_paged_alert_ids(self, phone: str, *, since: int, until: int, limit: int = 25) -> list[str]:
         """Alerts whose alert or reminder reached `phone` between `since` and `until`, latest

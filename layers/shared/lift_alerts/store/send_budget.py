@@ -236,6 +236,12 @@ class SendBudget(Table):
     def _read(self) -> BudgetSeries:
         return series_of(self._get(BUDGET_KEY) or {})
 
+    def used_last_minute(self) -> int:
+        """How many slots of Woosh's long window (60 s at this scale) are past: sends made or
+        under way (slots given back are no longer in the series, SPEC §12)."""
+        now = self._clock()
+        return sum(1 for at in self._read().recent(now, self.limits) if at <= now)
+
     def _start_series(
         self,
         series: BudgetSeries,

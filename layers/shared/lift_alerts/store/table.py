@@ -99,11 +99,16 @@ class Table:
         """One conditional update whose caller needs only whether it applied."""
         return written(lambda: self._db.update_item(TableName=self.table_name, Key=key, **update))
 
-    def _batch_get(self, keys: list[dict[str, Any]], projection: str | None = None) -> list[dict[str, Any]]:
-        """BatchGetItem over any number of keys, retrying what DynamoDB left unprocessed."""
+    def _batch_get(
+        self, keys: list[dict[str, Any]], projection: str | None = None, *, consistent: bool = True
+    ) -> list[dict[str, Any]]:
+        """BatchGetItem over any number of keys, retrying what DynamoDB left unprocessed.
+
+        `consistent=False`: eventually consistent, half the read units (the desk's list, which
+        refreshes every few seconds anyway)."""
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            request: dict[str, Any] = {"Keys": keys[start : start + 100], "ConsistentRead": consistent}
             if projection:
                 request["ProjectionExpression"] = projection
             for _attempt in range(5):
