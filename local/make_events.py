@@ -236,6 +236,7 @@ def cases() -> list[Case]:
         Case("desk_list_alerts.json", "GET", "/desk/api/alerts", 200, query="state=all&limit=20"),
         Case("desk_get_alert_unknown.json", "GET", f"/desk/api/alerts/{ALERT_ID}", 404),
         Case("desk_status.json", "GET", "/desk/api/status", 200),
+        Case("desk_page.json", "GET", "/desk", 200),
     ]
 
 

@@ -33,6 +33,12 @@ def test_list_story_and_status_over_http(stack: StackProcess) -> None:
     assert status.status_code == 200
     body = status.json()
     assert body["problems"] == [], body["problems"]
-    assert set(body["dead_letters"]) == {"TicketingDLQ", "PublisherDLQ", "ParkedDLQ", "FollowUpDLQ"}
+    assert set(body["dead_letters"]) == {
+        "TicketingDLQ",
+        "PublisherDLQ",
+        "ParkedDLQ",
+        "FollowUpDLQ",
+        "TimerDLQ",
+    }
     assert body["alarms"] == []  # the template's alarms, created in moto, none in ALARM
     assert body["send_budget"]["limit"] == 100
