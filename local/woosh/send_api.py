@@ -1,8 +1,9 @@
 """The Bridge's send endpoint: what it accepts, what it records, what it answers (SPEC §5).
 
 `POST /api/messages/send` with `X-Api-Key`: interactive button messages, templates with
-quick-reply buttons and plain text (`{to, text}` as Woosh documents it, or Meta's `{type:
-"text", text: {body}}`), validated against WhatsApp's limits.
+quick-reply buttons and plain text (`{to, text}`, the text a string, as Woosh documents it:
+Meta's `{type: "text", text: {body}}` is not the Bridge's form and is refused), validated
+against WhatsApp's limits.
 """
 
 from __future__ import annotations
@@ -114,9 +115,8 @@ def digits(value: str) -> str:
 
 
 def text_of(body: dict[str, Any]) -> Any:
-    """The text of a text send in either accepted form."""
-    text = body.get("text")
-    return text.get("body") if isinstance(text, dict) else text
+    """The text of a text send (`{to, text}`)."""
+    return body.get("text")
 
 
 def validate_to(body: dict[str, Any]) -> str:
@@ -135,7 +135,7 @@ def validate_message(
         return _validate_interactive(body)
     if kind == "template":
         return validate_template(body, templates, default_texts)
-    if kind == "text" or (kind is None and "text" in body):
+    if kind is None and "text" in body:
         return _validate_text(body)
     raise Rejected("unsupported_payload", f"unsupported message type {kind!r}")
 
@@ -183,7 +183,7 @@ def _reply_button(button: Any) -> tuple[str, str]:
 def _validate_text(body: dict[str, Any]) -> list[tuple[str, str]]:
     text = text_of(body)
     if not isinstance(text, str) or not text:
-        raise Rejected("unsupported_payload", "text (or text.body) is required")
+        raise Rejected("unsupported_payload", "text must be a non-empty string ({to, text})")
     if len(text) > MAX_TEXT_BODY:
         raise Rejected("message_too_long", f"text is over {MAX_TEXT_BODY} characters")
     return []

@@ -504,3 +504,35 @@ def test_a_stale_timer_run_cannot_claim_a_confirmation_round_already_sent(
     assert report.confirmation_rounds == []
     lines = Counter(line for _to, line in first_lines(service, alert_id))
     assert lines == Counter({"ENTRAPMENT - ticket EMG-1": 3, "REMINDER 1/3": 3})
+
+
+def test_a_confirmed_notice_refused_with_131047_falls_back_to_the_notice_template(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirmation's outcome notices are notices (SPEC §10): a text Meta refuses because the
+    window closed meanwhile comes back as NOTICE_TEMPLATE_NAME, once, as every other notice does
+    (before, these kinds had no template to fall back to and the person was never told)."""
+    from lift_alerts.domain.outbound import template_param_text
+    from lift_alerts.platform.config import get_settings
+
+    monkeypatch.setenv("NOTICE_TEMPLATE_NAME", "lift_notice")
+    get_settings.cache_clear()
+    alert, _requested = entrapment(service)
+    question = next(m for m in service.woosh.sent if m.to == DESK and "service provider" in (m.text or ""))
+    yes(service, question.message_id, name="Desk")
+    service.events()
+    [told] = [
+        m
+        for m in service.woosh.sent
+        if m.to == SUPERVISOR and "confirmed the service provider" in (m.text or "")
+    ]
+    assert told.kind == "text"
+    service.status(told.message_id, "failed", error_code=131047, error_title="Re-engagement message")
+    service.events()
+    fallback = [m for m in service.woosh.sent if m.to == SUPERVISOR and m.kind == "template"]
+    assert [m.body["template"]["name"] for m in fallback] == ["lift_notice"]
+    assert fallback[0].body["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": template_param_text(told.text or "")}
+    ]
+    entry = service.stored_alert(alert["alert_id"])["confirmation_notices"][f"confirmed:{SUPERVISOR}"]
+    assert entry["fallback"]["message_id"] == fallback[0].message_id

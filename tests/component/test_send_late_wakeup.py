@@ -36,7 +36,7 @@ class SlotsAhead:
 
 
 def body(to: str) -> dict[str, Any]:
-    return {"to": to, "type": "text", "text": {"body": "Lift alarm"}}
+    return {"to": to, "text": "Lift alarm"}
 
 
 def test_a_sender_that_wakes_too_late_takes_a_new_slot(woosh: WooshStandIn) -> None:

@@ -28,7 +28,7 @@ class OneSlotBudget:
 def test_a_retry_without_a_slot_reports_the_error_it_retried(woosh: WooshStandIn) -> None:
     woosh.fail_next("27831234567", error="server_error", times=6)
     client = WooshClient(woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=OneSlotBudget())
-    body = {"to": "27831234567", "type": "text", "text": {"body": "hello"}}
+    body = {"to": "27831234567", "text": "hello"}
     result = client.send(body, deadline=time.monotonic() + 10)
     assert (result.accepted, result.error_code) == (False, "server_error")
     assert [m.error for m in woosh.sent] == ["server_error"]  # one attempt: the one slot
@@ -38,7 +38,5 @@ def test_a_first_attempt_without_a_slot_is_left_for_the_queue(woosh: WooshStandI
     budget = OneSlotBudget()
     budget.calls = 1  # the budget is full from the start
     client = WooshClient(woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget)
-    result = client.send(
-        {"to": "27831234567", "type": "text", "text": {"body": "hi"}}, deadline=time.monotonic() + 10
-    )
+    result = client.send({"to": "27831234567", "text": "hi"}, deadline=time.monotonic() + 10)
     assert result.error_code == NO_SLOT

@@ -57,7 +57,7 @@ def test_a_sender_that_wakes_too_late_gives_its_slot_back_and_sends_in_the_same_
     )
     clock.overrun = 0.5  # its first sleep wakes it half a second after its slot
     [result] = client.send_all(
-        [{"to": "27831234567", "type": "text", "text": {"body": "Lift alarm"}}],
+        [{"to": "27831234567", "text": "Lift alarm"}],
         deadline=time.monotonic() + 30,
         first_contact=True,
     )
@@ -78,9 +78,7 @@ def test_a_send_refused_before_it_reached_the_bridge_gives_its_slot_back(
     caplog.set_level(logging.INFO, logger="lift-alerts")
     budget = SendBudget(table, TWO_A_MINUTE, boto3.client("dynamodb", region_name=REGION))
     client = WooshClient(f"http://127.0.0.1:{_refusing_port()}", "key", budget=budget)
-    [result] = client.send_all(
-        [{"to": "27831234567", "type": "text", "text": {"body": "x"}}], deadline=time.monotonic() + 4
-    )
+    [result] = client.send_all([{"to": "27831234567", "text": "x"}], deadline=time.monotonic() + 4)
     assert result.error_code == "connection_error"
     given = [r for r in caplog.records if r.getMessage() == "send slots given back"]
     assert given

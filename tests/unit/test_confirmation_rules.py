@@ -20,7 +20,7 @@ from lift_alerts.domain.choices import (
     parse_confirm_id,
 )
 from lift_alerts.domain.confirmation_rules import became_entrapment, step_due_at, step_kind
-from lift_alerts.domain.contents import ConfirmContent, TextNotice
+from lift_alerts.domain.contents import ConfirmContent, notice
 from tests.support.settings import alert_facts, make_settings
 
 ALERT_ID = "0123456789abcdef0123456789abcdef"
@@ -169,10 +169,11 @@ def test_bodies_per_channel() -> None:
         "parameters": [{"type": "payload", "payload": f"la1:{ALERT_ID}:confirm"}],
     }
 
-    notice = TextNotice("confirm_missed", "a\nb", None, "en")
-    assert notice.body("1", "text") == {"to": "1", "type": "text", "text": {"body": "a\nb"}}
-    assert notice.outside is None
-    with_template = dataclasses.replace(notice, template_name="lift_notice")
+    missed = notice(make_settings(notice_template_name=None), "confirm_missed", "a\nb")
+    assert missed.body("1", "text") == {"to": "1", "text": "a\nb"}  # the Bridge's {to, text}
+    assert missed.outside is None
+    with_template = notice(make_settings(notice_template_name="lift_notice"), "confirm_missed", "a\nb")
+    assert with_template.outside == "template"
     body = with_template.body("1", "template")
     assert body is not None
     assert body["template"]["components"][0]["parameters"] == [{"type": "text", "text": "a · b"}]

@@ -253,7 +253,7 @@ def test_the_acknowledgement_is_a_text_and_needs_the_window() -> None:
 
     fresh, stale = ReplyAck("hi", fresh=True), ReplyAck("hi", fresh=False)
     assert (fresh.inside, fresh.outside, stale.outside) == ("text", "text", None)
-    assert fresh.body("27824537125", "text") == {"to": "27824537125", "type": "text", "text": {"body": "hi"}}
+    assert fresh.body("27824537125", "text") == {"to": "27824537125", "text": "hi"}  # the Bridge's form
     assert fresh.body("27824537125", "template") is None  # no template: never a 131047 fallback
 
 

@@ -130,36 +130,6 @@ class ConfirmContent(RoundContent):
 
 
 @dataclass(frozen=True)
-class TextNotice:
-    """A plain text inside the window; NOTICE_TEMPLATE_NAME (one body variable) outside it,
-    or skipped and counted without that template."""
-
-    kind: str
-    text: str
-    template_name: str | None
-    language: str
-
-    @property
-    def inside(self) -> Channel:
-        return "text"
-
-    @property
-    def outside(self) -> Channel | None:
-        return "template" if self.template_name else None
-
-    def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
-        if channel != "template":
-            return text_body(to, self.text)
-        if not self.template_name:
-            return None
-        return text_template_body(to, name=self.template_name, language=self.language, text=self.text)
-
-
-def notice(settings: Settings, kind: str, text: str) -> TextNotice:
-    return TextNotice(kind, text, settings.notice_template_name, settings.template_language)
-
-
-@dataclass(frozen=True)
 class NoticeContent:
     """A follow-up text (SPEC §5, §10): `{to, text}` inside the window, else the notice template.
 
@@ -185,11 +155,16 @@ class NoticeContent:
 
     def body(self, to: str, channel: Channel) -> dict[str, Any] | None:
         if channel != "template":
-            return {"to": to, "text": self.text}
+            return text_body(to, self.text)
         name = follow_up_template(self.settings, self.kind)
         if not name:
             return None
         return text_template_body(to, name=name, language=self.settings.template_language, text=self.text)
+
+
+def notice(settings: Settings, kind: str, text: str) -> NoticeContent:
+    """A follow-up text of `kind` (an acknowledgement, a confirmation's outcome notice, …)."""
+    return NoticeContent(settings, text, kind)
 
 
 def notice_fallback_content(settings: Settings, entry: dict[str, Any]) -> NoticeContent | None:

@@ -16,7 +16,7 @@ _NOT_LEDGERS = frozenset(
     {"recipients", "messages", "failures", "fallbacks", "reminders", "rounds", "completed_rounds", "taps"}
 )
 # The message kinds the notice template (NOTICE_TEMPLATE_NAME) stands in for outside the window.
-NOTICE_KINDS = frozenset({"ack", "notice", "critical"})
+NOTICE_KINDS = frozenset({"ack", "notice", "critical", "confirm_confirmed", "confirm_missed"})
 
 
 def is_follow_up_message(message: MessageItem) -> bool:

@@ -63,8 +63,9 @@ def buttons_body(to: str, text: str, buttons: list[tuple[str, str]]) -> dict[str
 
 
 def text_body(to: str, text: str) -> dict[str, Any]:
-    """A plain text message (inside the 24-hour window only)."""
-    return {"to": to, "type": "text", "text": {"body": text}}
+    """A plain text message (inside the 24-hour window only), as the Bridge documents it:
+    `{to, text}` with the text a string (SPEC §5)."""
+    return {"to": to, "text": text}
 
 
 def text_template_body(

@@ -33,7 +33,8 @@ from lift_alerts.domain.wording import (
     person_name,
     provider_confirmed_notice,
 )
-from lift_alerts.flows.follow_up_sends import FollowUpContext, send_once
+from lift_alerts.flows.follow_up_sends import FollowUpContext
+from lift_alerts.flows.notify import send_notice
 from lift_alerts.flows.queueing import enqueuer
 from lift_alerts.flows.sending import send_messages
 from lift_alerts.flows.timer import LEASE_SECONDS, ROUND_SEND_SECONDS, StepClock, Timer, TimerReport, TimerRun
@@ -176,15 +177,14 @@ def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem)
     before = old.get("confirmation") or {}
     after = new.get("confirmation") or {}
     facts = StoredAlert.of(new)
-    alert_id = str(new["alert_id"])
     everyone_sent = people_messaged(new)
     if after.get("confirmed_at") and not before.get("confirmed_at"):
         text = provider_confirmed_notice(facts, confirmed_by=person_name(after.get("confirmed_by")))
-        _tell_everyone(ctx, alert_id, everyone_sent, "confirmed", text)
+        _tell_everyone(ctx, new, everyone_sent, "confirmed", text)
         done.append("provider_confirmed_notices")
     if after.get("missed_at") and not before.get("missed_at"):
         text = confirmation_missed_notice(facts, rounds=int(after.get("rounds_sent", 0)))
-        _tell_everyone(ctx, alert_id, everyone_sent, "missed", text)
+        _tell_everyone(ctx, new, everyone_sent, "missed", text)
         done.append("confirmation_missed_notices")
     # A YES after the first: recorded, and acknowledged to the person who tapped it.
     confirmations = new.get("confirmations", [])
@@ -193,27 +193,20 @@ def confirmation_followups(ctx: FollowUpContext, old: AlertItem, new: AlertItem)
         wa_id = (yes.get("responder") or {}).get("wa_id")
         if not wa_id:
             continue
-        send_once(
-            ctx,
-            alert_id,
-            ledger=ACKS,
-            targets={str(wa_id): str(yes["event_id"])},
-            content=notice(ctx.settings, "ack", later_yes_ack(facts, confirmed_by=first_by)),
-        )
+        content = notice(ctx.settings, "ack", later_yes_ack(facts, confirmed_by=first_by))
+        send_notice(ctx, new, ACKS, {str(wa_id): str(yes["event_id"])}, content)
         done.append("later_yes_acknowledged")
     return done
 
 
-def _tell_everyone(ctx: FollowUpContext, alert_id: str, people: list[str], outcome: str, text: str) -> None:
+def _tell_everyone(
+    ctx: FollowUpContext, alert: AlertItem, people: list[str], outcome: str, text: str
+) -> None:
     """The confirmation's outcome (`confirmed`, `missed`) to each person once: ledger key
-    `<outcome>:<phone>` in NOTICES, message kind `confirm_<outcome>`."""
-    send_once(
-        ctx,
-        alert_id,
-        ledger=NOTICES,
-        targets={to: f"{outcome}:{to}" for to in people},
-        content=notice(ctx.settings, f"confirm_{outcome}", text),
-    )
+    `<outcome>:<phone>` in NOTICES, message kind `confirm_<outcome>` (a notice like any other:
+    its text kept for a template fallback, a send that failed for now tried again)."""
+    targets = {to: f"{outcome}:{to}" for to in people}
+    send_notice(ctx, alert, NOTICES, targets, notice(ctx.settings, f"confirm_{outcome}", text))
 
 
 def request_confirmation(ctx: FollowUpContext, alert: AlertItem) -> str:

@@ -26,7 +26,7 @@ from lift_alerts.flows.follow_up_sends import FollowUpContext, send_once
 from lift_alerts.platform.observability import count, logger
 
 
-def _send(
+def send_notice(
     ctx: FollowUpContext, alert: AlertItem, ledger: str, targets: dict[str, str], content: NoticeContent
 ) -> int:
     if ledger not in alert:
@@ -70,7 +70,7 @@ def acknowledge_taps(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> li
             timezone=ctx.settings.display_timezone,
         )
         content = NoticeContent(ctx.settings, text, kind="ack", text_only=True)
-        sent = _send(ctx, new, "acks", {tap.wa_id: str(response["event_id"])}, content)
+        sent = send_notice(ctx, new, "acks", {tap.wa_id: str(response["event_id"])}, content)
         done.append(f"ack:{response['event_id']}:{sent}")
     return done
 
@@ -93,7 +93,7 @@ def tell_outcome(ctx: FollowUpContext, old: AlertItem, new: AlertItem) -> list[s
     targets = {to: f"{after}:{to}" for to in messaged(new) if to != answer.wa_id}
     if not targets:
         return []
-    sent = _send(ctx, new, "notices", targets, NoticeContent(ctx.settings, text))
+    sent = send_notice(ctx, new, "notices", targets, NoticeContent(ctx.settings, text))
     return [f"notice:{after}:{sent}"]
 
 
@@ -105,7 +105,7 @@ def critical_when_unanswered(ctx: FollowUpContext, old: AlertItem, new: AlertIte
     targets = {to: f"critical:{to}" for to in messaged(new)}
     if not targets:
         return []
-    sent = _send(ctx, new, "notices", targets, NoticeContent(ctx.settings, text, kind="critical"))
+    sent = send_notice(ctx, new, "notices", targets, NoticeContent(ctx.settings, text, kind="critical"))
     return [f"critical:{sent}"]
 
 
