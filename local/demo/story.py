@@ -13,12 +13,7 @@ from local.demo.escalation import escalation_scene
 from local.demo.load_shedding import load_shedding_scene
 from local.demo.multi_emergency import multi_emergency_scene
 from local.demo.narration import StoryError, say
-from local.demo.settings import (
-    CONFIRM_AFTER_SECONDS,
-    CONFIRM_ROUNDS,
-    LOG_PATH,
-    RATE_TIME_SCALE,
-)
+from local.demo.settings import CONFIRM_AFTER_SECONDS, CONFIRM_ROUNDS, LOG_PATH, RATE_TIME_SCALE
 from local.demo.template_first import template_first_scene
 from local.process import StackProcess, StackStartError
 

@@ -73,16 +73,23 @@ def next_due_at(alert: AlertItem) -> str | None:
     return iso_from_epoch(due_at) if isinstance(due_at, int) and state(alert) == "awaiting_response" else None
 
 
-def _alert_fields(alert: AlertItem, messages: dict[str, MessageItem]) -> dict[str, Any]:
-    recipients = recipient_lines(alert, messages)
-    responses = alert.get("responses", [])
-    escalation = alert.get("escalation", {})
+def which_alert(alert: AlertItem) -> dict[str, Any]:
+    """The fields that say which alarm an alert is, as every view of it begins."""
     return {
         "alert_id": alert["alert_id"],
         "ticket_id": alert["ticket_id"],
         "lift_id": alert["lift_id"],
         "site": alert.get("site", ""),
         "floor": alert.get("floor", ""),
+    }
+
+
+def _alert_fields(alert: AlertItem, messages: dict[str, MessageItem]) -> dict[str, Any]:
+    recipients = recipient_lines(alert, messages)
+    responses = alert.get("responses", [])
+    escalation = alert.get("escalation", {})
+    return {
+        **which_alert(alert),
         "note": alert.get("note", ""),
         "created_at": alert["created_at"],
         "state": state(alert),
@@ -142,11 +149,7 @@ def alert_summary(alert: AlertItem, messages: dict[str, MessageItem]) -> dict[st
             deliveries[status] += 1
     confirmation = alert.get("confirmation")
     return {
-        "alert_id": alert["alert_id"],
-        "ticket_id": alert["ticket_id"],
-        "lift_id": alert["lift_id"],
-        "site": alert.get("site", ""),
-        "floor": alert.get("floor", ""),
+        **which_alert(alert),
         "state": state(alert),
         "outcome": outcome(alert.get("responses", [])),
         "created_at": alert["created_at"],

@@ -135,9 +135,7 @@ def create_and_send(
     stored = repos.alerts.record_round_results(
         alert_id,
         round_no=0,
-        recipients=records.recipients,
-        messages=records.messages,
-        failures=records.failures,
+        records=records,
         completed_at=iso(now),
     )
     # The first step (round 1, or the unanswered mark) is due one wait after creation (SPEC §12).

@@ -120,9 +120,7 @@ def _send_reminders(
     stored = repos.alerts.record_round_results(
         alert_id,
         round_no=round_no,
-        recipients=records.recipients,
-        messages=records.messages,
-        failures=records.failures,
+        records=records,
         completed_at=iso(now),
         escalation_round={"round": round_no, "recipients": recipients, "reason": reason, "sent_at": iso(now)},
         next_due_at=created + (round_no + 1) * after,

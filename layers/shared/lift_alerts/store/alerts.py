@@ -25,6 +25,7 @@ from lift_alerts.domain.alert_item import (
     MessageRef,
     RecipientLine,
 )
+from lift_alerts.domain.deliveries import RoundRecords
 from lift_alerts.store.codec import expression_values, from_item, serialize, set_entries, to_item
 from lift_alerts.store.table import (
     NOT_WRITTEN,
@@ -155,21 +156,20 @@ class AlertRepository(AlertTable):
         alert_id: str,
         *,
         round_no: int,
-        recipients: dict[str, RecipientLine],
-        messages: dict[str, MessageRef],
-        failures: dict[str, Failure],
+        records: RoundRecords,
         completed_at: str,
         escalation_round: EscalationRound | None = None,
         next_due_at: int | None = None,
     ) -> AlertItem:
-        """Store what a send round produced, in one write. Returns the alert after it."""
+        """Store what a send round produced (`domain.deliveries.round_records`), in one write.
+        Returns the alert after it."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets: list[str] = []
         # A recipient is listed with the first message it got; reminders do not replace it.
-        set_entries(names, values, sets, "recipients", recipients, keep_first=round_no > 0)
-        set_entries(names, values, sets, "messages", messages)
-        set_entries(names, values, sets, "failures", failures)
+        set_entries(names, values, sets, "recipients", records.recipients, keep_first=round_no > 0)
+        set_entries(names, values, sets, "messages", records.messages)
+        set_entries(names, values, sets, "failures", records.failures)
         names["#round"] = str(round_no)
         values[":completed"] = serialize(completed_at)
         sets.append("completed_rounds.#round = :completed")
