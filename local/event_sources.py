@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from local.account import ACCOUNT_ID, STACK_NAME, region
@@ -37,24 +38,17 @@ QUEUE_POLL_SECONDS = 0.2
 MAX_LOCAL_STREAM_ATTEMPTS = 10
 
 
+@dataclass
 class EventSources:
-    """The pumps and timers feeding the functions, each a background loop."""
+    """The pumps and timers feeding the functions, each a background loop; `timer_seconds`
+    (None: each schedule's own period) and `log` as the stack runs them."""
 
-    def __init__(
-        self,
-        template: Template,
-        resources: LocalStackResources,
-        *,
-        endpoint_url: str,
-        timer_seconds: float | None,
-        log: Logger,
-    ) -> None:
-        self.template = template
-        self.resources = resources
-        self.endpoint_url = endpoint_url
-        self.timer_seconds = timer_seconds
-        self._log = log
-        self._loops: list[BackgroundLoop] = []
+    template: Template
+    resources: LocalStackResources
+    endpoint_url: str
+    timer_seconds: float | None
+    _log: Logger
+    _loops: list[BackgroundLoop] = field(default_factory=list)
 
     def start(self, handler_of: Callable[[str], Handler]) -> None:
         """Start every function's event sources; `handler_of(logical_id)` is what they invoke."""

@@ -211,11 +211,7 @@ class LocalStack:
     def _start_event_sources(self) -> None:
         assert self.resources is not None
         self.event_sources = EventSources(
-            self.template,
-            self.resources,
-            endpoint_url=self.aws_endpoint,
-            timer_seconds=self.config.timer_seconds,
-            log=_log,
+            self.template, self.resources, self.aws_endpoint, self.config.timer_seconds, _log
         )
         self.event_sources.start(self.handler)
 

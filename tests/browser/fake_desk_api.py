@@ -425,15 +425,22 @@ def entrapment_story(now: datetime) -> dict[str, Any]:
     )
 
 
+def where(created_at: datetime, ticket_id: str, lift_id: str, site: str, floor: str) -> dict[str, Any]:
+    """Which alarm a sample alert is, and when it was raised (`make_alert`'s first fields)."""
+    return {
+        "created_at": created_at,
+        "ticket_id": ticket_id,
+        "lift_id": lift_id,
+        "site": site,
+        "floor": floor,
+    }
+
+
 def sample_board(now: datetime) -> list[dict[str, Any]]:
     """An evening of load shedding: the entrapment story and five other open alerts."""
     m = timedelta(minutes=1)
     unanswered = make_alert(
-        created_at=now - 7 * m,
-        lift_id="LIFT-C",
-        site="Rosebank Towers",
-        floor="12",
-        ticket_id="EMG-2024-002",
+        **where(now - 7 * m, "EMG-2024-002", "LIFT-C", "Rosebank Towers", "12"),
         recipients=[
             recipient(THANDI, "delivered"),
             recipient("27836667777", "sent"),
@@ -448,11 +455,7 @@ def sample_board(now: datetime) -> list[dict[str, Any]]:
         {"at": iso(now - 1 * m), "kind": "unanswered"},
     ]
     fresh = make_alert(
-        created_at=now - timedelta(seconds=40),
-        lift_id="LIFT-B2",
-        site="Menlyn Maine",
-        floor="G",
-        ticket_id="EMG-2024-006",
+        **where(now - timedelta(seconds=40), "EMG-2024-006", "LIFT-B2", "Menlyn Maine", "G"),
         recipients=[
             recipient(JOHN, "queued"),
             recipient(NOMSA, "queued"),
@@ -461,33 +464,21 @@ def sample_board(now: datetime) -> list[dict[str, Any]]:
     )
     sipho = response(now - 10 * m, "27827778888", "Sipho Dlamini", "maintenance")
     maintenance = make_alert(
-        created_at=now - 12 * m,
-        lift_id="LIFT-7",
-        site="Umhlanga Ridge",
-        floor="5",
-        ticket_id="EMG-2024-003",
+        **where(now - 12 * m, "EMG-2024-003", "LIFT-7", "Umhlanga Ridge", "5"),
         recipients=[recipient("27827778888", "read"), recipient(NOMSA, "read")],
         state="answered",
         outcome="maintenance",
         responses=[sipho],
     )
     test = make_alert(
-        created_at=now - 25 * m,
-        lift_id="LIFT-2",
-        site="Century City",
-        floor="1",
-        ticket_id="EMG-2024-004",
+        **where(now - 25 * m, "EMG-2024-004", "LIFT-2", "Century City", "1"),
         recipients=[recipient("27795551234", "delivered")],
         state="answered",
         outcome="test",
         responses=[response(now - 24 * m, "27795551234", "", "test")],
     )
     missed = make_alert(
-        created_at=now - 38 * m,
-        lift_id="LIFT-D",
-        site="V&A Waterfront",
-        floor="2",
-        ticket_id="EMG-2024-005",
+        **where(now - 38 * m, "EMG-2024-005", "LIFT-D", "V&A Waterfront", "2"),
         recipients=[recipient(JOHN, "read"), recipient(THANDI, "read")],
         state="answered",
         outcome="entrapment",

@@ -59,6 +59,13 @@ def open_desk(page: Page, desk: FakeDeskApi, fragment: str = "") -> None:
     page.goto(desk.url("/desk") + fragment)
 
 
+def board_of(page: Page, desk: FakeDeskApi, *alerts: dict[str, Any]) -> None:
+    """The desk open on a board of exactly `alerts`."""
+    desk.put(*alerts)
+    open_desk(page, desk)
+    expect(page.locator("#rows tr.row")).to_have_count(len(alerts))
+
+
 def row(page: Page, alert: dict[str, Any]) -> Locator:
     return page.locator(f'tr.row[data-alert-id="{alert["alert_id"]}"]')
 
@@ -467,9 +474,7 @@ def test_usable_at_360_px_without_horizontal_scrolling(page: Page, desk: FakeDes
 
 def test_keyboard_only_tab_enter_arrows_and_escape(page: Page, desk: FakeDeskApi) -> None:
     older, newer = an_alert("LIFT-OLD", age_seconds=60), an_alert("LIFT-NEW", age_seconds=5)
-    desk.put(older, newer)
-    open_desk(page, desk)
-    expect(page.locator("#rows tr.row")).to_have_count(2)
+    board_of(page, desk, older, newer)
 
     page.keyboard.press("Tab")
     focused = "document.activeElement.dataset.alertId"
@@ -501,9 +506,7 @@ def test_keyboard_only_tab_enter_arrows_and_escape(page: Page, desk: FakeDeskApi
 
 def test_the_chosen_alert_and_keyboard_focus_survive_refreshes(page: Page, desk: FakeDeskApi) -> None:
     first, second = an_alert("LIFT-1", age_seconds=40), an_alert("LIFT-2", age_seconds=30)
-    desk.put(first, second)
-    open_desk(page, desk)
-    expect(page.locator("#rows tr.row")).to_have_count(2)
+    board_of(page, desk, first, second)
     page.keyboard.press("Tab")
     page.keyboard.press("ArrowDown")
     expect(row(page, first)).to_be_focused()

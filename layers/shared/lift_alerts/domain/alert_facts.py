@@ -45,13 +45,9 @@ class StoredAlert:
 
     @classmethod
     def of(cls, alert: AlertItem) -> StoredAlert:
-        return cls(
-            ticket_id=str(alert["ticket_id"]),
-            lift_id=str(alert["lift_id"]),
-            site=str(alert.get("site") or ""),
-            floor=str(alert.get("floor") or ""),
-            note=str(alert.get("note") or ""),
-        )
+        """The alert's own facts: ticket and lift always stored, place and note possibly empty."""
+        optional = (str(alert.get(name) or "") for name in ("site", "floor", "note"))
+        return cls(str(alert["ticket_id"]), str(alert["lift_id"]), *optional)
 
 
 def everyone(alert: AlertItem) -> list[str]:
