@@ -109,30 +109,10 @@ class SimulatedInbound:
             kind="tap",
         )
 
-    def reply(
-        self,
-        from_: str,
-        text: str,
-        *,
-        context_id: str | None = None,
-        name: str = "Test User",
-        message_id: str | None = None,
-        user_id_only: bool = False,
-        timestamp: int | None = None,
-        post: bool = True,
-    ) -> dict[str, Any]:
-        """A text from `from_`, quoting `context_id` when given (samples/reply_text_with_context.json)."""
-        return self.inbound(
-            from_,
-            "text",
-            {"body": text},
-            context_id=context_id,
-            name=name,
-            message_id=message_id,
-            user_id_only=user_id_only,
-            timestamp=timestamp,
-            post=post,
-        )
+    def reply(self, from_: str, text: str, **options: Any) -> dict[str, Any]:
+        """A text from `from_`, quoting `options["context_id"]` when given
+        (samples/reply_text_with_context.json); `options` as `inbound` takes them."""
+        return self.inbound(from_, "text", {"body": text}, **options)
 
     def inbound(
         self,
