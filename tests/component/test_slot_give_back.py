@@ -86,6 +86,32 @@ def test_a_send_refused_before_it_reached_the_bridge_gives_its_slot_back(
     assert not [r for r in caplog.records if r.getMessage() == "send slots lost"]
 
 
+def test_a_send_refused_by_the_bridges_rate_limiter_gives_its_slot_back(
+    table: str, woosh: WooshStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `429 rate_limited` is the Bridge's own limiter refusing before it counted the message
+    (the stand-in's, like Woosh's, uses no capacity for it): the retry and the next message
+    both go in the same minute of two, instead of the next message waiting a minute."""
+    caplog.set_level(logging.INFO, logger="lift-alerts")
+    clock = FakeTime(1000.0)
+    client = WooshClient(
+        woosh.base_url,
+        LOCAL_SECRET["woosh_api_key"],
+        budget=budget_at(table, clock),
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
+    woosh.fail_next("27831234567", error="rate_limited")
+    [retried] = client.send_all([{"to": "27831234567", "text": "Lift alarm"}], deadline=time.monotonic() + 30)
+    [second] = client.send_all([{"to": "27831234568", "text": "Lift alarm"}], deadline=time.monotonic() + 30)
+    assert retried.accepted
+    assert second.accepted
+    assert [m.to for m in woosh.sent if m.message_id] == ["27831234567", "27831234568"]
+    assert clock.now < 1060  # without the give-back: the next minute (1060.05 at the earliest)
+    given = [r.__dict__["why"] for r in caplog.records if r.getMessage() == "send slots given back"]
+    assert given == ["refused by the Bridge's rate limiter"]
+
+
 def test_a_give_back_that_loses_every_race_is_logged_and_counted_as_lost(
     table: str,
     caplog: pytest.LogCaptureFixture,

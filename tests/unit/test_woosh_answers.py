@@ -173,6 +173,14 @@ def test_metas_rate_limits_are_retried_with_their_code(code: int, status: int) -
     result = retried(interpret(TO, answer(status, meta_refusal(code, "Rate limit hit"))))
     assert result.code == str(code)
     assert result.title == f"(#{code}) Rate limit hit"
+    assert not result.uncounted  # the Bridge passed it on to Meta: its limits counted it
+
+
+def test_the_bridges_own_429_is_retried_and_did_not_count_against_its_limits() -> None:
+    body = {"ok": False, "error": "rate_limited", "message": "Rate limit exceeded"}
+    result = retried(interpret(TO, answer(429, body)))
+    assert (result.code, result.uncounted) == ("rate_limited", True)
+    assert not retried(interpret(TO, answer(503, {"ok": False, "error": "server_error"}))).uncounted
 
 
 @pytest.mark.parametrize(

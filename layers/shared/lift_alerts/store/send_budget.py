@@ -23,7 +23,8 @@ Slots are wall-clock times (epoch seconds): every instance shares them. A sender
 its slot, then sends. A sender that wakes later than `late_by` after its slot must not send (it
 could crowd the next window): it gives the slot back and reserves again (`woosh.client`).
 No send capacity is lost (SPEC §11, §12): a slot taken and not used (a late wake-up, a ticket
-that came too late for its caller, a send refused before it reached the Bridge) is given back
+that came too late for its caller, a send refused before it reached the Bridge or by the
+Bridge's own rate limiter, which counts no refused request) is given back
 (`give_back`): a new series starts whose history (`before`) leaves it out, so the windows count
 it for no later ticket; tickets already handed out keep their times. What cannot be given back
 (a crash keeps its slot: the safe side) is logged and counted as lost.

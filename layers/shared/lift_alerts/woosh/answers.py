@@ -43,8 +43,20 @@ class Retry:
     code: str
     title: str
     retry_after: float | None = None
-    # The connection was never made: the attempt did not reach the Bridge (its slot is unused).
-    never_connected: bool = False
+    # The Bridge did not count this attempt against its limits, so its send slot is unused: the
+    # connection was never made, or the Bridge's own limiter refused it (`429 rate_limited`: a
+    # refused request uses no capacity, SPEC §12). Meta's rate limits are not this: the Bridge
+    # passed the message on, so it counted it.
+    uncounted: bool = False
+
+    @property
+    def why_uncounted(self) -> str:
+        """Why this attempt's slot is given back, for the log."""
+        return (
+            "refused by the Bridge's rate limiter"
+            if self.code == "rate_limited"
+            else "the send never reached the Bridge"
+        )
 
     def result(self, to: str) -> SendResult:
         """What this retry ends with when it is not tried again: its failure, or, for a refusal
@@ -71,7 +83,8 @@ def interpret(to: str, response: requests.Response) -> SendResult | Retry:
     code = woosh_code or meta_code or "bad_response"
     title = _error_title(payload, status)
     if _retryable(status, woosh_code, meta_code):
-        return Retry(code, title, _retry_after(response))
+        refused_by_limiter = status == 429 and woosh_code == "rate_limited"
+        return Retry(code, title, _retry_after(response), uncounted=refused_by_limiter)
     return SendResult(to, None, code, title)
 
 

@@ -147,9 +147,9 @@ class WooshClient:
             outcome = self._attempt(to, body, deadline)
             if isinstance(outcome, SendResult):
                 return outcome
-            if outcome.never_connected and self._budget is not None:
-                # The Bridge never saw this attempt, so its limits did not count it.
-                self._budget.give_back([used], "the send never reached the Bridge")
+            if outcome.uncounted and self._budget is not None:
+                # The Bridge's limits did not count this attempt: its slot goes to the next send.
+                self._budget.give_back([used], outcome.why_uncounted)
             last = outcome
             pause = min(max(delay, outcome.retry_after or 0.0), 4.0)
             if attempt == 4 or time.monotonic() + pause >= deadline - 1.0:
@@ -201,13 +201,13 @@ class WooshClient:
                 timeout=(min(3.0, remaining), remaining),
             )
         except requests.ConnectTimeout:
-            return Retry("connection_error", "could not connect to Woosh", never_connected=True)
+            return Retry("connection_error", "could not connect to Woosh", uncounted=True)
         except requests.Timeout:
             return SendResult(to, None, "timeout", "no answer from Woosh in time")
         except requests.ConnectionError as exc:
             # Refused or reset before an answer; Woosh's API is behind a load balancer that
             # rejects before accepting a message, so this is treated as not sent.
-            return Retry("connection_error", "could not connect to Woosh", never_connected=_refused(exc))
+            return Retry("connection_error", "could not connect to Woosh", uncounted=_refused(exc))
         except requests.RequestException as exc:
             return SendResult(to, None, "connection_error", type(exc).__name__)
         return interpret(to, response)
