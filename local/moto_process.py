@@ -1,16 +1,12 @@
-"""moto server in a process of its own, serving on a socket the local stack has already bound.
+"""moto server in a process of its own (`local.child_server`), serving on a socket the local
+stack has already bound.
 
-The local stack runs every function instance, the HTTP API and the stand-in Woosh in one
-Python process; with moto in there too, one interpreter lock served a hundred concurrent
-handlers AND every AWS call they make, and under a mass alarm moto's answers took longer
-than botocore's 5 s read timeout. In its own process moto has an interpreter (and a core)
-of its own. It is still moto server, as before: only where it runs changed.
+With moto in the stack's process, one interpreter lock served a hundred concurrent handlers
+AND every AWS call they make, and under a mass alarm moto's answers took longer than
+botocore's 5 s read timeout. In its own process moto has an interpreter (and a core) of its
+own. It is still moto server, as before: only where it runs changed.
 
-The parent binds the port (so a taken port still fails fast, before anything slow starts,
-and port 0 is known at once) and hands the listening socket to the child, which serves
-on it until it is told to stop, or until its parent is gone.
-
-`python -m local.moto_process --fd N` is the child; `MotoProcess` starts and stops it.
+`python -m local.moto_process --fd N` is the child; `moto_server()` is the parent's handle on it.
 """
 
 from __future__ import annotations
@@ -19,107 +15,17 @@ import argparse
 import contextlib
 import gc
 import os
-import select
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-from typing import IO, Any
+from typing import Any
 
-from local.process import terminate
-from local.serving import LOOPBACK, bind_listener
-from local.template import REPO_ROOT
-
-READY = b"ready\n"
-# moto's import alone takes a few seconds on a loaded machine.
-START_TIMEOUT_SECONDS = 60.0
-PARENT_CHECK_SECONDS = 1.0
+from local.child_server import ChildServer, inherited_listener, serve_until_stopped
+from local.serving import LOOPBACK
 
 
-class MotoStartError(RuntimeError):
-    pass
-
-
-class MotoProcess:
+def moto_server(*, name: str, host: str = LOOPBACK, port: int = 0) -> ChildServer:
     """moto server on host:port (0 = any free port) in a child process, until `stop()`."""
-
-    def __init__(self, *, name: str, host: str = LOOPBACK, port: int = 0) -> None:
-        self._name = name
-        self._host = host
-        self._requested_port = port
-        self._listener: socket.socket | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def bind(self) -> None:
-        """Claim the port now (fail fast when it is taken); `start()` serves on it later."""
-        if self._listener is None:
-            self._listener = bind_listener(self._host, self._requested_port, name=self._name)
-
-    @property
-    def port(self) -> int:
-        if self._listener is None:
-            raise RuntimeError(f"{self._name} is not bound")
-        return int(self._listener.getsockname()[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        """Start the child on the bound socket and wait until it serves (it says so on stdout)."""
-        if self._process is not None:
-            return
-        self.bind()
-        assert self._listener is not None
-        fd = self._listener.fileno()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_process", "--fd", str(fd), "--parent", str(os.getpid())],
-            cwd=REPO_ROOT,
-            pass_fds=(fd,),
-            stdout=subprocess.PIPE,
-        )
-        assert self._process.stdout is not None
-        if not _wait_for_line(self._process.stdout, READY, timeout):
-            code = self._process.poll()
-            self.stop()
-            raise MotoStartError(
-                f"{self._name} did not start within {timeout:g}s"
-                if code is None
-                else f"{self._name} exited with {code} while starting"
-            )
-
-    def stop(self, timeout: float = 5.0) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            terminate(process, timeout)
-            if process.stdout is not None:
-                process.stdout.close()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-
-
-def _wait_for_line(stream: IO[bytes], expected: bytes, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select([stream], [], [], left)
-        if readable:
-            line = stream.readline()
-            if not line:
-                return False  # the child closed its stdout: it exited
-            if line == expected:
-                return True
-    return False
+    return ChildServer(name=name, module="local.moto_process", host=host, port=port)
 
 
 def _route_key(environ: dict[str, Any]) -> tuple[str, ...] | None:
@@ -163,13 +69,6 @@ def dispatcher() -> Any:
     return RememberingDispatcher()
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    """The stack killed with SIGKILL cannot stop its child: the child stops itself."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(0)
-
-
 def serve(fd: int, parent: int | None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
@@ -184,7 +83,7 @@ def serve(fd: int, parent: int | None) -> None:
         return
 
     handler = type("QuietMotoRequestHandler", (MotoRequestHandler,), {"log": quiet})
-    listener = socket.socket(fileno=fd)
+    listener = inherited_listener(fd)
     host, port = listener.getsockname()[:2]
     server = make_server(
         host,
@@ -195,20 +94,12 @@ def serve(fd: int, parent: int | None) -> None:
         fd=listener.fileno(),
     )
     listener.detach()  # werkzeug serves on its own duplicate; the original stays open, unused
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the stack stops us
-    if parent is not None:
-        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     # moto's modules and models live as long as the process: out of the collector's way, so a
     # full collection scans the tables' data only (`local.lambda_runtime` does the same).
     gc.freeze()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    sys.stdout.buffer.write(READY)
-    sys.stdout.flush()
-    while not stop.wait(0.5):
-        pass
+    serve_until_stopped(parent)
     with contextlib.suppress(Exception):
         server.shutdown()
 

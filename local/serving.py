@@ -54,7 +54,10 @@ class BackgroundServer:
         port: int = 0,
         quiet: bool = True,
         request_handler: type[WSGIRequestHandler] = WSGIRequestHandler,
+        listener: socket.socket | None = None,
     ) -> None:
+        """`listener`: a socket bound and listening already (a parent's, `local.child_server`),
+        served instead of binding host:port."""
         self._app = app
         self._name = name
         self._host = host
@@ -62,7 +65,7 @@ class BackgroundServer:
         self._handler = _quiet(request_handler) if quiet else request_handler
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._listener: socket.socket | None = None
+        self._listener: socket.socket | None = listener
 
     @property
     def name(self) -> str:

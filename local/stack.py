@@ -5,11 +5,12 @@ Starts, until Ctrl-C or SIGTERM:
   (`local.moto_process`), with template.yaml's tables, queues, secret,
   bus, archive, connection, API destination and rules, plus a rule copying every bus event
   to the local queue `lift-alerts-local-events`;
+- a stand-in Woosh Bridge on 127.0.0.1:$WOOSH_PORT (3001), in a child process of its own
+  too (`local.woosh_standin --fd`), posting taps and statuses to the local /webhook with the
+  callback token (skipped when WOOSH_BASE_URL is set: the functions use that bridge);
 and, in this process,
 - the template's HttpApi routes on 127.0.0.1:$API_PORT (3000), each request handed to its
   function's handler as an API Gateway HTTP API 2.0 event;
-- a stand-in Woosh Bridge on 127.0.0.1:$WOOSH_PORT (3001) posting signed taps and statuses
-  to the local /webhook (skipped when WOOSH_BASE_URL is set: the functions use that bridge);
 - the event sources of the template: the table stream → PublisherFunction, the parked
   queue → ParkedFunction, the wake-up queue → EscalationFunction (delays honoured), and each
   schedule at its deployed period (the one-minute sweep every 60 s) unless $LOCAL_TIMER_SECONDS
@@ -37,17 +38,15 @@ from typing import Any
 
 from local.account import ACCOUNT_ID, LOCAL_SECRET_VALUES, AwsClients, local_aws_environment, region
 from local.apigw import HttpApiApp, Route, template_routes
+from local.child_server import ChildServer
 from local.event_sources import EventSources
 from local.function_environment import function_environment, local_function_runtime
 from local.lambda_runtime import FunctionRuntime, add_layers_to_path, apply_environment
-from local.moto_process import MotoProcess
+from local.moto_process import moto_server
 from local.provision import LocalStackResources, Provisioner
 from local.serving import LOOPBACK, BackgroundServer, PortInUseError
 from local.stack_config import LOCAL_TEMPLATE_PARAMS, StackConfig
 from local.template import Template, TemplateError
-from local.woosh.limits import RateLimits
-from local.woosh.templates import TemplateShape
-from local.woosh_standin import WooshStandIn
 
 STATE_FILE = Path(__file__).resolve().parent / ".state" / "stack.json"
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -63,9 +62,9 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.template = Template.load(config.template_path) if config.template_path else Template.load()
-        self.moto: MotoProcess | None = None
+        self.moto: ChildServer | None = None
         self.api: BackgroundServer | None = None
-        self.woosh: WooshStandIn | None = None
+        self.woosh: ChildServer | None = None
         self.resources: LocalStackResources | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.event_sources: EventSources | None = None
@@ -106,10 +105,14 @@ class LocalStack:
         self.api.bind()
         # moto in a process of its own: an interpreter lock of its own for every AWS call the
         # function instances make (`local.moto_process`), which also makes it atomic per item.
-        self.moto = MotoProcess(name="moto server (AWS_PORT)", port=self.config.aws_port)
+        self.moto = moto_server(name="moto server (AWS_PORT)", port=self.config.aws_port)
         self.moto.bind()
         if self.config.woosh_base_url is None:
-            self.woosh = self._woosh_standin(f"http://{LOOPBACK}:{self.api.bound_port}/webhook").start()
+            # In a process of its own, as the real Bridge is another machine (`local.child_server`).
+            self.woosh = ChildServer(
+                name="woosh stand-in (WOOSH_PORT)", module="local.woosh_standin", port=self.config.woosh_port
+            )
+            self.woosh.start(self._woosh_standin_args(f"http://{LOOPBACK}:{self.api.bound_port}/webhook"))
 
         self.moto.start()
         apply_environment(local_aws_environment(self.aws_endpoint))
@@ -126,40 +129,33 @@ class LocalStack:
             return self.config.parameters
         return {**self.config.parameters, "WooshRateTimeScale": f"{scale:g}"}
 
-    def _woosh_standin(self, webhook_url: str) -> WooshStandIn:
-        """The stand-in, behaving as the real Bridge does (SPEC §5, §6, §8): it forwards with the
-        callback token (Bearer), dispatches statuses in Meta's payload and again in its own
-        wrapper, fails an interactive or text message to a person outside the 24-hour window
-        with 131047, refuses a template whose variables do not fit the approved shape (Meta
-        132000), and answers 429 past 10 messages a second or 100 a minute."""
+    def _woosh_standin_args(self, webhook_url: str) -> list[str]:
+        """The stand-in's command line (`local.woosh_standin`), behaving as the real Bridge does
+        (SPEC §5, §6, §8): it forwards with the callback token (Bearer), dispatches statuses in
+        Meta's payload and again in its own wrapper, fails an interactive or text message to a
+        person outside the 24-hour window with 131047, refuses a template whose variables do
+        not fit the approved shape (Meta 132000), and answers 429 past 10 messages a second or
+        100 a minute. Every behaviour is given, so no WOOSH_STANDIN_* variable changes it."""
+        common = ["--api-key", LOCAL_SECRET_VALUES["woosh_api_key"], "--webhook-url", webhook_url]
         if not self.config.woosh_like_real:
-            return WooshStandIn(
-                api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
-                webhook_url=webhook_url,
-                webhook_secret=LOCAL_SECRET_VALUES["webhook_secret"],
-                port=self.config.woosh_port,
-            )
+            return [
+                *common,
+                *("--webhook-secret", LOCAL_SECRET_VALUES["webhook_secret"], "--status-form", "meta"),
+                *("--no-enforce-window", "--no-rate-limits", "--templates", ""),
+            ]
         params = self.config.parameters.get("AlertTemplateParams", LOCAL_TEMPLATE_PARAMS)
-        name = self.config.parameters.get("AlertTemplateName", "")
-        notice = self.config.parameters.get("NoticeTemplateName", "")
-        confirm = self.config.parameters.get("ConfirmTemplateName", "")
-        templates: dict[str, TemplateShape] = {}
-        if name:
-            templates[name] = TemplateShape(body_params=len(params.split(",")))
-        if notice:
-            templates[notice] = TemplateShape(body_params=1, buttons=())
-        if confirm:
-            templates[confirm] = TemplateShape(body_params=1, buttons=("YES",))
-        return WooshStandIn(
-            api_key=LOCAL_SECRET_VALUES["woosh_api_key"],
-            webhook_url=webhook_url,
-            callback_token=LOCAL_SECRET_VALUES["callback_token"],
-            port=self.config.woosh_port,
-            templates=templates or None,
-            status_form="both",
-            enforce_window=True,
-            rate_limits=RateLimits(time_scale=self.config.rate_time_scale),
-        )
+        shapes = {
+            self.config.parameters.get("AlertTemplateName", ""): {"body_params": len(params.split(","))},
+            self.config.parameters.get("NoticeTemplateName", ""): {"body_params": 1, "buttons": []},
+            self.config.parameters.get("ConfirmTemplateName", ""): {"body_params": 1, "buttons": ["YES"]},
+        }
+        templates = {name: shape for name, shape in shapes.items() if name}
+        return [
+            *common,
+            *("--callback-token", LOCAL_SECRET_VALUES["callback_token"], "--status-form", "both"),
+            *("--enforce-window", "--rate-limits", "--rate-time-scale", f"{self.config.rate_time_scale:g}"),
+            *("--templates", json.dumps(templates) if templates else ""),
+        ]
 
     def _routes(self) -> list[Route]:
         return template_routes(self.template)

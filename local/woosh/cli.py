@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from local.child_server import inherited_listener, serve_until_stopped
 from local.woosh.inbound import DEFAULT_WINDOW_FAILURE_DELAY
 from local.woosh.limits import RateLimits
 from local.woosh.payloads import DEFAULT_TENANT_ID, STATUS_FORMS
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Every option also reads the WOOSH_STANDIN_* environment variable named in its help.",
     )
     parser.add_argument("--port", type=int, default=8081)
+    # The local stack runs the stand-in as a child (`local.child_server`): it serves on the
+    # stack's listening socket and stops when the stack is gone.
+    parser.add_argument("--fd", type=int, help="serve on this inherited listening socket, not --port")
+    parser.add_argument("--parent", type=int, help="with --fd: exit when this process is gone")
     parser.add_argument("--api-key", default="local-woosh-key")
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret", default="local-webhook-secret")
@@ -154,7 +159,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def standin_from_args(argv: Sequence[str] | None = None) -> WooshStandIn:
     """The stand-in `main()` would run for these arguments (and environment), not started."""
-    args = _parser().parse_args(argv)
+    return _standin(_parser().parse_args(argv))
+
+
+def _standin(args: argparse.Namespace) -> WooshStandIn:
     return WooshStandIn(
         api_key=args.api_key,
         webhook_url=args.webhook_url,
@@ -170,6 +178,7 @@ def standin_from_args(argv: Sequence[str] | None = None) -> WooshStandIn:
         rate_limits=RateLimits(args.rate_per_second, args.rate_per_minute, args.rate_time_scale)
         if args.rate_limits
         else False,
+        listener=inherited_listener(args.fd) if args.fd is not None else None,
     )
 
 
@@ -177,12 +186,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the stand-in until Ctrl-C or SIGTERM."""
     from local.serving import PortInUseError
 
-    standin = standin_from_args(argv)
+    args = _parser().parse_args(argv)
+    standin = _standin(args)
     try:
         standin.start()
     except PortInUseError as exc:
         print(f"error: {exc}")
         return 2
+    if args.fd is not None:
+        try:
+            serve_until_stopped(args.parent)
+        finally:
+            standin.stop()
+        return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"Woosh stand-in on {standin.base_url} (Ctrl-C stops)", flush=True)

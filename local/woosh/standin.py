@@ -8,6 +8,7 @@ behaviours and the control endpoints are described in `local.woosh_standin`'s do
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -43,10 +44,12 @@ class WooshStandIn(SimulatedInbound):
         enforce_window: bool = False,
         window_failure_delay: float = DEFAULT_WINDOW_FAILURE_DELAY,
         rate_limits: RateLimits | bool = False,
+        listener: socket.socket | None = None,
     ) -> None:
         """`templates` maps approved template names to a `TemplateShape` (or just their quick-reply
         labels by index); when None any template name is accepted with `template_button_texts`.
-        `rate_limits=True` applies Woosh's limits as documented; `local.woosh_standin` has the rest."""
+        `rate_limits=True` applies Woosh's limits as documented; `listener` is a socket bound
+        already to serve on instead of host:port; `local.woosh_standin` has the rest."""
         super().__init__(
             SendRecord(),
             ReplyWindows(),
@@ -74,7 +77,9 @@ class WooshStandIn(SimulatedInbound):
             default_texts=template_button_texts,
             stopping=self._stopping,
         )
-        self._server = BackgroundServer(routes.wsgi, name="woosh stand-in", host=host, port=port)
+        self._server = BackgroundServer(
+            routes.wsgi, name="woosh stand-in", host=host, port=port, listener=listener
+        )
 
     # -- life cycle --------------------------------------------------------------------------
 
