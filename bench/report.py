@@ -39,18 +39,20 @@ def _verdict(figure: str, value: Any) -> tuple[str, str]:
 def _mass_runs_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| run | beside it | load average (start / mean / max) | first reach | all sent | 429 | lost "
-        "| doubled | unfinished | slots lost | slots given back | first message | firsts' span | per minute "
+        "| doubled | unfinished | slots lost | slots given back | series restarts that skipped time "
+        "| first message | firsts' span | per minute "
         "| run time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for number, run in enumerate(runs, start=1):
         r = run.get
-        beside = f"CPU hog on core {r('hog_core')}" if r("cpu_hog") else "quiet"
+        beside = f"CPU hog on core {r('hog_core')}" if r("cpu_hog") else "no hog"
         lines.append(
             f"| {number} | {beside} | {r('load_start')} / {r('load_mean')} / {r('load_max')} "
             f"| {r('mass_alarm_first_reach_ratio')} | {r('mass_alarm_all_sent_ratio')} "
             f"| {r('mass_alarm_rate_limited')} | {r('mass_alarm_lost')} | {r('mass_alarm_doubled')} "
             f"| {r('mass_alarm_unfinished')} | {r('mass_alarm_slots_lost')} | {r('slots_given_back')} "
+            f"| {r('series_skipped_lines')} ({r('series_skipped_ms')} ms) "
             f"| {r('first_accepted_seconds')} s | {r('firsts_span_seconds')} s | {r('accepted_per_window')} "
             f"| {r('run_seconds')} s |"
         )
@@ -78,7 +80,7 @@ def _mass_section(mass: dict[str, Any]) -> list[str]:
         )
         lines += [
             "",
-            f"## Mass alarms (`{key}`: `python -m bench.mass`, run first by `make bench`)",
+            f"## Mass alarms (`{key}`: `python -m bench.mass`, run by `make bench`)",
             "",
             *(
                 [
@@ -95,7 +97,9 @@ def _mass_section(mass: dict[str, Any]) -> list[str]:
             f"stack ({first('connections')} POSTs in flight), Woosh's limits scaled in time "
             f"x{first('time_scale')} for the stand-in and the send budget together; {how}. Send slots are "
             "counted from the stack's log: `send slots lost` (WARNING) and `send slots given back` (INFO) "
-            "lines, by their `slots`.",
+            "lines, by their `slots`; beside them, for information, new send series that replaced one "
+            "whose next slot was still ahead (`send series started` with `skipped_ms`): capacity skipped "
+            "without a slot being taken, which `send slots lost` does not count.",
             "",
             f"| figure | {'worst of ' + str(len(runs)) if len(runs) > 1 else 'this run'} | goal | |",
             "|---|---|---|---|",
@@ -232,7 +236,7 @@ def _own_share_rows(st: dict[str, Any]) -> list[str]:
     ]
     for n, rep in enumerate(own["repeats"], start=1):
         rows.append(
-            f"  | {n} | {'CPU hog' if rep['cpu_hog'] else 'quiet'} | {rep['load_average']} "
+            f"  | {n} | {'CPU hog' if rep['cpu_hog'] else 'no hog'} | {rep['load_average']} "
             f"| {rep['handler_ms']} | {rep['powertools_floor_ms']} | {rep['observed_floor_ms']} "
             f"| {rep['bare_floor_ms']} "
             f"| {rep['own_share']} | {rep['own_share_vs_observed_floor']} | {rep['overhead_ratio']} |"
@@ -294,7 +298,7 @@ def write_markdown(
         f"(floor parts measured apart: UpdateItem {v['floor_update_item_median_ms']} ms, json.loads + "
         f"credential {v['floor_json_and_credential_median_ms']} ms)"
         for kind, v in st.items()
-        if isinstance(v, dict) and kind != "layers"
+        if isinstance(v, dict) and kind not in ("layers", "own_share")
     ]
     layers = st.get("layers") or {}
     if layers:
@@ -432,3 +436,21 @@ def write_markdown(
     if notes.exists():
         lines += ["", notes.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    """Write RESULTS.md again from results.json (`python -m bench.report`), e.g. after a change
+    of this module, without measuring anything."""
+    from bench.run import GOALS, OUT
+
+    data = json.loads((OUT / "results.json").read_text(encoding="utf-8"))
+    results = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    mass = {k: v for k, v in data.items() if k.startswith("mass_alarm")}
+    write_markdown(
+        OUT / "RESULTS.md", results, data["detail"], GOALS, mass=mass, lateness=data.get("step_lateness")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
