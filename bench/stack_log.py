@@ -9,6 +9,9 @@ its lines only, by their `message` and fields (SPEC §11, §12):
 - `{"message": "send slots given back", "slots": <n>}` and `{"message": "send slots lost",
   "slots": <n>}`: send capacity reserved and not used, given back to the budget or lost.
 
+It also counts, for information, `"send series started"` lines with `skipped_ms` > 0: a new
+series of slots that replaced one whose next slot was still ahead, skipping the time between.
+
 Percentiles are nearest-rank (the smallest value with at least p % of the values at or
 below it): never interpolated, so p99 of fewer than 100 steps is their maximum, and a
 figure is always a lateness that some step really had.
@@ -25,6 +28,9 @@ from typing import Any
 TIMED_STEP = "timed step ran"
 SLOTS_GIVEN_BACK = "send slots given back"
 SLOTS_LOST = "send slots lost"
+# A new series of send slots that replaced one whose next slot was still ahead skipped the time
+# in between (`skipped_ms`): capacity lost too, though no slot was taken (a WARNING line).
+SERIES_STARTED = "send series started"
 # The kinds the service names (lift_alerts.domain.step_timing.StepKind), in the order a
 # report lists them; a kind the bench does not know yet is listed after these.
 KIND_ORDER = (
@@ -93,10 +99,23 @@ def timed_steps(text: str, alert_ids: Collection[str] | None = None) -> tuple[li
 
 def slot_lines(text: str) -> dict[str, int]:
     """Send slots given back and lost: the lines and the slots they name (`slots`, 1 when a
-    line names none)."""
-    counts = {"given_back_lines": 0, "given_back_slots": 0, "lost_lines": 0, "lost_slots": 0}
+    line names none); and new series that skipped time (`skipped_ms` > 0), with the ms skipped."""
+    counts = {
+        "given_back_lines": 0,
+        "given_back_slots": 0,
+        "lost_lines": 0,
+        "lost_slots": 0,
+        "series_skipped_lines": 0,
+        "series_skipped_ms": 0,
+    }
     for record in json_records(text):
         message = record.get("message")
+        if message == SERIES_STARTED:
+            skipped = _number(record.get("skipped_ms"))
+            if skipped is not None and skipped > 0:
+                counts["series_skipped_lines"] += 1
+                counts["series_skipped_ms"] += round(skipped)
+            continue
         if message not in (SLOTS_GIVEN_BACK, SLOTS_LOST):
             continue
         slots = _number(record.get("slots"))

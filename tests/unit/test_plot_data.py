@@ -60,7 +60,7 @@ def test_the_mass_plot_s_floors_come_from_when_the_alarms_were_posted() -> None:
     assert chart([slow], "t").floor_first == pytest.approx([0.0, 1.0, 2.0])
     hogged = {**slow, "cpu_hog": True}
     labels = [r.short_label for r in chart([slow, hogged], "t").runs]
-    assert labels == ["run 1, quiet", "run 2, CPU hog"]
+    assert labels == ["run 1", "run 2, CPU hog"]
     assert run_label(2, hogged).startswith("run 2, beside a CPU hog on one core (load 0.5): first reach 1.1")
 
 
