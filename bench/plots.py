@@ -202,7 +202,7 @@ def draw_mass(chart: MassChart, path: Path) -> None:
                 ms=9,
                 mew=2,
                 clip_on=False,
-                label=f"429 rate_limited from Woosh ({len(limited)} in all)",
+                label=f"429 rate_limited from Woosh ({len(limited)} in all runs)",
             )
         axis.set_xlabel("seconds after the alarms were released")
         axis.set_ylim(bottom=0)
@@ -211,12 +211,12 @@ def draw_mass(chart: MassChart, path: Path) -> None:
     whole.set_ylim(0, total * 1.05)
     whole.set_ylabel("messages accepted by Woosh (cumulative)")
     whole.set_title("every message")
-    whole.legend(loc="upper left")
+    whole.legend(loc="best")
     close.set_xlim(0, zoom)
     close.set_ylim(0, len(chart.floor_first) * 1.08)
     close.set_ylabel("alarms whose first recipient was accepted")
     close.set_title("first recipient of every alarm (close-up)")
-    close.legend(loc="upper left")
+    close.legend(loc="best")
     fig.suptitle(chart.title, fontsize=12, fontweight="bold")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -299,7 +299,8 @@ def draw_lateness(chart: LatenessChart, path: Path) -> None:
         "seconds late (from due to first send or mark)" + (", log scale past 1 s" if chart.log_scale else "")
     )
     dist.set_xlabel("seconds late")
-    dist.legend(loc="best")
+    # One row under both panels: the curves may fill any corner of the distribution's panel.
+    fig.legend(*dist.get_legend_handles_labels(), loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle(chart.title, fontsize=12, fontweight="bold")
     fig.savefig(path, dpi=110)
     plt.close(fig)
