@@ -12,13 +12,13 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 # Directory holding python3.13 (with a trailing ':'), or empty when python3.13 works as is.
 PY313_BIN = $(shell python3.13 --version >/dev/null 2>&1 || { v="$$(pyenv latest 3.13)" && [ -n "$$v" ] && echo "$$(pyenv prefix "$$v")/bin:"; } 2>/dev/null)
 
-.PHONY: alarms constraints help venv test test-unit test-component test-e2e test-robustness lint format build validate local demo invoke events bench bench-mass bench-lateness clean
+.PHONY: alarms browser constraints help venv test test-unit test-component test-e2e test-robustness test-browser lint format build validate local demo invoke events bench bench-mass bench-lateness clean
 
 help:
 	@echo "make demo   - start the local stack, run the multi-emergency and escalation scenes, stop"
 	@echo "make local  - run the Docker-free local stack in the foreground (Ctrl-C stops it)"
 	@echo "make test   - run the whole test suite (unit, component, robustness, end to end)"
-	@echo "make test-unit | test-component | test-e2e | test-robustness - one tier"
+	@echo "make test-unit | test-component | test-e2e | test-robustness | test-browser - one tier"
 	@echo "make lint   - ruff (lint + format check), mypy --strict and the import contracts (lint-imports)"
 	@echo "make validate - sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build  - sam build (no container needed)"
@@ -26,18 +26,41 @@ help:
 
 # requirements/*.txt name what we depend on; requirements/*.constraints.txt pin everything
 # those resolve to (transitive packages too), so every machine installs the same versions.
-$(STAMP): requirements/dev.txt requirements/dev.constraints.txt layers/shared/requirements.txt
+$(STAMP): requirements/dev.txt requirements/browser.txt requirements/dev.constraints.txt layers/shared/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/dev.constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# The browser tier drives Debian's chromium through Playwright (requirements/browser.txt);
+# Playwright's own browser download cannot reach its servers from here. As root, a missing
+# chromium is installed with apt-get (package lists refreshed first when the install fails
+# without them); anyone else is told what to install.
+CHROMIUM := /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.browser
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "The browser tests need Debian's chromium at $@. Install it as root: apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi; \
+	log=$$(mktemp); echo "Installing Debian's chromium for the browser tests (apt-get)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >$$log 2>&1 \
+		|| { tail -n 20 $$log >&2; rm -f $$log; exit 1; }; \
+	rm -f $$log; test -x $@ || { echo "$@ is still missing after apt-get install chromium" >&2; exit 1; }
+
+$(BROWSER_STAMP): $(STAMP) $(CHROMIUM)
+	touch $@
+
+browser: $(BROWSER_STAMP)
+
+test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest
 
 # The tiers (README "Tests"): pure and socket-free; handlers with moto and the stand-in;
-# the local stack over HTTP; fault injection, races and fuzzing.
+# the local stack over HTTP; fault injection, races and fuzzing; pages in a real browser.
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
@@ -49,6 +72,9 @@ test-e2e: $(STAMP)
 
 test-robustness: $(STAMP)
 	$(PY) -m pytest tests/robustness
+
+test-browser: $(STAMP) $(BROWSER_STAMP)
+	$(PY) -m pytest tests/browser
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

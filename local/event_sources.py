@@ -1,13 +1,16 @@
 """The template's event sources, as the local stack runs them for its functions.
 
 Each function's `DynamoDB` event is a `StreamPump` on the table's stream, each `SQS` event an
-`SqsPump` on the queue, each `Schedule` a scheduled event every `timer_seconds`; every one runs
-in a `BackgroundLoop` of its own until `stop()`. `HttpApi` events are the local API's
+`SqsPump` on the queue (moto keeps a message sent with `DelaySeconds` invisible until then, as
+SQS does), each `Schedule` a scheduled event at its expression's period (`rate(1 minute)`:
+every 60 s, as deployed) unless `timer_seconds` overrides them all; every one runs in a
+`BackgroundLoop` of its own until `stop()`. `HttpApi` events are the local API's
 (`local.apigw`); any other type is logged as not emulated.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +18,19 @@ from local.account import ACCOUNT_ID, STACK_NAME, region
 from local.provision import LocalStackResources
 from local.pumps import BackgroundLoop, Handler, Logger, SqsPump, StreamPump, scheduled_event
 from local.template import EventSource, Resolver, Template, TemplateError
+
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+
+
+def schedule_period(expression: str) -> float:
+    """The period of an EventBridge `rate(...)` expression, in seconds (a `cron(...)` or anything
+    else is not emulated: TemplateError)."""
+    match = _RATE.fullmatch(expression.strip())
+    if match is None:
+        raise TemplateError(f"schedule {expression!r}: only rate(N minute(s)/hour(s)/day(s)) is emulated")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
 
 STREAM_POLL_SECONDS = 0.2
 QUEUE_POLL_SECONDS = 0.2
@@ -30,7 +46,7 @@ class EventSources:
         resources: LocalStackResources,
         *,
         endpoint_url: str,
-        timer_seconds: float,
+        timer_seconds: float | None,
         log: Logger,
     ) -> None:
         self.template = template
@@ -99,7 +115,8 @@ class EventSources:
         def tick() -> None:
             handler(scheduled_event(rule_arn, region=region(), account_id=ACCOUNT_ID))
 
-        self._loop(f"schedule:{logical_id}", tick, self.timer_seconds)
+        period = self.timer_seconds or schedule_period(str(event.properties.get("Schedule", "")))
+        self._loop(f"schedule:{logical_id}", tick, period)
 
     def _queue_url(self, arn: str) -> str:
         for logical_id in self.resources.of_type("AWS::SQS::Queue"):

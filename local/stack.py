@@ -11,7 +11,9 @@ and, in this process,
 - a stand-in Woosh Bridge on 127.0.0.1:$WOOSH_PORT (3001) posting signed taps and statuses
   to the local /webhook (skipped when WOOSH_BASE_URL is set: the functions use that bridge);
 - the event sources of the template: the table stream → PublisherFunction, the parked
-  queue → ParkedFunction, the escalation schedule every $LOCAL_TIMER_SECONDS (5) seconds.
+  queue → ParkedFunction, the wake-up queue → EscalationFunction (delays honoured), and each
+  schedule at its deployed period (the one-minute sweep every 60 s) unless $LOCAL_TIMER_SECONDS
+  sets another.
 
 A port of 0 picks a free one; `--ready-file PATH` (or $LOCAL_READY_FILE) receives the URLs
 as JSON once everything is up, for scripts that start the stack in the background. What the
@@ -263,8 +265,14 @@ def _banner(stack: LocalStack) -> str:
         f"  Woosh       {woosh}\n"
         f"  Events      {stack.resources.events_queue_url}\n"
         f"  Secret      {secret}\n"
-        f"  Escalation timer every {stack.config.timer_seconds:g}s. Ctrl-C stops everything."
+        f"  Schedules {_schedules(stack.config.timer_seconds)}. Ctrl-C stops everything."
     )
+
+
+def _schedules(timer_seconds: float | None) -> str:
+    if timer_seconds is None:
+        return "at their deployed periods (the sweep every 60s; LOCAL_TIMER_SECONDS overrides)"
+    return f"every {timer_seconds:g}s (LOCAL_TIMER_SECONDS; deployed: the sweep every 60s)"
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """What the local stack runs with: `StackConfig`, read from the environment by `python -m local.stack`.
 
-Ports (AWS_PORT, API_PORT, WOOSH_PORT), an external Bridge (WOOSH_BASE_URL), the escalation
-timer (LOCAL_TIMER_SECONDS), the template parameters that name the approved templates, Woosh's
-rate windows scaled in time and the functions' instances.
+Ports (AWS_PORT, API_PORT, WOOSH_PORT), an external Bridge (WOOSH_BASE_URL), the schedules'
+period (LOCAL_TIMER_SECONDS; unset: each schedule's own, as deployed), the template
+parameters that name the approved templates, Woosh's rate windows scaled in time and the
+functions' instances.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class StackConfig:
     api_port: int = 3000
     woosh_port: int = 3001
     woosh_base_url: str | None = None
-    timer_seconds: float = 5.0
+    # Every Schedule event runs at its deployed period (the one-minute sweep every 60 s): the
+    # stack is never kinder than AWS (SPEC §8, §12). A number here runs them all that often.
+    timer_seconds: float | None = None
     instances: int = DEFAULT_INSTANCES
     template_path: Path | None = None
     parameters: dict[str, str] = field(default_factory=_template_parameters)
@@ -83,7 +86,7 @@ class StackConfig:
             api_port=_port("API_PORT", 3000),
             woosh_port=_port("WOOSH_PORT", 3001),
             woosh_base_url=os.environ.get("WOOSH_BASE_URL", "").strip() or None,
-            timer_seconds=float(timer) if timer else 5.0,
+            timer_seconds=float(timer) if timer else None,
             instances=int(instances) if instances else DEFAULT_INSTANCES,
             rate_time_scale=float(scale) if scale else 1.0,
             rate_guard_ms=float(guard) if guard else None,

@@ -17,7 +17,7 @@ from tests.support.service import Service
 prepare_moto()
 
 # Each tier directory is also a marker (`pytest -m unit`, `-m "not e2e"`...).
-_TIERS = ("unit", "component", "e2e", "robustness")
+_TIERS = ("unit", "component", "e2e", "robustness", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

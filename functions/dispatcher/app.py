@@ -9,13 +9,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.flows.dispatch import dispatch_waiting
-from lift_alerts.flows.sending import pacing_limits
+from lift_alerts.flows.sending import sending_function_configuration
 from lift_alerts.platform.config import get_settings
 from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error fails the cold start, naming it.
-get_settings()
-pacing_limits()  # WOOSH_RATE_*: this function sends (SPEC §11)
+sending_function_configuration()
 
 
 @logger.inject_lambda_context(clear_state=True)

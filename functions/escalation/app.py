@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lift_alerts.flows.sending import pacing_limits
+from lift_alerts.flows.sending import sending_function_configuration
 from lift_alerts.flows.sweep import run_sweep
 from lift_alerts.flows.timer import TimerReport
 from lift_alerts.flows.wake_up_runs import run_wake_ups
@@ -20,8 +20,7 @@ from lift_alerts.platform.observability import logger, metrics, tracer
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
 # variable) fails the cold start with its message instead of failing every send. Requests
 # read get_settings() again: it is cached, and tests that change the environment reset it.
-get_settings()
-pacing_limits()  # WOOSH_RATE_*: this function sends (SPEC §11)
+sending_function_configuration()
 
 
 @logger.inject_lambda_context(clear_state=True)

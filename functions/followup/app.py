@@ -11,15 +11,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.flows.follow_up import follow_up_stream_record
-from lift_alerts.flows.sending import pacing_limits
+from lift_alerts.flows.sending import sending_function_configuration
 from lift_alerts.platform.config import get_settings
 from lift_alerts.platform.observability import logger, metrics, tracer
 
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name or DISPLAY_TIMEZONE,
 # a missing variable) fails the cold start, naming it, instead of every follow-up. Cached;
 # tests reset it.
-get_settings()
-pacing_limits()  # WOOSH_RATE_*: this function sends (SPEC §11)
+sending_function_configuration()
 
 # A failed record is reported (ReportBatchItemFailures) and retried from there by Lambda;
 # what it already sent is recorded on the alert, so the retry does not send it again.

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lift_alerts.flows import create_alert, read_alerts
-from lift_alerts.flows.sending import pacing_limits, remaining_deadline
+from lift_alerts.flows.sending import remaining_deadline, sending_function_configuration
 from lift_alerts.platform.config import get_settings
 from lift_alerts.platform.http import json_response, parse_json, raw_body, register_http_errors, resolve
 from lift_alerts.platform.observability import logger, metrics, tracer
@@ -16,8 +16,7 @@ from lift_alerts.platform.observability import logger, metrics, tracer
 # Read at init: a configuration error (an unknown ALERT_TEMPLATE_PARAMS name, a missing
 # variable) fails the cold start with its message instead of failing every send. Requests
 # read get_settings() again: it is cached, and tests that change the environment reset it.
-get_settings()
-pacing_limits()  # WOOSH_RATE_*: this function sends (SPEC §11)
+sending_function_configuration()
 
 MAX_BODY = 64 * 1024
 ROUTES = {"/alerts": {"POST"}, "/alerts/{alert_id}": {"GET"}, "/alerts/{alert_id}/close": {"POST"}}

@@ -6,6 +6,7 @@ the colleague's YES on the reminder closes the alert and no further reminder goe
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from local.demo.client import Demo, button_index, event_for, message_for
@@ -15,9 +16,9 @@ from local.demo.settings import (
     COLLEAGUE,
     CONFIRM_AFTER_SECONDS,
     CONFIRM_ROUNDS,
+    STEP_GOAL_SECONDS,
     SUPERVISOR,
     TECHNICIAN,
-    TIMER_SECONDS,
 )
 
 
@@ -49,8 +50,15 @@ def confirmation_scene(demo: Demo) -> None:
 
     colleague = digits(COLLEAGUE)
     demo.wait_for_sent(question_to(colleague, "ENTRAPMENT - ticket EMG-2024-005"), timeout=15)
-    say("\n17. Nobody taps YES; the timer sends REMINDER 1/2 of the question")
+    requested = _epoch(str((demo.get_alert(alert["alert_id"])["confirmation"] or {}).get("requested_at")))
+    say("\n17. Nobody taps YES; its wake-up sends REMINDER 1/2 of the question")
     reminder = demo.wait_for_sent(question_to(colleague, "REMINDER 1/2"), timeout=CONFIRM_AFTER_SECONDS + 15)
+    late = reminder["received_at"] - (requested + CONFIRM_AFTER_SECONDS)
+    say(f"  REMINDER 1/2 reached Woosh {late:.1f}s after it was due")
+    check(
+        0 <= late <= STEP_GOAL_SECONDS,
+        f"the confirmation reminder reached Woosh {late:.1f}s after it was due",
+    )
     say("\n18. The colleague has called the service provider and taps YES on the reminder")
     demo.tap(reminder["message_id"], button_index(reminder, "YES"), "Sipho Colleague")
     confirmed = event_for(demo, "Alert Provider Confirmed", alert["alert_id"])
@@ -64,7 +72,7 @@ def confirmation_scene(demo: Demo) -> None:
         ),
         timeout=15,
     )
-    time.sleep(CONFIRM_AFTER_SECONDS + 2 * TIMER_SECONDS)  # past REMINDER 2/2's time: it never comes
+    time.sleep(max(0.0, requested + 2 * CONFIRM_AFTER_SECONDS + STEP_GOAL_SECONDS - time.time()))  # past 2/2
     final = demo.get_alert(alert["alert_id"])
     check(
         final["state"] == "closed" and final["close_reason"] == "provider_confirmed",
@@ -87,3 +95,7 @@ def confirmation_scene(demo: Demo) -> None:
         f"  state={final['state']} close_reason={final['close_reason']} outcome={final['outcome']}"
         f" confirmation rounds_sent={confirmation['rounds_sent']}; messages sent for Lift E: {total}"
     )
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -13,7 +13,10 @@ ESCALATE_AFTER_SECONDS = 3
 # Entrapment confirmation reminders, shortened like escalation so the scene takes seconds.
 CONFIRM_AFTER_SECONDS = 4
 CONFIRM_ROUNDS = 2
-TIMER_SECONDS = 1.0  # the local stack's escalation timer, shortened so the scene takes seconds
+# No shortened timer: the stack runs the one-minute sweep at its deployed period (SPEC §12), and
+# each timed step still comes within seconds of its due time, through its own wake-up. A step
+# must reach Woosh within this many seconds of its due time over the local stack.
+STEP_GOAL_SECONDS = 3.0
 # Woosh's rate windows (1 s, 60 s) for the stand-in and the service's send budget together:
 # the load-shedding scene's burst plays out in seconds (the other scenes send too few to tell).
 RATE_TIME_SCALE = 0.1

@@ -18,7 +18,6 @@ from local.demo.settings import (
     CONFIRM_ROUNDS,
     LOG_PATH,
     RATE_TIME_SCALE,
-    TIMER_SECONDS,
 )
 from local.demo.template_first import template_first_scene
 from local.process import StackProcess, StackStartError
@@ -40,7 +39,6 @@ def main() -> int:
     stack = StackProcess(
         log_path=LOG_PATH,
         env={
-            "LOCAL_TIMER_SECONDS": str(TIMER_SECONDS),
             "CONFIRM_AFTER_SECONDS": str(CONFIRM_AFTER_SECONDS),
             "CONFIRM_MAX_ROUNDS": str(CONFIRM_ROUNDS),
             "LOCAL_RATE_TIME_SCALE": str(RATE_TIME_SCALE),

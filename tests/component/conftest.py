@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.service import Service
 
+REGION = "af-south-1"
+
 
 @pytest.fixture
 def template_mode(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
@@ -33,3 +35,16 @@ def log_output() -> Iterator[io.StringIO]:
     target.addHandler(handler)
     yield stream
     target.removeHandler(handler)
+
+
+@pytest.fixture
+def table() -> Iterator[str]:
+    """An empty alerts table in moto, for tests of one repository (the send budget) alone."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.support.harness import create_alerts_table
+
+    with mock_aws():
+        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "alerts-table-test")
+        yield "alerts-table-test"

@@ -7,41 +7,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lift_alerts.domain.send_slots import PacingLimits
 from lift_alerts.store.send_budget import SendBudget
 from tests.support.budget import budget_frees_up, real_windows
-from tests.support.harness import LambdaContext, create_alerts_table, handler_module
+from tests.support.fake_time import FakeTime
+from tests.support.harness import LambdaContext, handler_module
 from tests.support.service import Service
 
 REGION = "af-south-1"
 WOOSH = PacingLimits(guard_seconds=0.0)
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-first")
-        yield "budget-first"
-
-
-class FakeTime:
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def budget(table: str, fake: FakeTime) -> SendBudget:
@@ -56,6 +35,23 @@ def test_a_lone_alarm_s_other_recipients_wait_one_grace_then_go(table: str) -> N
     others = budget(table, fake).reserve(2, not_after=1100.0, patient=False)
     assert others.slots == pytest.approx((1001.0, 1001.0), abs=0.02)  # after the grace: nobody else came
     assert sum(fake.slept) == pytest.approx(0.9, abs=0.02)
+
+
+def test_during_a_burst_others_wait_until_the_last_first_contact_s_slot_has_passed(table: str) -> None:
+    """Ten alarms at once at 2 a second: their first contacts' slots run 4.5 s, longer than the
+    burst's window counts from their arrival. The others wait past the last of those slots, so a
+    first contact that woke late can give its slot back and take one again first (SPEC §12)."""
+    two_a_second = PacingLimits(per_second=2, spacing_seconds=0.5, guard_seconds=0.0)
+    fake = FakeTime(1000.0)
+    client = boto3.client("dynamodb", region_name=REGION)
+    alarms = SendBudget(table, two_a_second, client, clock=fake.clock, sleep=fake.sleep)
+    firsts = [alarms.reserve(1, not_after=1100.0, first_contact=True).slots[0] for _ in range(10)]
+    assert firsts[-1] == pytest.approx(1004.5)
+    fake.now = 1000.1
+    others = SendBudget(table, two_a_second, client, clock=fake.clock, sleep=fake.sleep)
+    refused = others.reserve(1, not_after=1100.0, patient=False)  # a queueing caller: refused
+    # The burst's window ends at 1005.0 (its third-last arrival + 5 s); the last slot is later.
+    assert (refused.slots, refused.next_free) == ((), pytest.approx(1004.5 + 1.0))
 
 
 def test_other_recipients_give_up_when_first_contacts_keep_arriving(table: str) -> None:

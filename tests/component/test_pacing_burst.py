@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import boto3
-import pytest
-from moto import mock_aws
 
 from lift_alerts.domain.send_slots import PacingLimits
 from lift_alerts.store.send_budget import SendBudget
-from tests.support.harness import create_alerts_table
 
 REGION = "af-south-1"
 INSTANCES = 100
@@ -23,13 +19,6 @@ INSTANCES = 100
 # series head of a second: in-process moto under a hundred threads answers in up to 0.6 s,
 # and a ticket whose answer arrives after its slot is lost capacity.
 LIMITS = PacingLimits(guard_seconds=0.05, spacing_seconds=0.1, series_head_seconds=1.0)
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-burst")
-        yield "budget-burst"
 
 
 def test_a_hundred_first_contacts_at_once_all_fit_the_first_minute(table: str) -> None:

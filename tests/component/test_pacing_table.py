@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lift_alerts.domain.send_slots import PacingLimits
 from lift_alerts.store.send_budget import BUDGET_KEY, FIRSTS_KEPT, SendBudget
-from tests.support.harness import create_alerts_table
 from tests.unit.test_pacing import REGION, WOOSH
 
 
@@ -189,10 +186,3 @@ def test_first_contacts_racing_the_cut_each_get_a_slot(table: str) -> None:
         thread.join(timeout=60)
     assert len(reserved) == len(set(reserved)) == 12
     assert len(_firsts_stored(table)) <= FIRSTS_KEPT
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    with mock_aws():
-        create_alerts_table(boto3.client("dynamodb", region_name=REGION), "budget-test")
-        yield "budget-test"

@@ -11,24 +11,10 @@ from typing import Any
 from lift_alerts.domain.send_slots import Reservation
 from lift_alerts.woosh.client import WooshClient
 from local.woosh_standin import WooshStandIn
+from tests.support.fake_time import FakeTime
 from tests.support.harness import LOCAL_SECRET
 
 LATE_BY = 0.05
-
-
-class FakeTime:
-    """Wall clock of the sender; its first sleep overruns by `overrun` seconds."""
-
-    def __init__(self, now: float, overrun: float) -> None:
-        self.now = now
-        self.overrun = overrun
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds + self.overrun
-        self.overrun = 0.0
 
 
 class SlotsAhead:

@@ -204,30 +204,35 @@ def test_reminders_fill_text_with_their_heading(service: Service, monkeypatch: p
 # -- a bad setting stops the function at cold start ---------------------------------------------
 
 
-@pytest.mark.parametrize("function", ["send", "escalation"])
-def test_an_unknown_template_param_fails_the_cold_start_naming_it(
-    monkeypatch: pytest.MonkeyPatch, function: str
-) -> None:
-    monkeypatch.setenv("ALERT_TEMPLATE_PARAMS", "heading,ticket,site")
-    reset_caches()
-    try:
-        with pytest.raises(ConfigurationError, match=r"ALERT_TEMPLATE_PARAMS.*'ticket'"):
-            container_module(function, "cold")
-    finally:
-        monkeypatch.undo()
-        reset_caches()
+BAD_SETTINGS = [
+    (
+        "ALERT_TEMPLATE_PARAMS",
+        "heading,ticket,site",
+        r"ALERT_TEMPLATE_PARAMS.*'ticket'",
+        ["send", "escalation"],
+    ),
+    # Before, this passed the cold start and every POST /alerts was then answered 503 "please
+    # retry": a retry can never cure a setting.
+    (
+        "WOOSH_RATE_PER_MINUTE",
+        "100000",
+        r"WOOSH_RATE_PER_MINUTE must be between 1 and 10000",
+        ["send", "escalation", "followup", "dispatcher"],
+    ),
+]
 
 
-@pytest.mark.parametrize("function", ["send", "escalation", "followup", "dispatcher"])
-def test_a_pacing_setting_out_of_range_fails_the_cold_start_naming_it(
-    monkeypatch: pytest.MonkeyPatch, function: str
+@pytest.mark.parametrize(
+    ("variable", "value", "named", "function"),
+    [(variable, value, named, fn) for variable, value, named, functions in BAD_SETTINGS for fn in functions],
+)
+def test_a_bad_setting_fails_the_cold_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str, function: str
 ) -> None:
-    """Before, WOOSH_RATE_PER_MINUTE=100000 passed the cold start and every POST /alerts was then
-    answered 503 "please retry": a retry can never cure a setting."""
-    monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv(variable, value)
     reset_caches()
     try:
-        with pytest.raises(ConfigurationError, match=r"WOOSH_RATE_PER_MINUTE must be between 1 and 10000"):
+        with pytest.raises(ConfigurationError, match=named):
             container_module(function, "cold")
     finally:
         monkeypatch.undo()

@@ -46,3 +46,14 @@ def test_the_grace_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("WOOSH_FIRST_GRACE_MS", "-1")
     with pytest.raises(ConfigurationError, match="WOOSH_FIRST_GRACE_MS"):
         PacingLimits.from_env()
+
+
+def test_during_a_burst_others_also_wait_until_the_last_first_contacts_slot_has_passed() -> None:
+    """A first contact that woke late gives its slot back and takes one again (SPEC §12): no
+    other send may take the minute's slots before, or it would go into the next minute."""
+    burst = [1000.0, 1000.5, 1001.0]
+    # The burst is over at 1005.0, but the last first contact's slot is at 1009.9.
+    assert give_way_until(burst, 1005.5, WOOSH, last_first_slot=1009.9) == pytest.approx(1010.9)
+    assert give_way_until(burst, 1011.0, WOOSH, last_first_slot=1009.9) is None
+    # Not a burst (two alarms at one site): their slot does not hold the others.
+    assert give_way_until([1000.0, 1000.5], 1001.6, WOOSH, last_first_slot=1009.9) is None

@@ -233,6 +233,13 @@ def pacing_limits() -> PacingLimits:
     return PacingLimits.from_env()
 
 
+def sending_function_configuration() -> Settings:
+    """A sending function's configuration, read at its cold start: the settings and Woosh's
+    limits. A bad value stops the function there, naming it, instead of failing every send."""
+    pacing_limits()
+    return get_settings()
+
+
 def woosh_client() -> WooshClient:
     """The Bridge client for this container's settings and secret, kept across invocations so
     its connections to Woosh are reused (a rotated key or another Bridge gets a new client)."""
