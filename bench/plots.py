@@ -190,6 +190,20 @@ def draw_mass(chart: MassChart, path: Path) -> None:
         label=f"goal: every alarm reached by {chart.first_goal_seconds:.1f} s "
         f"({chart.first_goal_ratio:g} x floor)",
     )
+    late = 0
+    for run, colour in zip(chart.runs, RUN_COLOURS, strict=False):
+        last = max(run.firsts_accepted_at, default=0.0)
+        if last > chart.first_goal_seconds:  # say when the last alarm was reached, past its goal
+            late += 1
+            close.annotate(
+                f"{run.short_label or run.label}: last alarm reached at {last:.1f} s",
+                xy=(last, len(run.firsts_accepted_at)),
+                xytext=(0.5, 0.65 - 0.08 * late),
+                textcoords="axes fraction",
+                ha="center",
+                color=colour,
+                arrowprops={"arrowstyle": "->", "color": colour},
+            )
     limited = [t for run in chart.runs for t in run.rate_limited_at]
     for axis, right in ((whole, end), (close, zoom)):
         shown = [t for t in limited if t <= right]
