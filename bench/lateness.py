@@ -338,9 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     result = run_lateness()
     by_kind = result.pop("lateness_by_kind")
     if not args.no_write:
+        queues = result["wake_up_queues"]
+        wake_ups = f"wake-ups on {', '.join(queues)}" if queues else "no wake-up queue"
         title = (
             f"Timed steps over the local stack: lateness per kind ({result['steps_seen']} steps of "
-            f"{result['alerts_with_steps']} alerts, sweep every {SWEEP_SECONDS} s)\n"
+            f"{result['alerts_with_steps']} alerts; sweep every {SWEEP_SECONDS} s, "
+            f"{wake_ups})\n"
             f"p99 {result['step_lateness_p99_seconds']} s (goal {GOALS['step_lateness_p99_seconds']:g}), "
             f"max {result['step_lateness_max_seconds']} s (goal {GOALS['step_lateness_max_seconds']:g})"
         )
