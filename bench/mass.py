@@ -437,6 +437,22 @@ def chart(runs: list[dict[str, Any]], title: str) -> MassChart:
     )
 
 
+def title(runs: list[dict[str, Any]]) -> str:
+    """The plot's title: what was run, and the headline of the runs."""
+    first, headline = runs[0], worst(runs)
+    spread = float(first["spread_seconds"])
+    posted = f"posted over {spread:g} s" if spread else "posted all at once"
+    first_goal, all_goal = GOALS["mass_alarm_first_reach_ratio"], GOALS["mass_alarm_all_sent_ratio"]
+    worst_of = f"worst of {len(runs)} runs" if len(runs) > 1 else "one run"
+    return (
+        f"Mass alarm: {first['alarms']} alarms x {first['recipients']} recipients {posted}, "
+        f"Woosh's limits x{float(first['time_scale']):g}\n{worst_of}: first reach "
+        f"{headline['mass_alarm_first_reach_ratio']} x floor (goal {first_goal}), all sent "
+        f"{headline['mass_alarm_all_sent_ratio']} x floor (goal {all_goal}), "
+        f"{headline['mass_alarm_rate_limited']} x 429, {headline['mass_alarm_slots_lost']} slots lost"
+    )
+
+
 def merge_results(figures_: dict[str, Any], path: Path = RESULTS, key: str = "mass_alarm") -> None:
     """Put the figures under `key` in results.json, keeping every other figure there."""
     current: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -476,8 +492,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--key", default="mass_alarm", help="key in bench/results.json")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and the plot")
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="draw the plot again from the last runs (bench/.work), run nothing",
+    )
     args = parser.parse_args(argv)
     plot = None if args.no_write else (PLOT if args.key == "mass_alarm" else OUT / f"{args.key}.png")
+    kept = WORK / f"{args.key}_runs.json"  # every run with its curves, to draw the plot again
+    if args.replot:
+        kept_runs = json.loads(kept.read_text(encoding="utf-8"))
+        draw_mass(chart(kept_runs, title(kept_runs)), plot or PLOT)
+        return 0
     runs: list[dict[str, Any]] = []
     for number in range(1, args.runs + 1):
         run = run_mass(
@@ -493,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = {k: v for k, v in run.items() if k not in SERIES}
         print(json.dumps({"run": number, **{k: shown[k] for k in HEADLINE}}), flush=True)
         runs.append(run)
-    posted = "posted all at once" if not args.spread_seconds else f"posted over {args.spread_seconds:g} s"
+    kept.write_text(json.dumps(runs, default=str), encoding="utf-8")
     headline = worst(runs)
     result: dict[str, Any] = {
         **headline,
@@ -501,16 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [{k: v for k, v in run.items() if k not in SERIES} for run in runs],
     }
     if plot is not None:
-        first_goal, all_goal = GOALS["mass_alarm_first_reach_ratio"], GOALS["mass_alarm_all_sent_ratio"]
-        worst_of = f"worst of {len(runs)} runs" if len(runs) > 1 else "one run"
-        title = (
-            f"Mass alarm: {args.alarms} alarms x {args.recipients} recipients {posted}, "
-            f"Woosh's limits x{args.time_scale:g}\n{worst_of}: first reach "
-            f"{headline['mass_alarm_first_reach_ratio']} x floor (goal {first_goal}), all sent "
-            f"{headline['mass_alarm_all_sent_ratio']} x floor (goal {all_goal}), "
-            f"{headline['mass_alarm_rate_limited']} x 429, {headline['mass_alarm_slots_lost']} slots lost"
-        )
-        draw_mass(chart(runs, title), plot)
+        draw_mass(chart(runs, title(runs)), plot)
         result["plot"] = plot.name
     if args.report_only:
         result["report_only"] = True

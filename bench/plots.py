@@ -174,7 +174,12 @@ def draw_mass(chart: MassChart, path: Path) -> None:
         x, y = cumulative(run.accepted_at, end)
         whole.plot(x, y, drawstyle="steps-post", color=colour, lw=1.6, label=run.label)
         x, y = cumulative(run.firsts_accepted_at, zoom)
-        close.plot(x, y, drawstyle="steps-post", color=colour, lw=1.6, label=run.short_label or run.label)
+        label = run.short_label or run.label
+        last = max(run.firsts_accepted_at, default=0.0)
+        if last > chart.first_goal_seconds:  # when the last alarm was reached, past the goal: marked
+            label += f": last alarm reached at {last:.1f} s"
+            close.plot([last], [len(run.firsts_accepted_at)], "o", color=colour, ms=7, mfc="none", mew=2)
+        close.plot(x, y, drawstyle="steps-post", color=colour, lw=1.6, label=label)
     whole.axvline(
         chart.all_goal_seconds,
         color=GOAL_COLOUR,
@@ -190,20 +195,6 @@ def draw_mass(chart: MassChart, path: Path) -> None:
         label=f"goal: every alarm reached by {chart.first_goal_seconds:.1f} s "
         f"({chart.first_goal_ratio:g} x floor)",
     )
-    late = 0
-    for run, colour in zip(chart.runs, RUN_COLOURS, strict=False):
-        last = max(run.firsts_accepted_at, default=0.0)
-        if last > chart.first_goal_seconds:  # say when the last alarm was reached, past its goal
-            late += 1
-            close.annotate(
-                f"{run.short_label or run.label}: last alarm reached at {last:.1f} s",
-                xy=(last, len(run.firsts_accepted_at)),
-                xytext=(0.5, 0.65 - 0.08 * late),
-                textcoords="axes fraction",
-                ha="center",
-                color=colour,
-                arrowprops={"arrowstyle": "->", "color": colour},
-            )
     limited = [t for run in chart.runs for t in run.rate_limited_at]
     for axis, right in ((whole, end), (close, zoom)):
         shown = [t for t in limited if t <= right]
