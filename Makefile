@@ -22,7 +22,7 @@ help:
 	@echo "make lint   - ruff (lint + format check), mypy --strict and the import contracts (lint-imports)"
 	@echo "make validate - sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make build  - sam build (no container needed)"
-	@echo "make bench  - benchmarks (~17 min), writes bench/results.json, bench/RESULTS.md and the plots"
+	@echo "make bench  - benchmarks (15-22 min), writes bench/results.json, bench/RESULTS.md and the plots"
 
 # requirements/*.txt name what we depend on; requirements/*.constraints.txt pin everything
 # those resolve to (transitive packages too), so every machine installs the same versions.
@@ -141,8 +141,8 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.txt requirements/bench.constraints.t
 		-c requirements/bench.constraints.txt -c requirements/dev.constraints.txt
 	touch $@
 
-# Every benchmark always runs (about 17 minutes; bench/RESULTS.md says how long the last run
-# took): the mass alarm three times (two quiet runs and one with a CPU hog on one core; the worst
+# Every benchmark always runs (15 minutes quiet, up to 22 under load; RESULTS.md says how long the last
+# run took): the mass alarm three times (two quiet runs and one with a CPU hog on one core; the worst
 # is the headline), then all at once (a stress run, reported only), the timed steps' lateness,
 # then bench.run (cold imports, AWS calls, the webhook, cost), which writes RESULTS.md.
 # make fails when the mass alarm or the step lateness missed a goal.
