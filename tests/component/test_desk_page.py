@@ -97,10 +97,6 @@ def test_a_build_without_the_page_still_serves_the_api(
     app._render_page.cache_clear()
 
 
-@pytest.mark.skipif(
-    not handler_module("desk").PAGE_FILE.is_file(),
-    reason="functions/desk/page.py comes with the desk page's branch",
-)
 def test_the_real_page_carries_its_settings_and_a_policy_for_its_inline_parts(service: Service) -> None:
     result = service.desk("GET", "/desk")
     assert result.status == 200
