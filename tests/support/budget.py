@@ -12,6 +12,8 @@ import pytest
 # (+ 5 ms) after its slot gives the slot up. With no guard that is 5 ms, which a loaded CI
 # machine's timers overshoot (a lone alarm's recipients were queued instead of sent).
 DEPLOYED_GUARD_MS = "50"
+# WOOSH_RATE_MINUTE_GUARD_MS as deployed: the long window's own guard.
+DEPLOYED_MINUTE_GUARD_MS = "250"
 
 
 def real_windows(monkeypatch: pytest.MonkeyPatch, *, per_minute: int | None = None) -> None:
@@ -19,6 +21,7 @@ def real_windows(monkeypatch: pytest.MonkeyPatch, *, per_minute: int | None = No
     minute's limit so a test runs out of slots after a few messages."""
     monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "1")
     monkeypatch.setenv("WOOSH_RATE_GUARD_MS", DEPLOYED_GUARD_MS)
+    monkeypatch.setenv("WOOSH_RATE_MINUTE_GUARD_MS", DEPLOYED_MINUTE_GUARD_MS)
     if per_minute is not None:
         monkeypatch.setenv("WOOSH_RATE_PER_MINUTE", str(per_minute))
 
@@ -28,3 +31,4 @@ def budget_frees_up(monkeypatch: pytest.MonkeyPatch) -> None:
     at once."""
     monkeypatch.setenv("WOOSH_RATE_TIME_SCALE", "0.01")
     monkeypatch.setenv("WOOSH_RATE_GUARD_MS", "0")
+    monkeypatch.setenv("WOOSH_RATE_MINUTE_GUARD_MS", "0")

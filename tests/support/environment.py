@@ -27,6 +27,7 @@ os.environ.update(
         # send more than 100 messages stay fast. Local stacks take the template's value (1).
         "WOOSH_RATE_TIME_SCALE": "0.01",
         "WOOSH_RATE_GUARD_MS": "0",
+        "WOOSH_RATE_MINUTE_GUARD_MS": "0",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
