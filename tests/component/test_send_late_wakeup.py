@@ -8,6 +8,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+import requests
+
 from lift_alerts.domain.send_slots import Reservation
 from lift_alerts.woosh.client import WooshClient
 from local.woosh_standin import WooshStandIn
@@ -65,3 +68,35 @@ def test_a_sender_on_time_sends_in_its_slot(woosh: WooshStandIn) -> None:
     assert result.accepted
     assert budget.granted == [1001.0]
     assert budget.given_back == []
+
+
+def test_the_lateness_check_is_the_last_step_before_the_request_leaves(
+    woosh: WooshStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a busy host, preparing a request (encoding it, reading proxy settings and netrc from
+    # the environment and files) can take long enough to leave the slot's window: it is done
+    # before the slot, so that what the check saw is when the request goes.
+    clock = FakeTime(1000.0)
+    budget = SlotsAhead(clock)
+    client = WooshClient(
+        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
+    )
+    session = client._session
+    prepare, transport = session.prepare_request, session.get_adapter(woosh.base_url)
+    transport_send = transport.send
+    left_at: list[float] = []
+
+    def slow_prepare(request: requests.Request) -> requests.PreparedRequest:
+        clock.now += 0.2  # the interpreter was busy elsewhere
+        return prepare(request)
+
+    def timed_send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        left_at.append(clock.now)
+        return transport_send(request, **kwargs)
+
+    monkeypatch.setattr(session, "prepare_request", slow_prepare)
+    monkeypatch.setattr(transport, "send", timed_send)
+    [result] = client.send_all([body("27831234569")], deadline=time.monotonic() + 20)
+    assert result.accepted
+    assert budget.granted == [1001.0]
+    assert [round(at - 1001.0, 3) for at in left_at] == [0.0]  # left at its slot, not 0.2 s after
