@@ -57,6 +57,10 @@ class BudgetSeries:
         issued = self.slots(0, self.issued, limits) if self.base is not None else []
         return [at for at in [*self.before, *issued] if at > now - limits.long_window][-limits.per_minute :]
 
+    def with_first(self, at: float, limits: PacingLimits) -> tuple[float, ...]:
+        """The first contacts a new series keeps (the last `burst_firsts`), with one at `at`."""
+        return (*self.firsts, at)[-limits.burst_firsts :]
+
     def last_first_slot(self, limits: PacingLimits) -> float | None:
         """The slot of the latest first contact, of this series or the one before (None: none)."""
         if self.base is None or self.first_end <= 0:
