@@ -4,12 +4,14 @@ slot instead of sending inside the next window (SPEC §11: the service's own bur
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import requests
+from urllib3.connection import HTTPConnection
 
 from lift_alerts.domain.send_slots import Reservation
 from lift_alerts.woosh.client import WooshClient
@@ -100,3 +102,39 @@ def test_the_lateness_check_is_the_last_step_before_the_request_leaves(
     assert result.accepted
     assert budget.granted == [1001.0]
     assert [round(at - 1001.0, 3) for at in left_at] == [0.0]  # left at its slot, not 0.2 s after
+
+
+def test_the_connection_to_the_bridge_is_made_before_the_slot(
+    woosh: WooshStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new instance's first send would otherwise connect (a TLS handshake, in AWS) after the
+    # slot's lateness check, and reach the Bridge late without anyone knowing.
+    clock = FakeTime(1000.0)
+    budget = SlotsAhead(clock)
+    client = WooshClient(
+        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
+    )
+    connect = HTTPConnection.connect
+    connected_at: list[float] = []
+
+    def timed_connect(self: HTTPConnection) -> None:
+        connected_at.append(clock.now)
+        connect(self)
+
+    monkeypatch.setattr(HTTPConnection, "connect", timed_connect)
+    results = client.send_all([body("27831234570"), body("27831234571")], deadline=time.monotonic() + 20)
+    assert [r.accepted for r in results] == [True, True]
+    assert budget.granted == [1001.0, 1001.1]
+    assert connected_at and all(at < 1001.0 for at in connected_at)  # none after a slot
+
+
+def test_a_bridge_that_cannot_be_reached_ahead_is_reported_by_the_send() -> None:
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    clock = FakeTime(1000.0)
+    client = WooshClient(
+        f"http://127.0.0.1:{port}", "key", budget=SlotsAhead(clock), clock=clock.time, sleep=clock.sleep
+    )
+    [result] = client.send_all([body("27831234572")], deadline=time.monotonic() + 3)
+    assert (result.accepted, result.error_code) == (False, "connection_error")

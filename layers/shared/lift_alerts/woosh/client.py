@@ -15,16 +15,20 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from lift_alerts.domain.deliveries import SendResult, no_slot
 from lift_alerts.domain.send_slots import Reservation
 from lift_alerts.platform.observability import logger
 from lift_alerts.woosh.answers import Retry, interpret
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 MAX_PARALLEL = 10
 
@@ -69,9 +73,9 @@ class WooshClient:
         # None: unpaced (only for tools talking to a bridge without limits).
         self._budget = budget
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
 
     def send_all(
         self,
@@ -100,7 +104,11 @@ class WooshClient:
             )
             late_by = reservation.late_by
             slots = [*reservation.slots, *([None] * (len(bodies) - len(reservation.slots)))]
-        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(bodies)), thread_name_prefix="woosh")
+        outgoing = [self._prepare(body) for body in bodies]
+        parallel = min(MAX_PARALLEL, len(bodies))
+        if self._budget is not None:
+            self._connect_ahead(outgoing[0], deadline, parallel)
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="woosh")
         try:
             futures = [
                 pool.submit(
@@ -110,10 +118,11 @@ class WooshClient:
                     slot=slot,
                     first_contact=first_contact,
                     late_by=late_by,
+                    request=request,
                 )
                 if slot is not None or self._budget is None
                 else None
-                for body, slot in zip(bodies, slots, strict=True)
+                for body, slot, request in zip(bodies, slots, outgoing, strict=True)
             ]
             wait([f for f in futures if f is not None], timeout=max(0.0, deadline - time.monotonic()))
             results = []
@@ -140,11 +149,16 @@ class WooshClient:
         slot: float | None = None,
         first_contact: bool = False,
         late_by: float = math.inf,
+        request: Outgoing | None = None,
     ) -> SendResult:
         """One message, retried as the module says; every attempt waits for its own slot
-        (`slot`, reserved already for the first attempt, may be left `late_by` after it)."""
+        (`slot`, reserved already for the first attempt, may be left `late_by` after it).
+        `request`: the body prepared, its connection made ahead (`send_all`)."""
         to = str(body["to"])
-        request = self._prepare(body)
+        if request is None:
+            request = self._prepare(body)
+            if self._budget is not None:
+                self._connect_ahead(request, deadline, 1)
         delay = 0.5
         last: Retry | None = None
         for attempt in range(1, 5):
@@ -211,6 +225,44 @@ class WooshClient:
         )
         settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         return Outgoing(prepared, dict(settings))
+
+    def _connect_ahead(self, request: Outgoing, deadline: float, count: int) -> None:
+        """Have `count` connections to the Bridge (through the proxy the sends will use) open
+        before the slots, one for each send in parallel: a connection made after the slot's
+        lateness check delays the request past it unseen. Against the real Bridge that is a
+        TLS handshake on every instance's first send of a mass alarm, when instances start by
+        the dozen; over the local stack, during the alarms' posting, when most sends are an
+        instance's first, sends reached the stand-in 60-90 ms after their slots and earned
+        429s a second on. Best effort: whatever fails here, the send itself meets and reports."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.2:
+            return
+        try:
+            pool = self._adapter.get_connection_with_tls_context(
+                request.prepared,
+                request.settings.get("verify", True),
+                request.settings.get("proxies"),
+                request.settings.get("cert"),
+            )
+        except Exception:  # best effort: the send reports its own failure
+            return
+        if not isinstance(pool, HTTPConnectionPool):
+            return
+        # urllib3 has no public "connect ahead"; _get_conn/_put_conn are what its own urlopen
+        # uses to take a connection from the pool and give it back (pinned 2.x). All `count`
+        # are held at once, so that each is a different connection.
+        held: list[BaseHTTPConnection] = []
+        try:
+            held += [pool._get_conn(timeout=0) for _ in range(count)]
+            for connection in held:
+                if not connection.is_connected:
+                    connection.timeout = min(3.0, remaining)
+                    connection.connect()
+        except Exception:  # best effort: the send reports its own failure
+            return
+        finally:
+            for connection in held:
+                pool._put_conn(connection)
 
     def _attempt(self, to: str, request: Outgoing, deadline: float) -> SendResult | Retry:
         remaining = deadline - time.monotonic()
