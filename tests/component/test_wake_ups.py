@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from lift_alerts.domain.step_timing import StepSeries
+from lift_alerts.flows import wake_up_runs
 from lift_alerts.platform.config import reset_caches
 from tests.support.harness import handler_module, timer_context
 from tests.support.logs import log_lines
@@ -23,6 +26,7 @@ from tests.support.service import Service
 
 TECH = "+27824537125"
 DESK = "+27831234567"
+PHONES = ["+27824537125", "+27831234567", "+27721234567"]
 
 
 @pytest.fixture
@@ -211,3 +215,30 @@ def test_a_body_that_is_not_a_wake_up_is_dropped_not_retried(service: Service, t
     woken = wake([{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs"}])
     assert woken["ignored"] == 1
     assert woken["batchItemFailures"] == []
+
+
+def test_a_batch_of_wake_ups_runs_its_steps_side_by_side_each_logged_with_its_alert(
+    service: Service, timer_queue: str, log_output: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One after another, the last of ten steps due at once would wait for the nine before it.
+    escalation = {"after_seconds": 1, "max_rounds": 1}
+    alerts = [service.send_alert([phone], escalation=escalation) for phone in PHONES]
+    records = wake_ups(service.sqs, timer_queue, wait=3)
+    for _ in range(5):  # SQS hands out what is visible: up to five more looks
+        if len(records) == len(alerts):
+            break
+        records += wake_ups(service.sqs, timer_queue, wait=1)
+    together = threading.Barrier(len(records), timeout=5)  # each step waits for the others
+    escalate = wake_up_runs.STEPS[StepSeries.ESCALATION]
+
+    def step_beside_the_others(alert_id: str, run: Any) -> None:
+        together.wait()
+        escalate(alert_id, run)
+
+    monkeypatch.setitem(wake_up_runs.STEPS, StepSeries.ESCALATION, step_beside_the_others)
+    woken = wake(records)
+    assert woken["batchItemFailures"] == []
+    assert sorted(woken["rounds_sent"]) == sorted(f"{a['alert_id']}:1" for a in alerts)
+    assert sorted(reminders(service)) == sorted(phone.lstrip("+") for phone in PHONES)
+    ran = [line for line in log_lines(log_output.getvalue()) if line.get("message") == "timed step ran"]
+    assert sorted(line["alert_id"] for line in ran) == sorted(a["alert_id"] for a in alerts)

@@ -56,7 +56,8 @@ def escalate(alert_id: str, run: TimerRun) -> None:
     if not isinstance(claimed, Written):
         report.skipped += 1
         return
-    logger.append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
+    # Thread-local: a batch of wake-ups runs steps side by side (flows.wake_up_runs).
+    logger.thread_safe_append_keys(alert_id=alert_id, ticket_id=alert.get("ticket_id"))
     clock = run.step_clock(
         alert_id, _step_kind(step, max_rounds, reason), float(alert.get("due_at", epoch(now)))
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from lift_alerts.domain.alert_item import AlertItem
@@ -38,6 +38,11 @@ class TimerReport:
     confirmations_missed: list[str] = field(default_factory=list)
     # How late each step of the run ran: (kind, seconds), in the order they ran.
     lateness: list[tuple[str, float]] = field(default_factory=list)
+
+    def absorb(self, part: TimerReport) -> None:
+        """Add another run's report to this one (runs side by side each keep their own)."""
+        for name in (f.name for f in fields(self)):  # every field is a count or a list
+            setattr(self, name, getattr(self, name) + getattr(part, name))
 
 
 @dataclass(frozen=True)

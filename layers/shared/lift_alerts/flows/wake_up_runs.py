@@ -5,6 +5,10 @@ step that a tap, a close or a YES made moot sends nothing extra.
 A wake-up that arrives more than a moment early (a wait past SQS's 900 s is a chain) sends the
 next with the rest of the wait; one that arrives within that moment waits for the due time.
 A step that fails is left to SQS to deliver again, and to the one-minute sweep.
+
+A batch's wake-ups run side by side: each is one alert's step (the claims keep two runs of
+the same step apart), and one after another the last of ten due at once would wait for the
+nine before it, each a claim, a send paced by the budget and a write.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +30,9 @@ from lift_alerts.platform.clock import utc_now
 from lift_alerts.platform.config import Settings
 from lift_alerts.platform.observability import count, logger
 from lift_alerts.store.repositories import Repositories
+
+# As many as SQS hands one invocation (the template's BatchSize).
+MAX_PARALLEL_STEPS = 10
 
 STEPS: dict[StepSeries, TimerStep] = {
     StepSeries.ESCALATION: escalate,
@@ -40,6 +48,13 @@ class WakeUpReport:
     # SQS message ids to deliver again (a step that raised, a chain that could not be sent).
     retry: list[str] = field(default_factory=list)
 
+    def absorb(self, part: WakeUpReport) -> None:
+        """Add what one wake-up's run reported (each runs with a report of its own)."""
+        self.timer.absorb(part.timer)
+        self.chained += part.chained
+        self.ignored += part.ignored
+        self.retry += part.retry
+
 
 def run_wake_ups(
     records: list[dict[str, Any]],
@@ -47,21 +62,31 @@ def run_wake_ups(
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WakeUpReport:
-    """The SQS batch's wake-ups, earliest due first."""
+    """The SQS batch's wake-ups, side by side (module docstring)."""
     report = WakeUpReport()
     repos = Repositories.of(settings.alerts_table)
-    woken = sorted(
-        ((record, _wake_up(record)) for record in records),
-        key=lambda pair: pair[1].due_at if pair[1] else 0.0,
-    )
-    for record, wake_up in woken:
+    woken: list[tuple[str, WakeUp]] = []
+    for record in records:
+        wake_up = _wake_up(record)
         if wake_up is None:
             report.ignored += 1
             count("WakeUpIgnored")
             logger.warning("not a wake-up; dropped", extra={"message_id": record.get("messageId")})
-            continue
-        if not _run(wake_up, repos, settings, report, sleep):
-            report.retry.append(str(record.get("messageId")))
+        else:
+            woken.append((str(record.get("messageId")), wake_up))
+    if not woken:
+        return report
+
+    def run_one(woke: tuple[str, WakeUp]) -> WakeUpReport:
+        message_id, wake_up = woke
+        part = WakeUpReport()
+        if not _run(wake_up, repos, settings, part, sleep):
+            part.retry.append(message_id)
+        return part
+
+    with ThreadPoolExecutor(min(MAX_PARALLEL_STEPS, len(woken)), thread_name_prefix="wake-up") as pool:
+        for part in pool.map(run_one, woken):
+            report.absorb(part)
     return report
 
 

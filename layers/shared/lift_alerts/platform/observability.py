@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -45,10 +46,17 @@ metrics = Metrics()
 tracer = Tracer()
 
 
+# Powertools' metric set is a plain dict: a step's sends and a batch's wake-ups add metrics
+# from several threads, and two adding the same new name at once would lose one value.
+_metrics_lock = threading.Lock()
+
+
 def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def seconds(name: str, value: float) -> None:
     """A duration as a metric (e.g. how late a timed step ran), for alarms on its maximum."""
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
