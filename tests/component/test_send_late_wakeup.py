@@ -40,16 +40,22 @@ class SlotsAhead:
         self.given_back += slots
 
 
+def paced_client(woosh: WooshStandIn, clock: FakeTime) -> tuple[WooshClient, SlotsAhead]:
+    """A client of the stand-in on `clock`, its slots from a `SlotsAhead`."""
+    budget = SlotsAhead(clock)
+    client = WooshClient(
+        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
+    )
+    return client, budget
+
+
 def body(to: str) -> dict[str, Any]:
     return {"to": to, "text": "Lift alarm"}
 
 
 def test_a_sender_that_wakes_too_late_takes_a_new_slot(woosh: WooshStandIn) -> None:
     clock = FakeTime(1000.0, overrun=0.3)
-    budget = SlotsAhead(clock)
-    client = WooshClient(
-        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
-    )
+    client, budget = paced_client(woosh, clock)
     [result] = client.send_all([body("27831234567")], deadline=time.monotonic() + 20, first_contact=True)
     assert result.accepted
     assert [m.to for m in woosh.sent] == ["27831234567"]  # sent once
@@ -62,10 +68,7 @@ def test_a_sender_that_wakes_too_late_takes_a_new_slot(woosh: WooshStandIn) -> N
 
 def test_a_sender_on_time_sends_in_its_slot(woosh: WooshStandIn) -> None:
     clock = FakeTime(1000.0, overrun=LATE_BY)  # late, but within what the budget allows
-    budget = SlotsAhead(clock)
-    client = WooshClient(
-        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
-    )
+    client, budget = paced_client(woosh, clock)
     [result] = client.send_all([body("27831234568")], deadline=time.monotonic() + 20)
     assert result.accepted
     assert budget.granted == [1001.0]
@@ -79,10 +82,7 @@ def test_the_lateness_check_is_the_last_step_before_the_request_leaves(
     # the environment and files) can take long enough to leave the slot's window: it is done
     # before the slot, so that what the check saw is when the request goes.
     clock = FakeTime(1000.0)
-    budget = SlotsAhead(clock)
-    client = WooshClient(
-        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
-    )
+    client, budget = paced_client(woosh, clock)
     session = client._session
     prepare, transport = session.prepare_request, session.get_adapter(woosh.base_url)
     transport_send = transport.send
@@ -110,10 +110,7 @@ def test_the_connection_to_the_bridge_is_made_before_the_slot(
     # A new instance's first send would otherwise connect (a TLS handshake, in AWS) after the
     # slot's lateness check, and reach the Bridge late without anyone knowing.
     clock = FakeTime(1000.0)
-    budget = SlotsAhead(clock)
-    client = WooshClient(
-        woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
-    )
+    client, budget = paced_client(woosh, clock)
     connect = HTTPConnection.connect
     connected_at: list[float] = []
 
@@ -125,7 +122,8 @@ def test_the_connection_to_the_bridge_is_made_before_the_slot(
     results = client.send_all([body("27831234570"), body("27831234571")], deadline=time.monotonic() + 20)
     assert [r.accepted for r in results] == [True, True]
     assert budget.granted == [1001.0, 1001.1]
-    assert connected_at and all(at < 1001.0 for at in connected_at)  # none after a slot
+    assert connected_at
+    assert all(at < 1001.0 for at in connected_at)  # none after a slot
 
 
 def test_a_bridge_that_cannot_be_reached_ahead_is_reported_by_the_send() -> None:

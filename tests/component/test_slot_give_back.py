@@ -112,6 +112,34 @@ def test_a_send_refused_by_the_bridges_rate_limiter_gives_its_slot_back(
     assert given == ["refused by the Bridge's rate limiter"]
 
 
+class RacedBudget:
+    """A budget of 100 a minute (the racers' tickets never push its slot out of the windows'
+    count) with one slot taken, and a racer that takes a ticket just before each of the
+    budget's next `races` writes of a new series."""
+
+    def __init__(self, table: str, races: int) -> None:
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        clock = FakeTime(1000.0)
+        limits = PacingLimits(spacing_seconds=0.1)
+        self.budget = SendBudget(table, limits, self.dynamodb, clock=clock.time, sleep=clock.sleep)
+        [self.slot] = self.budget.reserve(1, not_after=2000.0).slots
+        self.races_left = races
+        racer = boto3.client("dynamodb", region_name=REGION)
+
+        def a_reservation_lands_first(**kwargs: Any) -> None:
+            if kwargs["params"].get("Item", {}).get("pk") == BUDGET_KEY["pk"] and self.races_left > 0:
+                self.races_left -= 1
+                racer.update_item(
+                    TableName=table,
+                    Key=BUDGET_KEY,
+                    UpdateExpression="ADD issued :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
+
+        events = self.dynamodb.meta.events
+        events.register("before-parameter-build.dynamodb.PutItem", a_reservation_lands_first)
+
+
 def test_a_give_back_that_loses_every_race_is_logged_and_counted_as_lost(
     table: str,
     caplog: pytest.LogCaptureFixture,
@@ -120,29 +148,8 @@ def test_a_give_back_that_loses_every_race_is_logged_and_counted_as_lost(
 ) -> None:
     caplog.set_level(logging.INFO, logger="lift-alerts")
     monkeypatch.setattr(send_budget, "GIVE_BACK_TRIES", 3)
-    clock = FakeTime(1000.0)
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    # 100 a minute: the tickets the racers take never push the slot out of the windows' count.
-    budget = SendBudget(
-        table, PacingLimits(spacing_seconds=0.1), dynamodb, clock=clock.time, sleep=clock.sleep
-    )
-    [slot] = budget.reserve(1, not_after=2000.0).slots
-    racer = boto3.client("dynamodb", region_name=REGION)
-
-    def someone_takes_a_ticket_first(**kwargs: Any) -> None:
-        if (
-            kwargs["params"].get("Key") == BUDGET_KEY
-            or kwargs["params"].get("Item", {}).get("pk") == BUDGET_KEY["pk"]
-        ):
-            racer.update_item(
-                TableName=table,
-                Key=BUDGET_KEY,
-                UpdateExpression="ADD issued :one",
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-
-    dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", someone_takes_a_ticket_first)
-    budget.give_back([slot], "woke too late")
+    raced = RacedBudget(table, races=1000)
+    raced.budget.give_back([raced.slot], "woke too late")
     lost = [r for r in caplog.records if r.getMessage() == "send slots lost"]
     assert [(r.__dict__["slots"], r.__dict__["why"]) for r in lost] == [(1, "woke too late")]
 
@@ -153,29 +160,12 @@ def test_a_give_back_outlasts_a_burst_of_reservations_and_retries_without_readin
     # During a mass alarm's posting a reservation lands every few tens of ms: a give-back that
     # lost ten in a row was lost (the bench's one lost slot, a lift's first contact a minute late).
     caplog.set_level(logging.INFO, logger="lift-alerts")
-    clock = FakeTime(1000.0)
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    budget = SendBudget(
-        table, PacingLimits(spacing_seconds=0.1), dynamodb, clock=clock.time, sleep=clock.sleep
-    )
-    [slot] = budget.reserve(1, not_after=2000.0).slots
-    racer = boto3.client("dynamodb", region_name=REGION)
-    races, reads = [15], []
-
-    def a_reservation_lands_first(**kwargs: Any) -> None:
-        if kwargs["params"].get("Item", {}).get("pk") == BUDGET_KEY["pk"] and races[0] > 0:
-            races[0] -= 1
-            racer.update_item(
-                TableName=table,
-                Key=BUDGET_KEY,
-                UpdateExpression="ADD issued :one",
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-
-    dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", a_reservation_lands_first)
-    dynamodb.meta.events.register("before-parameter-build.dynamodb.GetItem", lambda **_: reads.append(1))
-    budget.give_back([slot], "woke too late")
-    assert races == [0]  # it lost 15 races
+    raced = RacedBudget(table, races=15)
+    reads: list[int] = []
+    events = raced.dynamodb.meta.events
+    events.register("before-parameter-build.dynamodb.GetItem", lambda **_: reads.append(1))
+    raced.budget.give_back([raced.slot], "woke too late")
+    assert raced.races_left == 0  # it lost 15 races
     given = [r.__dict__["slots"] for r in caplog.records if r.getMessage() == "send slots given back"]
     assert given == [1]
     assert not [r for r in caplog.records if r.getMessage() == "send slots lost"]
