@@ -13,6 +13,7 @@ import pytest
 import requests
 from urllib3.connection import HTTPConnection
 
+from lift_alerts.domain.deliveries import no_slot
 from lift_alerts.domain.send_slots import Reservation
 from lift_alerts.woosh.client import WooshClient
 from local.woosh_standin import WooshStandIn
@@ -40,13 +41,28 @@ class SlotsAhead:
         self.given_back += slots
 
 
-def paced_client(woosh: WooshStandIn, clock: FakeTime) -> tuple[WooshClient, SlotsAhead]:
-    """A client of the stand-in on `clock`, its slots from a `SlotsAhead`."""
-    budget = SlotsAhead(clock)
+def paced_client(
+    woosh: WooshStandIn, clock: FakeTime, budget: SlotsAhead | None = None
+) -> tuple[WooshClient, SlotsAhead]:
+    """A client of the stand-in on `clock`, its slots from `budget` (a `SlotsAhead`)."""
+    budget = budget or SlotsAhead(clock)
     client = WooshClient(
         woosh.base_url, LOCAL_SECRET["woosh_api_key"], budget=budget, clock=clock.time, sleep=clock.sleep
     )
     return client, budget
+
+
+def record_connects(monkeypatch: pytest.MonkeyPatch, clock: FakeTime) -> list[float]:
+    """When (on `clock`) each connection to the stand-in is made, from now on."""
+    connect = HTTPConnection.connect
+    connected_at: list[float] = []
+
+    def timed_connect(self: HTTPConnection) -> None:
+        connected_at.append(clock.now)
+        connect(self)
+
+    monkeypatch.setattr(HTTPConnection, "connect", timed_connect)
+    return connected_at
 
 
 def body(to: str) -> dict[str, Any]:
@@ -111,14 +127,7 @@ def test_the_connection_to_the_bridge_is_made_before_the_slot(
     # slot's lateness check, and reach the Bridge late without anyone knowing.
     clock = FakeTime(1000.0)
     client, budget = paced_client(woosh, clock)
-    connect = HTTPConnection.connect
-    connected_at: list[float] = []
-
-    def timed_connect(self: HTTPConnection) -> None:
-        connected_at.append(clock.now)
-        connect(self)
-
-    monkeypatch.setattr(HTTPConnection, "connect", timed_connect)
+    connected_at = record_connects(monkeypatch, clock)
     results = client.send_all([body("27831234570"), body("27831234571")], deadline=time.monotonic() + 20)
     assert [r.accepted for r in results] == [True, True]
     assert budget.granted == [1001.0, 1001.1]
@@ -136,3 +145,23 @@ def test_a_bridge_that_cannot_be_reached_ahead_is_reported_by_the_send() -> None
     )
     [result] = client.send_all([body("27831234572")], deadline=time.monotonic() + 3)
     assert (result.accepted, result.error_code) == (False, "connection_error")
+
+
+class OneSlotAhead(SlotsAhead):
+    """Grants one slot a reservation, whatever it asks for: the rest wait in the queue."""
+
+    def reserve(self, count: int, *, not_after: float, first_contact: bool = False, **_: Any) -> Reservation:
+        return super().reserve(1, not_after=not_after, first_contact=first_contact)
+
+
+def test_only_the_sends_that_got_a_slot_are_connected_for(
+    woosh: WooshStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three recipients, one slot: one connection ahead, not three (two would never be used).
+    clock = FakeTime(1000.0)
+    client, _budget = paced_client(woosh, clock, OneSlotAhead(clock))
+    connects = record_connects(monkeypatch, clock)
+    results = client.send_all([body(f"2783123458{i}") for i in range(3)], deadline=time.monotonic() + 20)
+    assert [r.accepted for r in results] == [True, False, False]
+    assert [r.error_code for r in results[1:]] == [no_slot("x").error_code] * 2
+    assert len(connects) == 1

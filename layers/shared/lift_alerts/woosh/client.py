@@ -104,10 +104,13 @@ class WooshClient:
             )
             late_by = reservation.late_by
             slots = [*reservation.slots, *([None] * (len(bodies) - len(reservation.slots)))]
-        outgoing = [self._prepare(body) for body in bodies]
+        # Only what goes now is prepared and connected for: a body with no slot is queued.
+        going = [slot is not None or self._budget is None for slot in slots]
+        outgoing = [self._prepare(body) if goes else None for body, goes in zip(bodies, going, strict=True)]
         parallel = min(MAX_PARALLEL, len(bodies))
-        if self._budget is not None:
-            self._connect_ahead(outgoing[0], deadline, parallel)
+        first = next((request for request in outgoing if request is not None), None)
+        if self._budget is not None and first is not None:
+            self._connect_ahead(first, deadline, min(parallel, sum(going)))
         pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="woosh")
         try:
             futures = [
@@ -120,7 +123,7 @@ class WooshClient:
                     late_by=late_by,
                     request=request,
                 )
-                if slot is not None or self._budget is None
+                if request is not None
                 else None
                 for body, slot, request in zip(bodies, slots, outgoing, strict=True)
             ]
