@@ -15,14 +15,39 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
+# DynamoDB numbers hold 38 significant digits: a whole number below this is written exactly
+# (TypeSerializer's Decimal context would also accept it); any other goes to TypeSerializer,
+# which refuses it with its own error.
+_EXACT_INTEGERS = 10**38
+
 
 def serialize(value: Any) -> Any:
-    """One Python value in DynamoDB's typed form."""
+    """One Python value in DynamoDB's typed form, exactly as boto3's TypeSerializer writes it.
+
+    What this layer writes (text, whole numbers, booleans, None, and maps and lists of them)
+    is written here; anything else (Decimal, sets, bytes, tuples, str subclasses, and the
+    floats DynamoDB refuses) goes to TypeSerializer, which knows every rule and error.
+    TypeSerializer's chain of isinstance checks and a Decimal per number cost a tap more CPU
+    than the rest of its store code; tests/unit/test_codec.py compares the two value by value.
+    """
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int and -_EXACT_INTEGERS < value < _EXACT_INTEGERS:
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    if kind is dict:
+        return {"M": {k: serialize(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [serialize(v) for v in value]}
     return _serializer.serialize(value)
 
 
 def to_item(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in value.items()}
+    return {k: serialize(v) for k, v in value.items()}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -42,12 +67,12 @@ def plain(value: Any) -> Any:
 
 def expression_values(**named: Any) -> dict[str, Any]:
     """`:name` placeholders for an expression, each value in DynamoDB's typed form."""
-    return {f":{k}": _serializer.serialize(v) for k, v in named.items()}
+    return {f":{k}": serialize(v) for k, v in named.items()}
 
 
 def shared_value(value: Any, as_list: str, as_value: str) -> dict[str, Any]:
     """`value` as the one element of a list (`as_list`) and on its own (`as_value`)."""
-    serialized = _serializer.serialize(value)
+    serialized = serialize(value)
     return {as_list: {"L": [serialized]}, as_value: serialized}
 
 
@@ -78,7 +103,7 @@ def set_entries(
     for index, (key, value) in enumerate(entries.items()):
         name, placeholder = f"#{tag}{index}", f":{tag}{index}"
         names[name] = key
-        values[placeholder] = _serializer.serialize(value)
+        values[placeholder] = serialize(value)
         entry = f"{path}.{name}"
         sets.append(
             f"{entry} = if_not_exists({entry}, {placeholder})" if keep_first else f"{entry} = {placeholder}"
