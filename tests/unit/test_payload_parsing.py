@@ -11,7 +11,7 @@ import pytest
 
 from lift_alerts.domain.choices import Choice, parse_button_id, parse_button_label
 from lift_alerts.domain.inbound import Ignored, StatusUpdate, Tap
-from lift_alerts.domain.inbound_parsing import NotAWebhookPayload, extract_updates
+from lift_alerts.domain.inbound_parsing import NotAWebhookPayload, extract_updates, moment
 from lift_alerts.flows.apply_updates import _ordering_key
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
@@ -241,3 +241,21 @@ def test_label_taps_on_one_message_are_processed_in_order() -> None:
     assert _ordering_key(first) != _ordering_key(_tap("wamid.T3", "Test", "wamid.SENT2"))
     # Without a context (unmatched anyway) or with an unknown payload, each tap on its own.
     assert _ordering_key(_tap("wamid.T4", "Test", None)) != _ordering_key(_tap("wamid.T5", "Test", None))
+
+
+def test_a_whatsapp_timestamp_is_written_as_every_other_time() -> None:
+    from datetime import UTC, datetime
+
+    from lift_alerts.domain.timestamps import iso
+
+    for seconds in [0, 1, 1796693422, 2**31, 253_402_300_799]:
+        expected = iso(datetime.fromtimestamp(seconds, UTC))
+        assert moment(str(seconds)) == expected
+        assert moment(seconds) == expected
+        assert moment(f"000{seconds}") == expected
+    assert moment("2026-12-08T01:30:22Z") == "2026-12-08T01:30:22Z"  # Woosh's own callback
+    assert moment("2026-12-08T03:30:22+02:00") == "2026-12-08T01:30:22Z"
+    # Past year 9999, or not a time at all: now, never an error.
+    before = datetime.now(UTC).replace(microsecond=0)
+    for unusable in ["253402300800", "99999999999999999999", "soon", None]:
+        assert moment(unusable) >= iso(before)

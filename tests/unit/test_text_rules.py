@@ -54,3 +54,14 @@ def test_control_characters_are_found_with_or_without_line_breaks(
     value: str, allow_newlines: bool, expected: bool
 ) -> None:
     assert has_control_characters(value, allow_newlines=allow_newlines) is expected
+
+
+def test_each_code_point_alone_is_cleaned_as_the_control_classes_clean_it() -> None:
+    # Printable text skips the regex: it must keep exactly what the regex would keep.
+    import re
+
+    controls = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+    for code in range(sys.maxunicode + 1):
+        text = f"a{chr(code)}b"
+        expected = controls.sub("", text.encode("utf-8", "replace").decode("utf-8"))
+        assert clean_foreign_text(text, 10) == expected, hex(code)

@@ -37,6 +37,8 @@ def clean_foreign_text(value: object, limit: int, *, allow_newlines: bool = Fals
         return None
     if not value.isascii():  # only non-ASCII text can hold a lone surrogate
         value = value.encode("utf-8", errors="replace").decode("utf-8")
+    if value.isprintable():  # no control character (Cc is never printable): the usual case
+        return value[:limit]
     return _controls(allow_newlines=allow_newlines).sub("", value)[:limit]
 
 

@@ -88,8 +88,11 @@ def process_updates(
     costs one DynamoDB write here.
     """
     groups: dict[str, list[Update]] = defaultdict(list)
-    for update in updates:
-        groups[_ordering_key(update)].append(update)
+    if len(updates) == 1:  # most requests: one tap or one status, nothing to order
+        groups["only"] = list(updates)
+    else:
+        for update in updates:
+            groups[_ordering_key(update)].append(update)
     tasks: list[Callable[[], Report]] = [
         partial(_process_group, group, repos, settings, now) for group in groups.values()
     ]
@@ -104,7 +107,9 @@ def process_updates(
             report.merge(future.result())
     stored = {id(update) for update in report.stored}
     unstored = [_sighting(update) for update in updates if id(update) not in stored]
-    record_sightings([s for s in unstored if s is not None], repos.contacts, settings, now)
+    sightings = [s for s in unstored if s is not None]
+    if sightings:
+        record_sightings(sightings, repos.contacts, settings, now)
     return report
 
 
