@@ -13,7 +13,7 @@ import pytest
 from lift_alerts.flows.apply_updates import MAX_LOGGED_RESULTS, Report
 from local.woosh_standin import signature_header
 from tests.support.harness import LOCAL_SECRET, HttpResult, http_event
-from tests.support.logs import log_lines
+from tests.support.logs import info_lines, log_lines, request_lines
 from tests.support.service import Service
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
@@ -139,45 +139,76 @@ def test_batch_with_taps_for_two_alerts_and_statuses(service: Service) -> None:
     assert [(f["ticket_id"], f["error"]["code"]) for f in failed] == [("EMG-B", "131047")]
 
 
-def info_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    lines = log_lines(stream.getvalue())
-    stream.seek(0)
-    stream.truncate()
-    return [line for line in lines if line["level"] == "INFO"]
+def request_info_lines(log_output: io.StringIO, capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The INFO lines written since the last call: the logger's and the metrics documents'."""
+    lines = info_lines(log_output.getvalue(), capfd.readouterr().out)
+    log_output.seek(0)
+    log_output.truncate()
+    return lines
 
 
 def test_one_info_line_per_post_names_each_taps_alert_and_outcome(
-    service: Service, log_output: io.StringIO
+    service: Service, log_output: io.StringIO, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """An operator grepping an alert id finds the POST that recorded its tap, in one line."""
+    """An operator grepping an alert id finds the POST that recorded its tap, in one line: the
+    request's metrics document, which carries what it counted and what became of it."""
     alert = service.send_alert([TECH])
     payload = service.woosh.tap(message_id(alert), 2, post=False)["payload"]
     tap_id = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-    info_lines(log_output)
-    for outcome, matched in [("tap_matched_context", {"matched_by": "context"}), ("tap_duplicate", {})]:
+    request_info_lines(log_output, capfd)
+    for outcome, matched, metric in [
+        ("tap_matched_context", {"matched_by": "context"}, "TapMatched"),
+        ("tap_duplicate", {}, "TapDuplicate"),
+    ]:
         assert service.webhook(payload).status == 200
-        (line,) = info_lines(log_output)
+        (line,) = request_info_lines(log_output, capfd)
         assert line["message"] == "webhook processed"
         assert line["results"] == [
             {"tap_id": tap_id, "alert_id": alert["alert_id"], "outcome": outcome, **matched}
         ]
         assert line["outcomes"] == {outcome: 1}
+        assert line["credential"] == "hub_signature"
+        assert line[metric] == [1.0]  # one event: the metrics and the summary together
+        assert line["function_request_id"]
 
 
-def test_log_lines_carry_the_request_id_as_correlation_id(service: Service, log_output: io.StringIO) -> None:
-    """Both HTTP functions: the API Gateway request id, on every line of that request."""
+def test_with_metrics_off_the_summary_is_a_logger_line(
+    service: Service,
+    log_output: io.StringIO,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """POWERTOOLS_METRICS_DISABLED prints no metrics document: the summary is not lost with it."""
+    alert = service.send_alert([TECH])
+    request_info_lines(log_output, capfd)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    assert service.tap(message_id(alert), 2).status == 200
+    (line,) = request_info_lines(log_output, capfd)
+    assert line["message"] == "webhook processed"
+    assert line["outcomes"] == {"tap_matched_context": 1}
+    assert "_aws" not in line  # not a metrics document:
+    assert "location" in line  # the logger wrote it
+
+
+def test_log_lines_carry_the_request_id_as_correlation_id(
+    service: Service, log_output: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Both HTTP functions: the API Gateway request id, on every line of that request (the
+    webhook's summary line in its metrics document included)."""
     body = {"ticket_id": "EMG-1", "lift_id": "LIFT-A", "recipients": [TECH]}
     send = http_event("POST", "/alerts", body=body)
     assert service.call("send", send).status == 201
     send_lines = log_lines(log_output.getvalue())
     log_output.seek(0)
     log_output.truncate()
+    capfd.readouterr()
     raw = json.dumps(service.woosh.tap(service.woosh.sent[0].message_id, 2, post=False)["payload"]).encode()
     tap = http_event(
         "POST", "/webhook", body=raw, headers={"X-Hub-Signature-256": signature_header(raw, SECRET)}
     )
     assert service.call("webhook", tap).status == 200
-    tap_lines = log_lines(log_output.getvalue())
+    printed = capfd.readouterr().out
+    tap_lines = [line for line in request_lines(log_output.getvalue(), printed) if "message" in line]
     assert "alert sent" in [line["message"] for line in send_lines]
     assert {line["correlation_id"] for line in send_lines} == {send["requestContext"]["requestId"]}
     assert "webhook processed" in [line["message"] for line in tap_lines]

@@ -3,15 +3,18 @@ rules (the handlers' side is tests/component/test_security.py)."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import random
 import re
 from datetime import UTC, datetime
 
 import pytest
+from aws_lambda_powertools import Logger
 
 from lift_alerts.platform.config import ConfigurationError
-from lift_alerts.platform.observability import mask_phone
+from lift_alerts.platform.observability import _masking_serializer, mask_phone
 from lift_alerts.platform.secrets import AppSecrets
 from tests.support import secrets as secret_values
 from tests.support.harness import LOCAL_SECRET
@@ -83,6 +86,88 @@ def test_mask_phone_masks_exactly_what_the_reference_pattern_masks() -> None:
             f"{digits}a",
         ):
             assert mask_phone(text) == _reference(text), text
+
+
+def _logged(message: str, **extra: object) -> dict[str, object]:
+    """One line of a Powertools logger with the shared serializer, parsed (it must be JSON)."""
+    stream = io.StringIO()
+    log = Logger(
+        service="masking-test",
+        json_serializer=_masking_serializer,
+        logger_handler=logging.StreamHandler(stream),
+    )
+    log.info(message, extra=extra)
+    line = stream.getvalue()
+    assert PHONE not in line, line
+    parsed: dict[str, object] = json.loads(line)
+    return parsed
+
+
+class _Account:
+    def __str__(self) -> str:
+        return f"account of {PHONE}"
+
+
+def test_a_phone_number_is_masked_wherever_a_line_holds_it() -> None:
+    line = _logged(
+        f"call\n{PHONE}",  # after an escaped line break: a letter precedes it in the written line
+        tab=f"to:\t+{PHONE}",
+        control=f"\x01{PHONE}",
+        number=int(PHONE),  # a number that holds one is logged as text, and the line stays JSON
+        negative=-int(PHONE),
+        decimal_point=float(PHONE),
+        by_phone={PHONE: 1, int(PHONE): 2},
+        nested=[{"to": ("+" + PHONE,)}],
+        other=_Account(),  # written with str()
+        long="x" * 300 + f" {PHONE}",  # longer than the texts kept in the cache
+    )
+    assert line["message"] == "call\n2782****125"
+    assert line["tab"] == "to:\t2782****125"
+    assert line["control"] == "\x012782****125"
+    assert line["number"] == "2782****125"
+    assert line["negative"] == "-2782****125"
+    assert line["decimal_point"] == "2782****125.0"
+    assert line["by_phone"] == {"2782****125": 2}
+    assert line["nested"] == [{"to": ["2782****125"]}]
+    assert line["other"] == "account of 2782****125"
+    assert str(line["long"]).endswith(" 2782****125")
+
+
+def test_a_line_without_phone_numbers_is_written_as_it_was_given() -> None:
+    record = {
+        "message": "webhook processed",
+        "timestamp": "2026-12-08 01:23:06,865+0000",
+        "function_request_id": "68dd2682-ff53-423f-9006-15f1654ace36",
+        "alert_id": "bb3bbeca712a49baacf87ec0d8388fd8",
+        "count": 1234567,
+        "ratio": 1.5,
+        "ok": True,
+        "none": None,
+        "outcomes": {"tap_matched_context": 1},
+        "results": [{"tap_id": "wamid.HBgL27824537125FQIAERgS"}],
+        "café": "é\u0661",
+    }
+    assert _masking_serializer(record) == json.dumps(record, ensure_ascii=False)
+    # The same text again (from the cache) and many new ones after it (the cache dropped).
+    for index in range(5_000):
+        assert _masking_serializer({"to": f"{index} {PHONE}"}) == json.dumps({"to": f"{index} 2782****125"})
+    assert _masking_serializer(record) == json.dumps(record, ensure_ascii=False)
+
+
+def test_a_request_summary_in_the_metrics_document_is_masked_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from lift_alerts.platform.observability import count, metrics, request_summary
+
+    metrics.clear_metrics()
+    count("TapMatched")
+    request_summary("webhook processed", results=[{"from": "+" + PHONE, "seen": int(PHONE)}])
+    metrics.flush_metrics()
+    printed = capsys.readouterr().out
+    assert PHONE not in printed
+    (line,) = [json.loads(text) for text in printed.splitlines() if text.startswith("{")]
+    assert line["message"] == "webhook processed"
+    assert line["level"] == "INFO"
+    assert line["results"] == [{"from": "2782****125", "seen": "2782****125"}]
+    assert line["TapMatched"] == [1.0]
 
 
 def test_secret_repr_hides_values() -> None:

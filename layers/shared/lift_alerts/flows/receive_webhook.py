@@ -14,7 +14,7 @@ from lift_alerts.flows.webhook_auth import Credential, authenticate, subscriptio
 from lift_alerts.platform.aws import client
 from lift_alerts.platform.clock import utc_now
 from lift_alerts.platform.config import Settings
-from lift_alerts.platform.observability import count, logger
+from lift_alerts.platform.observability import count, logger, request_summary
 from lift_alerts.platform.secrets import (
     MISSING_WEBHOOK_CREDENTIALS,
     WEBHOOK_CREDENTIAL_KEYS,
@@ -120,14 +120,12 @@ def receive(
         logger.warning("updates parked for later", extra={"parked": parked})
     outcomes = dict(sorted(report.outcomes.items()))
     # The request's one INFO line: with what became of each update (its id, alert, outcome).
-    logger.info(
+    request_summary(
         "webhook processed",
-        extra={
-            "updates": len(updates),
-            "outcomes": outcomes,
-            "parked": parked,
-            "credential": credential,
-            **report.log_fields(),
-        },
+        updates=len(updates),
+        outcomes=outcomes,
+        parked=parked,
+        credential=credential,
+        **report.log_fields(),
     )
     return WebhookAnswer(200, {"received": len(updates), "outcomes": outcomes, "parked": parked})
