@@ -246,10 +246,11 @@ def test_label_taps_on_one_message_are_processed_in_order() -> None:
 def test_a_whatsapp_timestamp_is_written_as_every_other_time() -> None:
     from datetime import UTC, datetime
 
-    from lift_alerts.domain.timestamps import iso
+    from lift_alerts.domain.timestamps import iso, iso_from_epoch
 
     for seconds in [0, 1, 1796693422, 2**31, 253_402_300_799]:
         expected = iso(datetime.fromtimestamp(seconds, UTC))
+        assert iso_from_epoch(seconds) == expected
         assert moment(str(seconds)) == expected
         assert moment(seconds) == expected
         assert moment(f"000{seconds}") == expected
@@ -257,5 +258,7 @@ def test_a_whatsapp_timestamp_is_written_as_every_other_time() -> None:
     assert moment("2026-12-08T03:30:22+02:00") == "2026-12-08T01:30:22Z"
     # Past year 9999, or not a time at all: now, never an error.
     before = datetime.now(UTC).replace(microsecond=0)
+    with pytest.raises(ValueError, match="out of range"):  # datetime's refusal, as before
+        iso_from_epoch(253_402_300_800)
     for unusable in ["253402300800", "99999999999999999999", "soon", None]:
         assert moment(unusable) >= iso(before)

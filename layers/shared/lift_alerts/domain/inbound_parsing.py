@@ -8,7 +8,6 @@ Text from WhatsApp is cleaned before it is kept (`text_rules.clean_foreign_text`
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from lift_alerts.domain.alert_item import STATUS_RANK
 from lift_alerts.domain.inbound import Ignored, Reply, ReplyLocation, ReplyType, StatusUpdate, Tap, Update
 from lift_alerts.domain.text_rules import clean_foreign_text
-from lift_alerts.domain.timestamps import iso
+from lift_alerts.domain.timestamps import iso, iso_from_epoch
 from lift_alerts.domain.whatsapp_payloads import (
     Contact,
     ContactCard,
@@ -38,20 +37,11 @@ REPLY_TYPES = frozenset({"text", "audio", "image", "video", "document", "locatio
 REPLY_TEXT_MAX = 4096  # WhatsApp's own limit for a text message; captions count as text
 
 
-# The first second of year 10000: datetime (and so `iso`) cannot write a later one.
-_END_OF_YEAR_9999 = 253_402_300_800
-
-
 def moment(value: str | int | None) -> str:
     """WhatsApp sends Unix seconds as strings; Woosh's own callback sends ISO 8601."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        # Every tap and status has one: written from the seconds directly, as `iso` would.
-        seconds = int(value)
-        if seconds < _END_OF_YEAR_9999:
-            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
     if value is not None:
         try:
-            return iso(datetime.fromtimestamp(int(str(value)), UTC))
+            return iso_from_epoch(int(str(value)))
         except (ValueError, OverflowError, OSError):
             pass
         try:
